@@ -1,0 +1,106 @@
+/**
+ * What every command receives: the global options, an Output, lazily loaded configuration, and an
+ * AbortSignal that fires on SIGINT/SIGTERM. `defineAction` wraps a command handler so that every
+ * error is mapped in one place to an exit code and to the `--json` error document.
+ */
+import type { Command } from 'commander';
+import { BackupError, ErrorCodes, toBackupError, toJsonError } from './errors.js';
+import { Output } from './output/output.js';
+import { loadConfig, type ResolvedConfig } from './config/load.js';
+
+export interface GlobalOptions {
+  config?: string;
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  color: boolean;
+  progress: boolean;
+}
+
+export interface CommandContext {
+  globals: GlobalOptions;
+  output: Output;
+  /** Fires on SIGINT/SIGTERM; long operations stop, clean up, and throw INTERRUPTED. */
+  signal: AbortSignal;
+  /** Loads and validates the configuration once (exit 2 on problems). */
+  config(): Promise<ResolvedConfig>;
+  /** The command line as typed, for `triggeredBy` and the lock file. */
+  commandLine: string;
+}
+
+let lastExitCode = 0;
+
+export function takeExitCode(): number {
+  const code = lastExitCode;
+  lastExitCode = 0;
+  return code;
+}
+
+export function globalsOf(command: Command): GlobalOptions {
+  const o = command.optsWithGlobals() as Record<string, unknown>;
+  return {
+    ...(typeof o.config === 'string' ? { config: o.config } : {}),
+    json: Boolean(o.json),
+    quiet: Boolean(o.quiet),
+    verbose: Boolean(o.verbose),
+    color: o.color !== false,
+    progress: o.progress !== false,
+  };
+}
+
+type Handler = (ctx: CommandContext, ...args: never[]) => Promise<number | void>;
+
+/**
+ * Wraps a command handler. The handler receives the context followed by commander's positional
+ * arguments and options object; it returns an exit code (default 0) or throws.
+ */
+export function defineAction<H extends Handler>(handler: H): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]): Promise<void> => {
+    const command = args[args.length - 1] as Command;
+    const globals = globalsOf(command);
+    const output = new Output(globals);
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (controller.signal.aborted) return;
+      output.warn(`received ${signal}: stopping and cleaning up (send it again to force)`);
+      controller.abort(new BackupError(ErrorCodes.INTERRUPTED, `interrupted by ${signal}`));
+      // A second signal while cleaning up ends the process at once.
+      process.once(signal, () => process.exit(130));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let configPromise: Promise<ResolvedConfig> | undefined;
+    const ctx: CommandContext = {
+      globals,
+      output,
+      signal: controller.signal,
+      config: () => (configPromise ??= loadConfig({ ...(globals.config ? { configFile: globals.config } : {}) })),
+      commandLine: ['mongo-backup', ...process.argv.slice(2)].join(' '),
+    };
+    try {
+      const code = await handler(ctx, ...(args.slice(0, -1) as never[]));
+      lastExitCode = typeof code === 'number' ? code : 0;
+    } catch (error) {
+      lastExitCode = reportError(output, error, globals);
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    }
+  };
+}
+
+/** Prints an error the one way the tool prints errors, and returns its exit code. */
+export function reportError(output: Output, error: unknown, globals: Pick<GlobalOptions, 'json' | 'verbose'>): number {
+  const e = toBackupError(error);
+  if (globals.json) {
+    output.stdout.write(`${JSON.stringify(toJsonError(e), null, 2)}\n`);
+  } else {
+    output.error(e.message);
+    if (e.hint) output.stderr.write(`  ${output.ce.dim('hint:')} ${e.hint}\n`);
+  }
+  if (globals.verbose) {
+    const stack = e.cause instanceof Error ? e.cause.stack : e.stack;
+    if (stack) output.stderr.write(`${stack}\n`);
+  }
+  return e.exitCode;
+}

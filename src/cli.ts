@@ -1,0 +1,47 @@
+/**
+ * The command tree. Subcommands live one per file in src/commands/ and only parse flags, call the
+ * engine and render; see src/cli-context.ts for the shared action wrapper.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { takeExitCode } from './cli-context.js';
+import { registerCommands } from './commands/index.js';
+import { TOOL_VERSION } from './version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('mongo-backup')
+    .description('Back up MongoDB to local disk and cloud storage, and get the data back.')
+    .version(TOOL_VERSION, '-V, --version')
+    .option('-c, --config <file>', 'configuration file (default: .backuprc* found by cosmiconfig, else /etc/mongo-backup/backuprc.yaml)')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('-q, --quiet', 'print only errors')
+    .option('-v, --verbose', 'print details, and stack traces on errors')
+    .option('--no-color', 'no colours (also when NO_COLOR is set)')
+    .option('--no-progress', 'no progress bars')
+    .showHelpAfterError('(run with --help for usage)')
+    .enablePositionalOptions(false);
+  registerCommands(program);
+  return program;
+}
+
+export { Option };
+
+/** Runs the CLI and returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  applyRecursively(program, (command) => command.exitOverride());
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version are "errors" with exit code 0; usage errors are exit 2 (SPEC §6).
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    throw error;
+  }
+  return takeExitCode();
+}
+
+function applyRecursively(command: Command, apply: (command: Command) => void): void {
+  apply(command);
+  for (const sub of command.commands) applyRecursively(sub, apply);
+}

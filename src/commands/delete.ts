@@ -1,0 +1,67 @@
+/** `delete <id> [--target NAME] [--yes]`: remove one backup (all copies unless --target). */
+import * as readline from 'node:readline/promises';
+import type { Command } from 'commander';
+import { defineAction, type CommandContext } from '../cli-context.js';
+import { closeTargets, openTargets, resolveBackup } from '../engine/catalog.js';
+import { removeBackup } from '../engine/delete.js';
+import { recordedRun, withLock } from '../engine/runs.js';
+import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
+import { collect } from './shared.js';
+
+export function registerDeleteCommand(program: Command): void {
+  program
+    .command('delete')
+    .description('delete one backup (every copy, or only those on --target)')
+    .argument('<id>', 'backup id')
+    .option('--target <name>', 'delete only the copy on this target (repeatable)', collect)
+    .option('--yes', 'do not ask for confirmation (needed when not on a terminal)')
+    .addHelpText('after', '\nExamples:\n  $ mongo-backup delete backup-2026-02-18-103000-a1b2c3 --target local --yes')
+    .action(defineAction(runDelete));
+}
+
+async function runDelete(ctx: CommandContext, id: string, flags: { target?: string[]; yes?: boolean }): Promise<number> {
+  if (id === 'latest') throw new BackupError(ErrorCodes.USAGE, 'delete takes an explicit backup id, not "latest"');
+  const config = await ctx.config();
+  const targets = openTargets(config, flags.target ?? []);
+  const warn = (m: string): void => ctx.output.warn(m);
+  try {
+    const resolved = await resolveBackup(targets, id);
+    const holders = resolved.holders;
+    if (!flags.yes) {
+      if (!process.stdin.isTTY) throw new BackupError(ErrorCodes.USAGE, 'not on a terminal: add --yes to confirm the deletion');
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`Delete backup ${id} from ${holders.map((t) => t.name).join(', ')}? [y/N] `);
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        ctx.output.info('nothing deleted');
+        return 1;
+      }
+    }
+    const outcomes = await withLock(config, ctx.commandLine, warn, () =>
+      recordedRun(config, 'delete', warn, async () => {
+        const value = await Promise.all(
+          holders.map(async (t) => {
+            try {
+              return { target: t.name, ok: true, objects: await removeBackup(t, id) };
+            } catch (error) {
+              return { target: t.name, ok: false, error: toBackupError(error).message };
+            }
+          }),
+        );
+        const failed = value.filter((o) => !o.ok);
+        return {
+          value,
+          status: failed.length === 0 ? 'SUCCESS' : failed.length === value.length ? 'FAILED' : 'PARTIAL',
+          details: { backupId: id, targets: Object.fromEntries(value.map((o) => [o.target, o.ok ? { status: 'ok' as const } : { status: 'failed' as const, error: o.error ?? '' }])) },
+        };
+      }),
+    );
+    const ok = outcomes.every((o) => o.ok);
+    ctx.output.result({ success: ok, backupId: id, targets: outcomes }, () =>
+      outcomes.map((o) => (o.ok ? `${ctx.output.c.green('✔')} deleted ${id} from ${o.target}` : `${ctx.output.c.red('✘')} ${o.target}: ${o.error}`)),
+    );
+    return ok ? 0 : 1;
+  } finally {
+    await closeTargets(targets);
+  }
+}

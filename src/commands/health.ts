@@ -1,0 +1,101 @@
+/** `health [--prometheus FILE]`: run the checks of SPEC §7; the exit code is the status (0/1/2). */
+import type { Command } from 'commander';
+import { defineAction, type CommandContext } from '../cli-context.js';
+import { closeTargets, listBackups, openTargets } from '../engine/catalog.js';
+import { usageError } from '../errors.js';
+import { formatAge, healthExitCode, runHealthCheck, type HealthReport, type HealthStatus } from '../health/index.js';
+import { formatBytes, formatTable, type Output } from '../output/output.js';
+
+interface HealthOptions {
+  prometheus?: string;
+  timeout?: string;
+}
+
+export function registerHealthCommand(program: Command): void {
+  program
+    .command('health')
+    .description('check backup age, run history, targets and free space; exit code 0 healthy, 1 warning, 2 critical')
+    .option('--prometheus <file>', 'also write node_exporter textfile metrics to FILE (atomically)')
+    .option('--timeout <seconds>', 'time limit for each target', '30')
+    .action(defineAction(async (ctx: CommandContext, options: HealthOptions) => health(ctx, options)));
+}
+
+/** Parses a positive number of seconds given on the command line, in milliseconds. */
+export function parseTimeoutOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw usageError(`--timeout must be a positive number of seconds, not "${value}"`);
+  return seconds * 1000;
+}
+
+async function health(ctx: CommandContext, options: HealthOptions): Promise<number> {
+  const timeoutMs = parseTimeoutOption(options.timeout);
+  const config = await ctx.config();
+  const targets = openTargets(config);
+  let run;
+  try {
+    run = await runHealthCheck(config, targets, {
+      listBackups,
+      syncAlerts: true,
+      ...(timeoutMs ? { timeoutMs } : {}),
+      ...(options.prometheus ? { prometheusFile: options.prometheus } : {}),
+      warn: (message) => ctx.output.warn(message),
+    });
+  } finally {
+    await closeTargets(targets);
+  }
+  const { report, activeAlerts } = run;
+  ctx.output.result(
+    {
+      success: true,
+      health: { status: report.status, timestamp: report.timestamp, issues: report.issues, metrics: { ...report.metrics, activeAlerts } },
+    },
+    () => renderHealth(ctx.output, report, activeAlerts),
+  );
+  return healthExitCode(report.status);
+}
+
+export function colourStatus(output: Output, status: HealthStatus | string): string {
+  if (status === 'HEALTHY') return output.c.green(status);
+  if (status === 'WARNING') return output.c.yellow(status);
+  if (status === 'CRITICAL') return output.c.red(status);
+  return status;
+}
+
+function renderHealth(output: Output, report: HealthReport, activeAlerts: number): string[] {
+  const m = report.metrics;
+  const lines = [`Health: ${colourStatus(output, report.status)}  (${report.timestamp})`, ''];
+  if (report.issues.length === 0) {
+    lines.push('No issues.');
+  } else {
+    lines.push(
+      formatTable(
+        ['LEVEL', 'CHECK', 'TARGET', 'MESSAGE'],
+        report.issues.map((issue) => [colourStatus(output, issue.level), issue.type, issue.target ?? '-', issue.message]),
+      ),
+    );
+  }
+  lines.push('');
+  lines.push(
+    formatTable(
+      ['TARGET', 'STATE', 'BACKUPS', 'NEWEST', 'STORED', 'FREE'],
+      m.targets.map((t) => [
+        t.name,
+        t.reachable ? output.c.green('ok') : output.c.red('unreachable'),
+        t.reachable ? String(t.backups) : '-',
+        t.newestBackupId ?? '-',
+        t.reachable ? formatBytes(t.storedBytes) : '-',
+        t.freeBytes !== undefined ? `${formatBytes(t.freeBytes)} (${t.freePercent ?? '?'}%)` : '-',
+      ]),
+    ),
+  );
+  lines.push('');
+  const newest = m.newestBackup ? `${m.newestBackup.id}, ${formatAge(m.newestBackup.ageHours * 3_600_000)} old` : 'none';
+  const lastRun = m.lastRun ? `${m.lastRun.status} at ${m.lastRun.endTime}` : 'none recorded';
+  const rate = m.successRate30d === null ? 'no runs' : `${Math.round(m.successRate30d * 1000) / 10}% of ${m.runs30d} runs`;
+  lines.push(`Newest backup:      ${newest}`);
+  lines.push(`Last backup run:    ${lastRun}`);
+  lines.push(`Success (30 days):  ${rate}`);
+  lines.push(`Active alerts:      ${activeAlerts}${activeAlerts > 0 ? ' (mongo-backup alerts list)' : ''}`);
+  return lines;
+}

@@ -1,0 +1,73 @@
+/**
+ * `metrics`: totals, success rate, durations and sizes (SPEC §6 shape). Counts come from the run
+ * journal's create runs; totalSize is the stored size of every completed copy on the reachable
+ * targets; healthStatus is computed like `health` does, but without raising or resolving alerts.
+ */
+import type { Command } from 'commander';
+import { defineAction, type CommandContext } from '../cli-context.js';
+import { closeTargets, listBackups, openTargets } from '../engine/catalog.js';
+import { runHealthCheck } from '../health/index.js';
+import { formatBytes, formatTable } from '../output/output.js';
+import { colourStatus, parseTimeoutOption } from './health.js';
+
+interface MetricsOptions {
+  timeout?: string;
+}
+
+export function registerMetricsCommand(program: Command): void {
+  program
+    .command('metrics')
+    .description('totals, success rate, durations and sizes of backups')
+    .option('--timeout <seconds>', 'time limit for each target', '30')
+    .action(defineAction(async (ctx: CommandContext, options: MetricsOptions) => metrics(ctx, options)));
+}
+
+async function metrics(ctx: CommandContext, options: MetricsOptions): Promise<number> {
+  const timeoutMs = parseTimeoutOption(options.timeout);
+  const config = await ctx.config();
+  const targets = openTargets(config);
+  let run;
+  try {
+    run = await runHealthCheck(config, targets, {
+      listBackups,
+      syncAlerts: false,
+      ...(timeoutMs ? { timeoutMs } : {}),
+      warn: (message) => ctx.output.warn(message),
+    });
+  } finally {
+    await closeTargets(targets);
+  }
+  const m = run.report.metrics;
+  for (const target of m.targets.filter((t) => !t.reachable)) {
+    ctx.output.warn(`target ${target.name} is unreachable, its backups are not in totalSize: ${target.error ?? 'unknown error'}`);
+  }
+  const body = {
+    totalBackups: m.totalBackups,
+    successfulBackups: m.successfulBackups,
+    failedBackups: m.failedBackups,
+    successRate: m.successRate,
+    averageDuration: m.averageDuration,
+    averageSize: m.averageSize,
+    totalSize: m.totalSize,
+    healthStatus: run.report.status,
+    activeAlerts: run.activeAlerts,
+  };
+  const dash = (value: number | null, render: (v: number) => string): string => (value === null ? '-' : render(value));
+  ctx.output.result({ success: true, metrics: body }, () =>
+    formatTable(
+      ['METRIC', 'VALUE'],
+      [
+        ['backup runs', String(body.totalBackups)],
+        ['succeeded', String(body.successfulBackups)],
+        ['failed', String(body.failedBackups)],
+        ['success rate', dash(body.successRate, (v) => `${Math.round(v * 1000) / 10}%`)],
+        ['average duration', dash(body.averageDuration, (v) => `${(v / 1000).toFixed(1)} s`)],
+        ['average size', dash(body.averageSize, formatBytes)],
+        ['total stored', formatBytes(body.totalSize)],
+        ['health', colourStatus(ctx.output, body.healthStatus)],
+        ['active alerts', String(body.activeAlerts)],
+      ],
+    ),
+  );
+  return 0;
+}

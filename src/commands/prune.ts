@@ -1,0 +1,103 @@
+/** `prune`: apply the retention policy (config per target; flags override) and print every decision with its reason. */
+import type { Command } from 'commander';
+import { defineAction, type CommandContext } from '../cli-context.js';
+import { pruneTargets, type PruneOverrides, type PruneReport } from '../engine/prune.js';
+import { recordedRun, withLock } from '../engine/runs.js';
+import { formatTable, type Output } from '../output/output.js';
+import { formatTime } from '../output/render.js';
+import { collect, nonNegativeInt } from './shared.js';
+
+interface PruneFlags extends PruneOverrides {
+  target?: string[];
+  dryRun?: boolean;
+}
+
+export function registerPruneCommand(program: Command): void {
+  program
+    .command('prune')
+    .description('apply the retention policy to each target and print every keep/delete decision with its reason')
+    .option('--target <name>', 'only this target (repeatable)', collect)
+    .option('--dry-run', 'decide and print, delete nothing')
+    .option('--keep-last <n>', 'keep the n newest backups', nonNegativeInt)
+    .option('--keep-hourly <n>', 'keep the newest backup of each of the last n hours', nonNegativeInt)
+    .option('--keep-daily <n>', 'keep the newest backup of each of the last n days', nonNegativeInt)
+    .option('--keep-weekly <n>', 'keep the newest backup of each of the last n ISO weeks', nonNegativeInt)
+    .option('--keep-monthly <n>', 'keep the newest backup of each of the last n months', nonNegativeInt)
+    .option('--keep-yearly <n>', 'keep the newest backup of each of the last n years', nonNegativeInt)
+    .option('--max-age <duration>', 'delete backups older than this (e.g. 30d, 12h, 2w)')
+    .addHelpText(
+      'after',
+      `
+Flags replace the configured policy of each target for this run. The newest completed backup of a
+target is never deleted; incomplete backups (no manifest) older than 24 h are removed.
+
+Examples:
+  $ mongo-backup prune --dry-run
+  $ mongo-backup prune --target offsite --keep-daily 7 --keep-weekly 4 --keep-monthly 6`,
+    )
+    .action(defineAction(runPrune));
+}
+
+async function runPrune(ctx: CommandContext, flags: PruneFlags): Promise<number> {
+  const config = await ctx.config();
+  const warn = (m: string): void => ctx.output.warn(m);
+  const overrides: PruneOverrides = {
+    ...(flags.keepLast !== undefined ? { keepLast: flags.keepLast } : {}),
+    ...(flags.keepHourly !== undefined ? { keepHourly: flags.keepHourly } : {}),
+    ...(flags.keepDaily !== undefined ? { keepDaily: flags.keepDaily } : {}),
+    ...(flags.keepWeekly !== undefined ? { keepWeekly: flags.keepWeekly } : {}),
+    ...(flags.keepMonthly !== undefined ? { keepMonthly: flags.keepMonthly } : {}),
+    ...(flags.keepYearly !== undefined ? { keepYearly: flags.keepYearly } : {}),
+    ...(flags.maxAge !== undefined ? { maxAge: flags.maxAge } : {}),
+  };
+  const run = (): Promise<PruneReport> => pruneTargets(config, { targets: flags.target ?? [], dryRun: Boolean(flags.dryRun), overrides, signal: ctx.signal });
+  const report = flags.dryRun
+    ? await run()
+    : await withLock(config, ctx.commandLine, warn, () =>
+        recordedRun(config, 'prune', warn, async () => {
+          const value = await run();
+          const failed = value.targets.filter((t) => t.error || t.decisions.some((d) => d.error));
+          return {
+            value,
+            status: failed.length === 0 ? 'SUCCESS' : failed.length === value.targets.length ? 'FAILED' : 'PARTIAL',
+            details: {
+              targets: Object.fromEntries(
+                value.targets.map((t) => [t.target, t.error ? { status: 'failed' as const, error: t.error.message } : { status: 'ok' as const }]),
+              ),
+            },
+          };
+        }),
+      );
+  const failed = report.targets.some((t) => t.error || t.decisions.some((d) => d.error));
+  ctx.output.result({ success: !failed, prune: report }, () => renderPruneReport(ctx.output, report));
+  return failed ? 1 : 0;
+}
+
+export function renderPruneReport(output: Output, report: PruneReport): string[] {
+  const c = output.c;
+  const lines: string[] = [];
+  for (const t of report.targets) {
+    lines.push(`${c.bold(`target ${t.target}`)}: ${t.policy}`);
+    if (t.error) {
+      lines.push(`  ${c.red('✘')} ${t.error.message}`);
+      continue;
+    }
+    if (t.decisions.length === 0) lines.push('  no backups');
+    else {
+      lines.push(
+        formatTable(
+          ['  ACTION', 'ID', 'TIME (UTC)', 'STATUS', 'REASON'],
+          t.decisions.map((d) => [
+            `  ${d.action === 'keep' ? c.green('keep') : c.red(report.dryRun ? 'would delete' : d.error ? 'FAILED delete' : 'delete')}`,
+            d.id,
+            formatTime(d.time),
+            d.status,
+            d.error ? `${d.reasons.join('; ')} — ${d.error}` : d.reasons.join('; '),
+          ]),
+        ),
+      );
+    }
+    lines.push(`  ${t.kept} kept, ${t.deleted} ${report.dryRun ? 'to delete (dry run: nothing deleted)' : 'deleted'}`);
+  }
+  return lines;
+}

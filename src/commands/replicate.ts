@@ -1,0 +1,62 @@
+/** `replicate <id|latest|--all-missing> --to NAME [--from NAME]`: copy backups between targets. */
+import type { Command } from 'commander';
+import { defineAction, type CommandContext } from '../cli-context.js';
+import { replicateBackups } from '../engine/replicate.js';
+import { recordedRun, withLock } from '../engine/runs.js';
+import { usageError } from '../errors.js';
+import { formatBytes } from '../output/output.js';
+import { ProgressReporter } from '../output/progress.js';
+
+export function registerReplicateCommand(program: Command): void {
+  program
+    .command('replicate')
+    .description('copy a backup to another target, verify it there, manifest last (idempotent)')
+    .argument('[id]', 'backup id, or "latest"')
+    .option('--all-missing', 'every backup the destination does not have yet')
+    .requiredOption('--to <target>', 'destination target')
+    .option('--from <target>', 'source target (default: any that holds the backup)')
+    .addHelpText('after', '\nExamples:\n  $ mongo-backup replicate latest --to offsite\n  $ mongo-backup replicate --all-missing --from local --to offsite')
+    .action(defineAction(runReplicate));
+}
+
+async function runReplicate(ctx: CommandContext, ref: string | undefined, flags: { allMissing?: boolean; to: string; from?: string }): Promise<number> {
+  if (!ref && !flags.allMissing) throw usageError('give a backup id, "latest", or --all-missing');
+  if (ref && flags.allMissing) throw usageError('give either a backup id or --all-missing, not both');
+  const config = await ctx.config();
+  const reporter = new ProgressReporter(ctx.output);
+  const warn = (m: string): void => ctx.output.warn(m);
+  const outcomes = await withLock(config, ctx.commandLine, warn, () =>
+    recordedRun(config, 'replicate', warn, async () => {
+      const value = await replicateBackups(config, {
+        ...(ref ? { ref } : {}),
+        allMissing: Boolean(flags.allMissing),
+        to: flags.to,
+        ...(flags.from ? { from: flags.from } : {}),
+        signal: ctx.signal,
+        events: reporter,
+      }).finally(() => reporter.endPhase());
+      const failed = value.filter((o) => o.action === 'failed');
+      return {
+        value,
+        status: failed.length === 0 ? 'SUCCESS' : failed.length === value.length ? 'FAILED' : 'PARTIAL',
+        details: {
+          ...(value.length === 1 ? { backupId: value[0]!.backupId } : {}),
+          targets: { [flags.to]: failed.length === 0 ? { status: 'ok' as const } : { status: 'failed' as const, error: failed[0]!.error?.message ?? '' } },
+        },
+      };
+    }),
+  );
+  const ok = outcomes.every((o) => o.action !== 'failed');
+  ctx.output.result({ success: ok, count: outcomes.length, replicated: outcomes }, () =>
+    outcomes.length === 0
+      ? `nothing to replicate: ${flags.to} already has every backup`
+      : outcomes.map((o) =>
+          o.action === 'copied'
+            ? `${ctx.output.c.green('✔')} ${o.backupId}: ${o.from} → ${o.to} (${formatBytes(o.bytes ?? 0)}, verified)`
+            : o.action === 'already-present'
+              ? `= ${o.backupId}: already on ${o.to}`
+              : `${ctx.output.c.red('✘')} ${o.backupId}: ${o.error?.message}`,
+        ),
+  );
+  return ok ? 0 : (outcomes.find((o) => o.action === 'failed')?.error?.code === 'CHECKSUM_MISMATCH' ? 3 : 1);
+}

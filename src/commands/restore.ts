@@ -1,0 +1,100 @@
+/** `restore`: verify, decrypt, decompress, feed mongorestore, then check per-namespace counts. */
+import type { Command } from 'commander';
+import { defineAction, type CommandContext } from '../cli-context.js';
+import { recordedRun } from '../engine/runs.js';
+import { restoreBackup, type RestoreResult } from '../engine/restore.js';
+import { validateMongoUri } from '../config/load.js';
+import { formatTable } from '../output/output.js';
+import { ProgressReporter } from '../output/progress.js';
+import { usageError } from '../errors.js';
+import { collect, positiveInt } from './shared.js';
+
+interface RestoreFlags {
+  from?: string;
+  uri?: string;
+  drop?: boolean;
+  nsInclude?: string[];
+  nsExclude?: string[];
+  nsFrom?: string;
+  nsTo?: string;
+  dryRun?: boolean;
+  force?: boolean;
+  verify: boolean;
+  parallel?: number;
+}
+
+export function registerRestoreCommand(program: Command): void {
+  program
+    .command('restore')
+    .description('verify a backup, then stream it into mongorestore and check document counts')
+    .argument('<id>', 'backup id, or "latest"')
+    .option('--from <target>', 'read from this target (default: the first that holds the backup)')
+    .option('--uri <uri>', 'restore into this server (default: MONGODB_URI / mongodb.uri)')
+    .option('--drop', 'drop each collection before restoring it')
+    .option('--ns-include <pattern>', 'restore only matching namespaces, e.g. "shop.*" (repeatable)', collect)
+    .option('--ns-exclude <pattern>', 'skip matching namespaces (repeatable)', collect)
+    .option('--ns-from <pattern>', 'rename namespaces: source pattern with $var$, e.g. "shop.$c$"')
+    .option('--ns-to <pattern>', 'rename namespaces: destination pattern, e.g. "shop_copy.$c$"')
+    .option('--dry-run', 'verify and show what would be restored; change nothing')
+    .option('--force', 'restore into namespaces that already hold documents (without dropping them)')
+    .option('--no-verify', 'skip the checksum pass before restoring (encrypted chunks are still authenticated)')
+    .option('--parallel <n>', 'collections restored in parallel', positiveInt)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mongo-backup restore latest --dry-run
+  $ mongo-backup restore latest --ns-from 'shop.$c$' --ns-to 'shop_check.$c$'
+  $ mongo-backup restore backup-2026-02-18-103000-a1b2c3 --from offsite --uri mongodb://db2:27017 --drop`,
+    )
+    .action(defineAction(runRestore));
+}
+
+async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags): Promise<number> {
+  if ((flags.nsFrom === undefined) !== (flags.nsTo === undefined)) throw usageError('--ns-from and --ns-to go together');
+  if (flags.uri) validateMongoUri(flags.uri, '--uri');
+  const config = await ctx.config();
+  const reporter = new ProgressReporter(ctx.output);
+  const warn = (m: string): void => ctx.output.warn(m);
+  const options = {
+    ref,
+    ...(flags.from ? { from: flags.from } : {}),
+    ...(flags.uri ? { uri: flags.uri } : {}),
+    drop: Boolean(flags.drop),
+    force: Boolean(flags.force),
+    dryRun: Boolean(flags.dryRun),
+    verify: flags.verify,
+    ...(flags.parallel ? { parallel: flags.parallel } : {}),
+    namespaces: {
+      include: flags.nsInclude ?? [],
+      exclude: flags.nsExclude ?? [],
+      ...(flags.nsFrom !== undefined ? { from: flags.nsFrom } : {}),
+      ...(flags.nsTo !== undefined ? { to: flags.nsTo } : {}),
+    },
+    signal: ctx.signal,
+    events: reporter,
+  };
+  let result: RestoreResult;
+  try {
+    result = options.dryRun
+      ? await restoreBackup(config, options)
+      : await recordedRun(config, 'restore', warn, async () => {
+          const value = await restoreBackup(config, options);
+          return { value, status: 'SUCCESS', details: { backupId: value.backupId, verified: flags.verify } };
+        });
+  } finally {
+    reporter.endPhase();
+  }
+  for (const w of result.warnings) ctx.output.warn(w);
+  const message = result.dryRun
+    ? `dry run: backup ${result.backupId} verified; nothing was restored`
+    : `backup ${result.backupId} restored from ${result.from} into ${result.destination}`;
+  ctx.output.result({ success: true, message, result: { success: true, backupId: result.backupId, restoredAt: result.restoredAt, from: result.from, dryRun: result.dryRun, namespaces: result.namespaces } }, () => [
+    `${ctx.output.c.green('✔')} ${message}`,
+    formatTable(
+      ['  NAMESPACE', 'DESTINATION', 'DOCUMENTS', result.dryRun ? '' : 'RESTORED'],
+      result.namespaces.map((n) => [`  ${n.source}`, n.destination, String(n.documents), n.checked ? String(n.restored) : result.dryRun ? '' : '(not counted)']),
+    ),
+  ]);
+  return 0;
+}

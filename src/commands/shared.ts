@@ -1,0 +1,34 @@
+/** Small pieces of flag handling shared by several commands. */
+import { InvalidArgumentError } from 'commander';
+import { usageError } from '../errors.js';
+
+/** Collects a repeatable option (`--target a --target b`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Parses a positive whole number flag value. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
+  return n;
+}
+
+/** Parses a whole number ≥ 0. */
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number ≥ 0');
+  return n;
+}
+
+/** Parses a date (ISO 8601, or a relative age such as 7d / 12h). */
+export function parseSince(value: string, now: Date = new Date()): Date {
+  const relative = /^(\d+)([smhdw])$/.exec(value);
+  if (relative) {
+    const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }[relative[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+    return new Date(now.getTime() - Number(relative[1]) * unit);
+  }
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw usageError(`--since "${value}" is not a date`, 'use e.g. 2026-02-18, 2026-02-18T10:30:00Z or 7d');
+  return date;
+}

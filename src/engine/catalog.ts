@@ -1,0 +1,187 @@
+/**
+ * The catalog: what backups exist, read from the targets themselves (the source of truth, SPEC §7),
+ * so list/show/restore/verify work on a fresh machine with only the configuration.
+ */
+import { BackupError, ErrorCodes, isNotFound, toBackupError } from '../errors.js';
+import type { ResolvedConfig } from '../config/load.js';
+import { createTarget } from '../targets/registry.js';
+import type { ObjectInfo, Target } from '../targets/types.js';
+import { readAll } from '../streams.js';
+import { isBackupId, timeOfBackupId } from './ids.js';
+import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest.js';
+
+export interface BackupEntry {
+  id: string;
+  /** COMPLETED: a valid manifest; INCOMPLETE: no manifest (in progress, failed or half-deleted); a damaged manifest is INCOMPLETE with `error`. */
+  status: 'COMPLETED' | 'INCOMPLETE';
+  time: Date;
+  manifest?: Manifest;
+  objects: ObjectInfo[];
+  error?: string;
+}
+
+/** Builds the configured targets (all, or the named ones; unknown names are a usage error). */
+export function openTargets(config: ResolvedConfig, names: string[] = []): Target[] {
+  const unknown = names.filter((n) => !config.targets.some((t) => t.name === n));
+  if (unknown.length > 0) {
+    throw new BackupError(ErrorCodes.TARGET_UNKNOWN, `unknown target ${unknown.map((n) => `"${n}"`).join(', ')}`, {
+      hint: `configured targets: ${config.targets.map((t) => t.name).join(', ')}`,
+    });
+  }
+  const selected = names.length === 0 ? config.targets : config.targets.filter((t) => names.includes(t.name));
+  return selected.map((t) => wrapTarget(createTarget(t), config));
+}
+
+type TargetWrapper = (target: Target, config: ResolvedConfig) => Target;
+let wrapTarget: TargetWrapper = (target) => target;
+
+/** Lets the retry layer (and tests) wrap every opened target. */
+export function setTargetWrapper(wrapper: TargetWrapper): void {
+  wrapTarget = wrapper;
+}
+
+export async function closeTargets(targets: Target[]): Promise<void> {
+  await Promise.all(targets.map((t) => t.close().catch(() => undefined)));
+}
+
+export async function readManifest(target: Target, id: string): Promise<Manifest> {
+  const where = `${id}/${MANIFEST_FILE} on ${target.name}`;
+  let text: string;
+  try {
+    text = (await readAll(await target.load(`${id}/${MANIFEST_FILE}`), 16 * 1024 * 1024)).toString('utf8');
+  } catch (error) {
+    if (isNotFound(error)) {
+      throw new BackupError(ErrorCodes.BACKUP_NOT_FOUND, `backup ${id} has no manifest on target ${target.name}`, {
+        hint: `run "mongo-backup list" to see the backups there; a folder without a manifest is incomplete`,
+      });
+    }
+    throw error;
+  }
+  const manifest = parseManifest(text, where);
+  if (manifest.id !== id) {
+    throw new BackupError(ErrorCodes.INTEGRITY, `manifest ${where} names backup ${manifest.id}, not ${id}`);
+  }
+  return manifest;
+}
+
+/** Every backup folder on one target, newest first, with manifests read. */
+export async function listBackups(target: Target): Promise<BackupEntry[]> {
+  const folders = new Map<string, ObjectInfo[]>();
+  for await (const object of target.list('')) {
+    const slash = object.key.indexOf('/');
+    if (slash <= 0) continue;
+    const id = object.key.slice(0, slash);
+    if (!isBackupId(id)) continue;
+    let objects = folders.get(id);
+    if (!objects) folders.set(id, (objects = []));
+    objects.push(object);
+  }
+  const entries = await mapLimit([...folders.entries()], 8, async ([id, objects]) => entryFor(target, id, objects));
+  return entries.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+
+async function entryFor(target: Target, id: string, objects: ObjectInfo[]): Promise<BackupEntry> {
+  const time = timeOfBackupId(id) ?? new Date(0);
+  if (!objects.some((o) => o.key === `${id}/${MANIFEST_FILE}`)) return { id, status: 'INCOMPLETE', time, objects };
+  try {
+    const manifest = await readManifest(target, id);
+    return { id, status: 'COMPLETED', time: new Date(manifest.startTime), manifest, objects };
+  } catch (error) {
+    return { id, status: 'INCOMPLETE', time, objects, error: toBackupError(error).message };
+  }
+}
+
+export interface CatalogEntry {
+  id: string;
+  manifest: Manifest;
+  /** Targets holding a complete copy, in configuration order. */
+  targets: string[];
+}
+
+export interface Catalog {
+  backups: CatalogEntry[];
+  incomplete: Array<{ id: string; target: string; error?: string }>;
+  /** Targets that could not be listed, with the reason. */
+  unreachable: Array<{ target: string; error: BackupError }>;
+}
+
+/** Merges the listings of several targets; one unreachable target does not hide the others' backups. */
+export async function buildCatalog(targets: Target[]): Promise<Catalog> {
+  const listings = await Promise.all(
+    targets.map(async (target) => {
+      try {
+        return { target, entries: await listBackups(target) };
+      } catch (error) {
+        return { target, error: toBackupError(error) };
+      }
+    }),
+  );
+  const byId = new Map<string, CatalogEntry>();
+  const catalog: Catalog = { backups: [], incomplete: [], unreachable: [] };
+  for (const listing of listings) {
+    if ('error' in listing && listing.error) {
+      catalog.unreachable.push({ target: listing.target.name, error: listing.error });
+      continue;
+    }
+    for (const entry of listing.entries ?? []) {
+      if (entry.status !== 'COMPLETED' || !entry.manifest) {
+        catalog.incomplete.push({ id: entry.id, target: listing.target.name, ...(entry.error ? { error: entry.error } : {}) });
+        continue;
+      }
+      const existing = byId.get(entry.id);
+      if (existing) existing.targets.push(listing.target.name);
+      else byId.set(entry.id, { id: entry.id, manifest: entry.manifest, targets: [listing.target.name] });
+    }
+  }
+  catalog.backups = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return catalog;
+}
+
+export interface ResolvedBackup {
+  id: string;
+  manifest: Manifest;
+  /** Targets that hold a complete copy (the preferred one first). */
+  holders: Target[];
+}
+
+/**
+ * Resolves `latest` or an id to a backup and the targets that hold it. With `from`, only that target
+ * is consulted. Throws BACKUP_NOT_FOUND with the list of what exists.
+ */
+export async function resolveBackup(targets: Target[], ref: string): Promise<ResolvedBackup> {
+  const catalog = await buildCatalog(targets);
+  if (catalog.backups.length === 0 && catalog.unreachable.length === targets.length && targets.length > 0) {
+    throw catalog.unreachable[0]!.error;
+  }
+  const entry = ref === 'latest' ? catalog.backups[0] : catalog.backups.find((b) => b.id === ref);
+  if (!entry) {
+    const incomplete = catalog.incomplete.find((b) => b.id === ref);
+    if (incomplete) {
+      throw new BackupError(ErrorCodes.INCOMPLETE_BACKUP, `backup ${ref} on ${incomplete.target} is incomplete (no valid manifest)${incomplete.error ? `: ${incomplete.error}` : ''}`, {
+        hint: 'it cannot be restored; choose another backup with "mongo-backup list"',
+      });
+    }
+    const where = targets.map((t) => t.name).join(', ');
+    throw new BackupError(
+      ErrorCodes.BACKUP_NOT_FOUND,
+      ref === 'latest' ? `no completed backup found on ${where}` : `backup ${ref} was not found on ${where}`,
+      { hint: ref === 'latest' ? 'run "mongo-backup create" first' : 'run "mongo-backup list" to see the available backups' },
+    );
+  }
+  const holders = targets.filter((t) => entry.targets.includes(t.name));
+  return { id: entry.id, manifest: entry.manifest, holders };
+}
+
+/** Runs `fn` over items with at most `limit` in flight, preserving order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}

@@ -1,0 +1,49 @@
+/** Compression stages from node:zlib (zstd needs Node ≥ 22.15; gzip everywhere). Both run on libuv's thread pool, off the main thread. */
+import * as zlib from 'node:zlib';
+import { PassThrough, type Transform } from 'node:stream';
+import { BackupError, ErrorCodes } from '../errors.js';
+import type { CompressionAlgorithm } from './manifest.js';
+
+const ZSTD_DEFAULT_LEVEL = 3;
+const GZIP_DEFAULT_LEVEL = 6;
+/** Bigger chunks mean fewer thread-pool round trips; 256 KiB measured well for both codecs. */
+const CHUNK = 256 * 1024;
+
+export function defaultLevel(algorithm: CompressionAlgorithm): number | undefined {
+  return algorithm === 'zstd' ? ZSTD_DEFAULT_LEVEL : algorithm === 'gzip' ? GZIP_DEFAULT_LEVEL : undefined;
+}
+
+function requireZstd(): void {
+  if (typeof zlib.createZstdCompress !== 'function') {
+    throw new BackupError(ErrorCodes.NOT_SUPPORTED, `zstd needs Node.js ≥ 22.15 (this is ${process.version})`, {
+      hint: 'upgrade Node.js, or use --compression gzip',
+    });
+  }
+}
+
+export function createCompressor(algorithm: CompressionAlgorithm, level?: number): Transform {
+  switch (algorithm) {
+    case 'zstd':
+      requireZstd();
+      return zlib.createZstdCompress({
+        chunkSize: CHUNK,
+        params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? ZSTD_DEFAULT_LEVEL, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
+      });
+    case 'gzip':
+      return zlib.createGzip({ chunkSize: CHUNK, level: level ?? GZIP_DEFAULT_LEVEL });
+    case 'none':
+      return new PassThrough();
+  }
+}
+
+export function createDecompressor(algorithm: CompressionAlgorithm): Transform {
+  switch (algorithm) {
+    case 'zstd':
+      requireZstd();
+      return zlib.createZstdDecompress({ chunkSize: CHUNK });
+    case 'gzip':
+      return zlib.createGunzip({ chunkSize: CHUNK });
+    case 'none':
+      return new PassThrough();
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * `create`: one mongodump, streamed through inspection → SHA-256 (plain) → compression → encryption
+ * → SHA-256 (stored) → every selected target at once. No temporary files; memory is bounded by the
+ * streams' buffers whatever the dump size. The manifest is written last, per target, only after the
+ * stored object has been verified there; a folder without a manifest is an incomplete backup.
+ */
+import { pipeline } from 'node:stream/promises';
+import { Readable, type Transform } from 'node:stream';
+import { ArchiveInspector, type ArchiveSummary } from '../archive/inspector.js';
+import { createEncryptStream } from '../crypto/index.js';
+import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
+import type { ResolvedConfig } from '../config/load.js';
+import type { Target } from '../targets/types.js';
+import { TOOL_VERSION } from '../version.js';
+import { closeTargets, openTargets } from './catalog.js';
+import { removeBackupEverywhere } from './delete.js';
+import { createCompressor, defaultLevel } from './compression.js';
+import { FanOut } from './fanout.js';
+import { HashingStream } from './hash.js';
+import { newBackupId } from './ids.js';
+import {
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  archiveObjectName,
+  serializeManifest,
+  type CompressionAlgorithm,
+  type Manifest,
+  type ManifestEncryption,
+} from './manifest.js';
+import { spawnTool, toolVersion } from './mongo-tools.js';
+import { serverInfo } from './source.js';
+import { verifyStoredObject } from './verify.js';
+import type { EngineEvents } from './events.js';
+
+export interface CreateOptions {
+  type: 'FULL' | 'INCREMENTAL';
+  description?: string;
+  /** Target names; empty = every configured target. */
+  targets?: string[];
+  db?: string;
+  collection?: string;
+  compression?: CompressionAlgorithm;
+  /** false = --no-encrypt. */
+  encrypt?: boolean;
+  /** false = --no-verify. */
+  verify?: boolean;
+  requireAllTargets?: boolean;
+  triggeredBy?: string;
+  signal: AbortSignal;
+  events?: EngineEvents;
+}
+
+export interface TargetOutcome {
+  name: string;
+  ok: boolean;
+  verified: boolean;
+  location: string;
+  error?: { code: string; message: string };
+}
+
+export interface CreateResult {
+  manifest: Manifest;
+  outcomes: TargetOutcome[];
+  /** Names of the targets holding a complete, verified copy. */
+  completedOn: string[];
+}
+
+export async function createBackup(config: ResolvedConfig, options: CreateOptions): Promise<CreateResult> {
+  if (options.type === 'INCREMENTAL') {
+    throw new BackupError(ErrorCodes.NOT_SUPPORTED, 'incremental (oplog-based) backups are not available yet', {
+      hint: 'use --type full',
+    });
+  }
+  const uri = config.mongodb.uri;
+  if (!uri) {
+    throw new BackupError(ErrorCodes.CONFIG_INVALID, 'no MongoDB connection string configured', {
+      hint: 'set MONGODB_URI or mongodb.uri in the configuration file',
+    });
+  }
+  const events = options.events;
+  const encryptionKeys = chooseEncryption(config, options.encrypt !== false);
+  const algorithm = options.compression ?? config.compression.algorithm;
+  const level = options.compression && options.compression !== config.compression.algorithm ? defaultLevel(algorithm) : config.compression.level ?? defaultLevel(algorithm);
+  const targets = openTargets(config, options.targets ?? []);
+  try {
+    const [mongodumpVersion, source] = await Promise.all([
+      toolVersion(config.mongodb.mongodump, 'mongodump'),
+      serverInfo(uri),
+    ]);
+    const usable = await checkTargets(targets, events);
+    if (usable.length === 0) {
+      throw new BackupError(ErrorCodes.TARGET_FAILED, 'no target is usable; nothing was dumped', {
+        hint: 'see the errors above for each target',
+      });
+    }
+    if (options.requireAllTargets && usable.length < targets.length) {
+      throw new BackupError(ErrorCodes.TARGET_FAILED, 'a target is not usable and --require-all-targets was given; nothing was dumped');
+    }
+    for (const t of usable) if (t.capabilities.insecureTransport) events?.warn?.(`target ${t.name} uses plain FTP: data and password cross the network unencrypted (set secure: true)`);
+
+    const id = newBackupId();
+    const objectName = archiveObjectName(algorithm, encryptionKeys !== undefined);
+    const startTime = new Date();
+    events?.phase?.('dump', `backup ${id}: dumping ${source.host} with mongodump ${mongodumpVersion} → ${usable.map((t) => t.name).join(', ')}`);
+
+    const stream = await runDumpPipeline({
+      config,
+      uri,
+      options,
+      targets: usable,
+      key: `${id}/${objectName}`,
+      algorithm,
+      ...(level !== undefined ? { level } : {}),
+      encryptionKeys,
+    });
+
+    const base: Omit<Manifest, 'endTime' | 'duration'> = {
+      manifestFormat: MANIFEST_FORMAT,
+      id,
+      type: 'FULL',
+      status: 'COMPLETED',
+      size: stream.plainBytes,
+      storedSize: stream.storedBytes,
+      object: objectName,
+      compression: { algorithm, ...(level !== undefined && algorithm !== 'none' ? { level } : {}) },
+      encrypted: stream.encryption !== null,
+      encryption: stream.encryption,
+      checksum: stream.storedChecksum,
+      archiveChecksum: stream.plainChecksum,
+      startTime: startTime.toISOString(),
+      description: options.description ?? '',
+      triggeredBy: options.triggeredBy ?? 'manual',
+      source: {
+        host: source.host,
+        ...(source.serverVersion ? { serverVersion: source.serverVersion } : {}),
+        ...(options.db ? { database: options.db } : {}),
+        ...(options.collection ? { collection: options.collection } : {}),
+      },
+      tool: { name: 'mongo-backup', version: TOOL_VERSION, mongodump: mongodumpVersion },
+      namespaces: stream.summary.namespaces,
+    };
+    const outcomes = await finishTargets(targets, usable, stream.saved, base, options, events);
+    const endTime = new Date();
+    const manifest: Manifest = { ...base, endTime: endTime.toISOString(), duration: endTime.getTime() - startTime.getTime() };
+    const completedOn = outcomes.filter((o) => o.ok).map((o) => o.name);
+    if (completedOn.length === 0) {
+      throw new BackupError(ErrorCodes.TARGET_FAILED, `backup ${id} failed on every target: ${outcomes.map((o) => `${o.name}: ${o.error?.message}`).join('; ')}`, {
+        details: { outcomes },
+      });
+    }
+    if (options.requireAllTargets && completedOn.length < targets.length) {
+      await removeBackupEverywhere(targets, id);
+      throw new BackupError(ErrorCodes.TARGET_FAILED, `backup ${id} did not reach every target and --require-all-targets was given; the copies were removed`, {
+        details: { outcomes },
+      });
+    }
+    return { manifest, outcomes, completedOn };
+  } finally {
+    await closeTargets(targets);
+  }
+}
+
+interface EncryptionKeys {
+  key?: Buffer;
+  recipients?: string[];
+}
+
+function chooseEncryption(config: ResolvedConfig, wanted: boolean): EncryptionKeys | undefined {
+  if (!wanted) return undefined;
+  if (config.encryption.recipients.length > 0) return { recipients: config.encryption.recipients };
+  if (config.encryption.key) return { key: config.encryption.key };
+  return undefined;
+}
+
+async function checkTargets(targets: Target[], events: EngineEvents | undefined): Promise<Target[]> {
+  const checks = await Promise.all(
+    targets.map(async (t) => {
+      try {
+        await t.check();
+        return t;
+      } catch (error) {
+        events?.targetFailed?.(t.name, toBackupError(error));
+        return undefined;
+      }
+    }),
+  );
+  return checks.filter((t): t is Target => t !== undefined);
+}
+
+interface DumpPipelineInput {
+  config: ResolvedConfig;
+  uri: string;
+  options: CreateOptions;
+  targets: Target[];
+  key: string;
+  algorithm: CompressionAlgorithm;
+  level?: number;
+  encryptionKeys: EncryptionKeys | undefined;
+}
+
+interface DumpPipelineResult {
+  summary: ArchiveSummary;
+  plainBytes: number;
+  plainChecksum: string;
+  storedBytes: number;
+  storedChecksum: string;
+  encryption: ManifestEncryption | null;
+  saved: Map<string, { ok: boolean; error?: BackupError }>;
+}
+
+async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineResult> {
+  const { config, options, targets } = input;
+  const events = options.events;
+  const args = ['--archive'];
+  if (options.db) args.push(`--db=${options.db}`);
+  if (options.collection) args.push(`--collection=${options.collection}`);
+  args.push(...config.mongodb.dumpArgs);
+  const pipelineAbort = new AbortController();
+  const onAbort = (): void => pipelineAbort.abort(options.signal.reason);
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  const dump = await spawnTool({
+    tool: 'mongodump',
+    binary: config.mongodb.mongodump,
+    uri: input.uri,
+    args,
+    signal: pipelineAbort.signal,
+    ...(events?.toolLine ? { onLine: events.toolLine } : {}),
+  });
+  const inspector = new ArchiveInspector();
+  const plainHash = new HashingStream((bytes) => events?.progress?.('dump', bytes));
+  const encryptor = input.encryptionKeys ? createEncryptStream(input.encryptionKeys) : undefined;
+  const storedHash = new HashingStream();
+  const fanout = new FanOut(targets, input.key, pipelineAbort.signal);
+  const stages: Transform[] = [inspector, plainHash, createCompressor(input.algorithm, input.level)];
+  if (encryptor) stages.push(encryptor);
+  stages.push(storedHash);
+  try {
+    await Promise.all([
+      pipeline([dump.child.stdout!, ...stages, fanout], { signal: pipelineAbort.signal }),
+      dump.done,
+    ]).catch((error: unknown) => {
+      pipelineAbort.abort(error);
+      throw error;
+    });
+  } catch (error) {
+    // Let every branch settle (their saves remove partial uploads), then remove completed copies.
+    await fanout.results();
+    await removeObjectEverywhere(targets, input.key);
+    throw preferDumpError(error, dump.log(), options.signal);
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+  }
+  const results = await fanout.results();
+  const saved = new Map(results.map((r) => [r.target.name, r.ok ? { ok: true } : { ok: false, ...(r.error ? { error: r.error } : {}) }]));
+  return {
+    summary: inspector.summary(),
+    plainBytes: plainHash.bytes,
+    plainChecksum: plainHash.digest(),
+    storedBytes: storedHash.bytes,
+    storedChecksum: storedHash.digest(),
+    encryption: encryptor ? (encryptor.info() as ManifestEncryption) : null,
+    saved,
+  };
+}
+
+function preferDumpError(error: unknown, log: string[], signal: AbortSignal): BackupError {
+  if (signal.aborted) return new BackupError(ErrorCodes.INTERRUPTED, 'backup interrupted; partial uploads were removed');
+  const e = toBackupError(error);
+  // A broken pipe in a later stage is a symptom; mongodump's own failure is the cause.
+  if (e.code === ErrorCodes.FAILED && log.length > 0 && /premature|EPIPE|aborted/i.test(e.message)) {
+    return new BackupError(ErrorCodes.MONGODUMP_FAILED, `mongodump failed: ${log.slice(-3).join(' | ')}`);
+  }
+  return e;
+}
+
+async function finishTargets(
+  all: Target[],
+  usable: Target[],
+  saved: Map<string, { ok: boolean; error?: BackupError }>,
+  base: Omit<Manifest, 'endTime' | 'duration'>,
+  options: CreateOptions,
+  events: EngineEvents | undefined,
+): Promise<TargetOutcome[]> {
+  const started = Date.parse(base.startTime);
+  return Promise.all(
+    all.map(async (target): Promise<TargetOutcome> => {
+      const location = target.describe();
+      if (!usable.includes(target)) {
+        return { name: target.name, ok: false, verified: false, location, error: { code: ErrorCodes.TARGET_UNREACHABLE, message: 'target check failed before the dump' } };
+      }
+      const save = saved.get(target.name);
+      if (!save?.ok) {
+        const error = save?.error ?? new BackupError(ErrorCodes.TARGET_FAILED, 'upload failed');
+        events?.targetFailed?.(target.name, error);
+        return { name: target.name, ok: false, verified: false, location, error: { code: error.code, message: error.message } };
+      }
+      try {
+        let verified = false;
+        if (options.verify !== false) {
+          events?.phase?.('verify', `verifying the copy on ${target.name}`);
+          await verifyStoredObject(target, `${base.id}/${base.object}`, base.storedSize, base.checksum, options.signal);
+          verified = true;
+        }
+        const endTime = new Date();
+        const manifest: Manifest = { ...base, endTime: endTime.toISOString(), duration: endTime.getTime() - started };
+        await target.save(`${base.id}/${MANIFEST_FILE}`, Readable.from([Buffer.from(serializeManifest(manifest), 'utf8')]), {
+          contentType: 'application/json',
+          signal: options.signal,
+        });
+        return { name: target.name, ok: true, verified, location };
+      } catch (error) {
+        const e = toBackupError(error);
+        events?.targetFailed?.(target.name, e);
+        await removeObjectEverywhere([target], `${base.id}/${base.object}`);
+        return { name: target.name, ok: false, verified: false, location, error: { code: e.code, message: e.message } };
+      }
+    }),
+  );
+}
+
+async function removeObjectEverywhere(targets: Target[], key: string): Promise<void> {
+  await Promise.all(targets.map((t) => t.remove(key).catch(() => undefined)));
+}
+

@@ -1,0 +1,16 @@
+/** Callbacks through which the engine reports progress; the command layer renders them (bars on a TTY, log lines otherwise). */
+import type { BackupError } from '../errors.js';
+
+export type Phase = 'dump' | 'upload' | 'verify' | 'download' | 'restore' | 'check' | 'replicate' | 'prune';
+
+export interface EngineEvents {
+  /** A new phase begins; `message` is one human line. */
+  phase?(phase: Phase, message: string): void;
+  /** Bytes processed so far in the phase (plain archive bytes for dump/restore). */
+  progress?(phase: Phase, bytes: number, total?: number): void;
+  /** One target failed (the run may go on with the others). */
+  targetFailed?(target: string, error: BackupError): void;
+  warn?(message: string): void;
+  /** A line of mongodump/mongorestore's own output (redacted). */
+  toolLine?(line: string): void;
+}

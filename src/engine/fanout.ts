@@ -1,0 +1,119 @@
+/**
+ * Fan-out: one stream to several targets at once. Each chunk is handed to every live branch; the
+ * next chunk is accepted only when every live branch has drained, so the slowest target sets the
+ * pace and memory stays bounded (one highWaterMark per branch). A branch whose save fails is cut
+ * off and the others go on (SPEC §8); the caller decides whether a partial result is acceptable.
+ */
+import { PassThrough, Writable } from 'node:stream';
+import type { Target, SaveResult } from '../targets/types.js';
+import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
+
+export interface BranchResult {
+  target: Target;
+  ok: boolean;
+  result?: SaveResult;
+  error?: BackupError;
+}
+
+interface Branch {
+  target: Target;
+  input: PassThrough;
+  controller: AbortController;
+  failed: boolean;
+  done: Promise<BranchResult>;
+}
+
+const BRANCH_BUFFER = 4 * 1024 * 1024;
+
+export class FanOut extends Writable {
+  private readonly branches: Branch[];
+  private readonly waiters = new Set<() => void>();
+
+  constructor(targets: Target[], key: string, signal: AbortSignal) {
+    super({ highWaterMark: BRANCH_BUFFER });
+    this.branches = targets.map((target) => this.startBranch(target, key, signal));
+  }
+
+  private startBranch(target: Target, key: string, signal: AbortSignal): Branch {
+    const input = new PassThrough({ highWaterMark: BRANCH_BUFFER });
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const branch: Branch = { target, input, controller, failed: false, done: undefined as never };
+    branch.done = target
+      .save(key, input, { signal: controller.signal })
+      .then(
+        (result): BranchResult => ({ target, ok: true, result }),
+        (error: unknown): BranchResult => {
+          this.cutOff(branch);
+          return { target, ok: false, error: toBackupError(error) };
+        },
+      )
+      .finally(() => signal.removeEventListener('abort', onAbort));
+    return branch;
+  }
+
+  /** Removes a failed branch from the fan-out and wakes any write waiting on it. */
+  private cutOff(branch: Branch): void {
+    if (branch.failed) return;
+    branch.failed = true;
+    branch.input.destroy();
+    for (const wake of this.waiters) wake();
+  }
+
+  private live(): Branch[] {
+    return this.branches.filter((b) => !b.failed);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const live = this.live();
+    if (live.length === 0) {
+      callback(new BackupError(ErrorCodes.TARGET_FAILED, 'every target failed; stopping the dump'));
+      return;
+    }
+    const pending: Promise<void>[] = [];
+    for (const branch of live) {
+      if (!branch.input.write(chunk)) pending.push(this.drained(branch));
+    }
+    if (pending.length === 0) callback();
+    else Promise.all(pending).then(() => callback(), callback);
+  }
+
+  private drained(branch: Branch): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const finish = (): void => {
+        branch.input.off('drain', finish);
+        this.waiters.delete(finish);
+        resolve();
+      };
+      branch.input.on('drain', finish);
+      this.waiters.add(finish);
+      if (branch.failed) finish();
+    });
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    for (const branch of this.live()) branch.input.end();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (error) {
+      for (const branch of this.branches) {
+        branch.controller.abort(error);
+        branch.input.destroy(error);
+      }
+    }
+    callback(error);
+  }
+
+  /** Per-target outcomes; resolves once every branch's save has settled. */
+  results(): Promise<BranchResult[]> {
+    return Promise.all(this.branches.map((b) => b.done));
+  }
+
+  /** True while at least one branch can still succeed. */
+  hasLiveBranch(): boolean {
+    return this.live().length > 0;
+  }
+}

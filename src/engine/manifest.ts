@@ -1,0 +1,105 @@
+/**
+ * The backup manifest (SPEC §5): written last, as `<id>/manifest.json`; a folder without one is an
+ * incomplete backup. Validated on read so a damaged manifest is reported, never half-trusted.
+ */
+import { BackupError, ErrorCodes } from '../errors.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_FORMAT = 1;
+
+export type BackupType = 'FULL' | 'INCREMENTAL';
+export type BackupStatus = 'COMPLETED' | 'FAILED' | 'INCOMPLETE';
+export type CompressionAlgorithm = 'zstd' | 'gzip' | 'none';
+
+export interface ManifestEncryption {
+  algorithm: string;
+  formatVersion: number;
+  mode: 'symmetric' | 'recipients';
+  chunkSize: number;
+  keyFingerprint?: string;
+  recipients?: string[];
+}
+
+export interface Manifest {
+  manifestFormat: number;
+  id: string;
+  type: BackupType;
+  status: BackupStatus;
+  /** Plain mongodump archive bytes. */
+  size: number;
+  /** Bytes of the stored object (compressed, encrypted). */
+  storedSize: number;
+  /** Name of the archive object inside the backup folder, e.g. dump.archive.zst.enc */
+  object: string;
+  compression: { algorithm: CompressionAlgorithm; level?: number };
+  encrypted: boolean;
+  encryption: ManifestEncryption | null;
+  /** `sha256:<hex>` of the stored object. */
+  checksum: string;
+  /** `sha256:<hex>` of the plain archive (lets cat/restore prove end-to-end integrity). */
+  archiveChecksum: string;
+  startTime: string;
+  endTime: string;
+  /** Milliseconds. */
+  duration: number;
+  description: string;
+  triggeredBy: string;
+  source: { host: string; serverVersion?: string; database?: string; collection?: string };
+  tool: { name: 'mongo-backup'; version: string; mongodump?: string };
+  /** `{"db.coll": documentCount}` */
+  namespaces: Record<string, number>;
+  /** Backup this one depends on (incrementals, later). */
+  parent?: string;
+}
+
+/** Validates the parsed JSON of a manifest; throws INTEGRITY errors naming the bad field. */
+export function validateManifest(value: unknown, where: string): Manifest {
+  const fail = (problem: string): never => {
+    throw new BackupError(ErrorCodes.INTEGRITY, `manifest ${where} is invalid: ${problem}`, {
+      hint: 'the backup cannot be trusted; restore another backup or another copy (--from)',
+    });
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a JSON object');
+  const m = value as Record<string, unknown>;
+  const str = (k: string): void => {
+    if (typeof m[k] !== 'string') fail(`field "${k}" must be a string`);
+  };
+  const num = (k: string): void => {
+    if (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || (m[k] as number) < 0) fail(`field "${k}" must be a non-negative number`);
+  };
+  ['id', 'type', 'status', 'object', 'checksum', 'startTime', 'endTime'].forEach(str);
+  ['size', 'storedSize', 'duration'].forEach(num);
+  if (!/^sha256:[0-9a-f]{64}$/.test(m.checksum as string)) fail('checksum must be sha256:<64 hex>');
+  if (!['FULL', 'INCREMENTAL'].includes(m.type as string)) fail(`unknown type "${String(m.type)}"`);
+  if (typeof m.encrypted !== 'boolean') fail('field "encrypted" must be true or false');
+  if (m.encrypted && (typeof m.encryption !== 'object' || m.encryption === null)) fail('encrypted but no "encryption" block');
+  const compression = m.compression as { algorithm?: unknown } | undefined;
+  if (!compression || !['zstd', 'gzip', 'none'].includes(compression.algorithm as string)) fail('unknown compression');
+  const ns = m.namespaces;
+  if (typeof ns !== 'object' || ns === null || Array.isArray(ns)) fail('field "namespaces" must be an object');
+  for (const [name, count] of Object.entries(ns as Record<string, unknown>)) {
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) fail(`namespace "${name}" has a bad count`);
+  }
+  if (typeof m.object === 'string' && (m.object.includes('/') || m.object.includes('..'))) fail('bad object name');
+  return value as Manifest;
+}
+
+export function parseManifest(text: string, where: string): Manifest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new BackupError(ErrorCodes.INTEGRITY, `manifest ${where} is not valid JSON: ${(error as Error).message}`);
+  }
+  return validateManifest(parsed, where);
+}
+
+export function serializeManifest(manifest: Manifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/** The archive object's name shows compression and encryption (SPEC §5). */
+export function archiveObjectName(compression: CompressionAlgorithm, encrypted: boolean): string {
+  const ext = compression === 'zstd' ? '.zst' : compression === 'gzip' ? '.gz' : '';
+  return `dump.archive${ext}${encrypted ? '.enc' : ''}`;
+}

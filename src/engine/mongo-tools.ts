@@ -1,0 +1,139 @@
+/**
+ * Spawning mongodump / mongorestore. The connection string (which may hold a password) goes into a
+ * 0600 file passed with `--config`, never into argv (SPEC §8: `ps` must not show secrets). The file
+ * lives in a private 0700 directory and is removed when the process ends, also on crashes.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BackupError, ErrorCodes, redactSecrets, type ErrorCode } from '../errors.js';
+
+const secretDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of secretDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes the URI to a private config file for the tools; returns its path and a cleanup function. */
+export async function writeToolConfig(uri: string): Promise<{ file: string; cleanup: () => Promise<void> }> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'mongo-backup-'));
+  secretDirs.add(dir);
+  await fsp.chmod(dir, 0o700);
+  const file = path.join(dir, 'tools.yaml');
+  await fsp.writeFile(file, `uri: ${JSON.stringify(uri)}\n`, { mode: 0o600 });
+  return {
+    file,
+    cleanup: async () => {
+      await fsp.rm(dir, { recursive: true, force: true });
+      secretDirs.delete(dir);
+    },
+  };
+}
+
+export interface ToolProcess {
+  child: ChildProcess;
+  /** Resolves when the process exits with 0; rejects with a typed error otherwise. */
+  done: Promise<void>;
+  /** The last lines the tool wrote to stderr (redacted). */
+  log(): string[];
+}
+
+export interface SpawnToolOptions {
+  tool: 'mongodump' | 'mongorestore';
+  binary: string;
+  uri: string;
+  args: string[];
+  signal?: AbortSignal;
+  /** Called with each stderr line (redacted), e.g. for --verbose. */
+  onLine?: (line: string) => void;
+}
+
+/** Spawns the tool with its stdio as pipes: stdout = archive (dump), stdin = archive (restore). */
+export async function spawnTool(options: SpawnToolOptions): Promise<ToolProcess> {
+  const config = await writeToolConfig(options.uri);
+  const args = [`--config=${config.file}`, ...options.args];
+  const child = spawn(options.binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let partial = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    const parts = (partial + text).split('\n');
+    partial = parts.pop() ?? '';
+    for (const raw of parts) {
+      const line = redactSecrets(raw.trimEnd());
+      if (line === '') continue;
+      lines.push(line);
+      if (lines.length > 40) lines.shift();
+      options.onLine?.(line);
+    }
+  });
+  const onAbort = (): void => {
+    child.kill('SIGTERM');
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const done = new Promise<void>((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'ENOENT' ? toolNotFound(options.tool, options.binary) : error);
+    });
+    child.once('close', (code, signal) => {
+      if (partial.trim()) lines.push(redactSecrets(partial.trim()));
+      if (code === 0) resolve();
+      else if (options.signal?.aborted) reject(new BackupError(ErrorCodes.INTERRUPTED, `${options.tool} was stopped (interrupted)`));
+      else reject(toolFailure(options.tool, code, signal, lines));
+    });
+  }).finally(async () => {
+    options.signal?.removeEventListener('abort', onAbort);
+    await config.cleanup();
+  });
+  // Keep an unhandled rejection from crashing the process before a caller awaits `done`.
+  done.catch(() => undefined);
+  return { child, done, log: () => [...lines] };
+}
+
+export function toolNotFound(tool: string, binary: string): BackupError {
+  return new BackupError(ErrorCodes.TOOL_NOT_FOUND, `${tool} was not found (looked for "${binary}")`, {
+    hint:
+      `install the MongoDB Database Tools (https://www.mongodb.com/try/download/database-tools, or your ` +
+      `distribution's mongodb-database-tools package) and put ${tool} on PATH, or set mongodb.${tool} ` +
+      'in the configuration to its full path',
+  });
+}
+
+function toolFailure(tool: string, code: number | null, signal: NodeJS.Signals | null, lines: string[]): BackupError {
+  const text = lines.join('\n');
+  const last = lines.filter((l) => /fail|error/i.test(l)).slice(-3).join(' | ') || lines.slice(-3).join(' | ');
+  const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  let errorCode: ErrorCode = tool === 'mongodump' ? ErrorCodes.MONGODUMP_FAILED : ErrorCodes.MONGORESTORE_FAILED;
+  let hint = `run again with --verbose to see all of ${tool}'s output`;
+  if (/server selection|connection refused|no reachable servers|i\/o timeout|context deadline exceeded/i.test(text)) {
+    errorCode = ErrorCodes.SOURCE_UNREACHABLE;
+    hint = 'check that the server is running and reachable from this host, and the host/port in the URI';
+  } else if (/authentication failed|auth error|unauthorized/i.test(text)) {
+    hint = 'check the user name and password, and that the user has the backup (mongodump) or restore (mongorestore) role';
+  }
+  return new BackupError(errorCode, `${tool} ${how}: ${last || 'no output'}`, { hint, details: { log: lines.slice(-10) } });
+}
+
+/** `mongodump --version` → e.g. "100.12.2" (or the first line as printed), cached per binary. */
+const versionCache = new Map<string, Promise<string>>();
+export function toolVersion(binary: string, tool: 'mongodump' | 'mongorestore'): Promise<string> {
+  let cached = versionCache.get(binary);
+  if (!cached) {
+    cached = new Promise<string>((resolve, reject) => {
+      execFile(binary, ['--version'], { timeout: 15_000 }, (error, stdout) => {
+        if (error) {
+          reject((error as NodeJS.ErrnoException).code === 'ENOENT' ? toolNotFound(tool, binary) : error);
+          return;
+        }
+        const first = stdout.split('\n')[0] ?? '';
+        const m = /version:?\s*(\S+)/i.exec(first);
+        resolve(m?.[1] ?? first.trim());
+      });
+    });
+    versionCache.set(binary, cached);
+    cached.catch(() => versionCache.delete(binary));
+  }
+  return cached;
+}

@@ -1,0 +1,110 @@
+/**
+ * `prune`: apply each target's retention policy. Every backup gets a decision with its reason;
+ * deletions remove the manifest first (never a half-deleted COMPLETED backup). Incomplete folders
+ * (no manifest) older than the grace period are removed too — leftovers of killed runs.
+ */
+import type { ResolvedConfig } from '../config/load.js';
+import { toBackupError, type BackupError } from '../errors.js';
+import { applyRetention, describePolicy, isEmptyPolicy, policyFromConfig, type RetentionDecision, type RetentionPolicy } from '../retention/policy.js';
+import type { Target } from '../targets/types.js';
+import { closeTargets, listBackups, openTargets } from './catalog.js';
+import { removeBackup } from './delete.js';
+
+export interface PruneOverrides {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  maxAge?: string;
+}
+
+export interface PruneOptions {
+  targets: string[];
+  dryRun: boolean;
+  overrides?: PruneOverrides;
+  signal: AbortSignal;
+  now?: Date;
+}
+
+export interface PruneDecisionView {
+  id: string;
+  time: string;
+  status: string;
+  action: 'keep' | 'delete';
+  reasons: string[];
+  deleted?: boolean;
+  error?: string;
+}
+
+export interface TargetPruneReport {
+  target: string;
+  policy: string;
+  decisions: PruneDecisionView[];
+  kept: number;
+  deleted: number;
+  error?: { code: string; message: string };
+}
+
+export interface PruneReport {
+  dryRun: boolean;
+  targets: TargetPruneReport[];
+}
+
+/** Flags override the configuration for one run: any flag replaces the target's whole policy. */
+export function policyFor(config: ResolvedConfig, targetName: string, overrides: PruneOverrides | undefined): RetentionPolicy {
+  const target = config.targets.find((t) => t.name === targetName);
+  const hasOverride = overrides && Object.values(overrides).some((v) => v !== undefined);
+  const source = hasOverride ? overrides : target?.retention;
+  return policyFromConfig(source, config.retentionDefaults, hasOverride ? 'prune flags' : `targets.${targetName}.retention`);
+}
+
+export async function pruneTargets(config: ResolvedConfig, options: PruneOptions): Promise<PruneReport> {
+  // Validate every policy before touching anything (bad config = exit 2, nothing deleted).
+  const targets = openTargets(config, options.targets);
+  const policies = new Map(targets.map((t) => [t.name, policyFor(config, t.name, options.overrides)]));
+  try {
+    const reports: TargetPruneReport[] = [];
+    for (const target of targets) {
+      reports.push(await pruneOne(target, policies.get(target.name)!, config, options));
+    }
+    return { dryRun: options.dryRun, targets: reports };
+  } finally {
+    await closeTargets(targets);
+  }
+}
+
+async function pruneOne(target: Target, policy: RetentionPolicy, config: ResolvedConfig, options: PruneOptions): Promise<TargetPruneReport> {
+  const report: TargetPruneReport = { target: target.name, policy: describePolicy(policy), decisions: [], kept: 0, deleted: 0 };
+  try {
+    const entries = await listBackups(target);
+    const decisions: RetentionDecision[] = applyRetention(
+      entries.map((e) => ({ id: e.id, time: e.time, status: e.status, ...(e.manifest?.parent ? { parent: e.manifest.parent } : {}) })),
+      policy,
+      options.now ?? new Date(),
+      { incompleteGraceMs: config.incompleteGraceMs },
+    );
+    if (isEmptyPolicy(policy)) report.policy += ' (no rule: only old incomplete backups are removed)';
+    const statusOf = new Map(entries.map((e) => [e.id, e.status]));
+    for (const d of decisions) {
+      const view: PruneDecisionView = { id: d.id, time: d.time.toISOString(), status: statusOf.get(d.id) ?? 'INCOMPLETE', action: d.action, reasons: d.reasons };
+      if (d.action === 'delete' && !options.dryRun) {
+        if (options.signal.aborted) throw options.signal.reason as BackupError;
+        try {
+          await removeBackup(target, d.id);
+          view.deleted = true;
+        } catch (error) {
+          view.error = toBackupError(error).message;
+        }
+      }
+      if (d.action === 'delete') report.deleted++;
+      else report.kept++;
+      report.decisions.push(view);
+    }
+  } catch (error) {
+    const e = toBackupError(error);
+    report.error = { code: e.code, message: e.message };
+  }
+  return report;
+}

@@ -1,0 +1,237 @@
+/**
+ * `restore` and `cat`: verify the stored copy, then decrypt → decompress → inspect → mongorestore
+ * (or stdout). With encryption every chunk is authenticated before it is released; without it, the
+ * up-front verification (skipped only with --no-verify) is what keeps unproven bytes away from
+ * mongorestore. After a restore, each namespace's document count is checked against the manifest.
+ */
+import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { keyFingerprint, recipientFingerprint, recipientOf, type DecryptKeys } from '../crypto/index.js';
+import { BackupError, ErrorCodes } from '../errors.js';
+import type { ResolvedConfig } from '../config/load.js';
+import type { Target } from '../targets/types.js';
+import { closeTargets, openTargets, resolveBackup } from './catalog.js';
+import type { EngineEvents } from './events.js';
+import type { Manifest } from './manifest.js';
+import { spawnTool, toolVersion } from './mongo-tools.js';
+import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from './namespaces.js';
+import { countNamespaces, hostsOf } from './source.js';
+import { decodeStages, verifyStoredObject } from './verify.js';
+
+export interface RestoreOptions {
+  ref: string;
+  from?: string;
+  uri?: string;
+  drop: boolean;
+  force: boolean;
+  dryRun: boolean;
+  verify: boolean;
+  parallel?: number;
+  namespaces: NamespaceOptions;
+  signal: AbortSignal;
+  events?: EngineEvents;
+}
+
+export interface RestoreResult {
+  backupId: string;
+  restoredAt: string;
+  from: string;
+  destination: string;
+  dryRun: boolean;
+  namespaces: Array<PlannedNamespace & { restored?: number; checked: boolean }>;
+  warnings: string[];
+}
+
+/** The keys configured for decryption, checked against the manifest before any byte is read. */
+export function decryptKeysFor(config: ResolvedConfig, manifest: Manifest): DecryptKeys {
+  const keys: DecryptKeys = {
+    ...(config.encryption.key ? { key: config.encryption.key } : {}),
+    ...(config.encryption.identities.length > 0 ? { identities: config.encryption.identities } : {}),
+  };
+  const enc = manifest.encryption;
+  if (!manifest.encrypted || !enc) return keys;
+  if (enc.mode === 'symmetric') {
+    if (!keys.key) {
+      throw new BackupError(ErrorCodes.KEY_MISSING, `backup ${manifest.id} is encrypted and no key is configured (key fingerprint ${enc.keyFingerprint ?? 'unknown'})`, {
+        hint: 'set BACKUP_ENCRYPTION_KEY or encryption.keyFile to the key this backup was made with',
+      });
+    }
+    if (enc.keyFingerprint && keyFingerprint(keys.key) !== enc.keyFingerprint) {
+      throw new BackupError(ErrorCodes.WRONG_KEY, `wrong encryption key for backup ${manifest.id}: it was made with key ${enc.keyFingerprint}, the configured key is ${keyFingerprint(keys.key)}`, {
+        hint: 'configure the key this backup was made with (BACKUP_ENCRYPTION_KEY or encryption.keyFile)',
+      });
+    }
+  } else {
+    const needed = enc.recipients ?? [];
+    if (!keys.identities) {
+      throw new BackupError(ErrorCodes.IDENTITY_MISSING, `backup ${manifest.id} is encrypted for recipients ${needed.join(', ')} and no identity (private key) is configured`, {
+        hint: 'this host can create backups but not read them; decrypt on a host with encryption.identityFile set to one of those identities',
+      });
+    }
+    const mine = keys.identities.map((i) => recipientFingerprint(recipientOf(i)));
+    if (!mine.some((f) => needed.includes(f))) {
+      throw new BackupError(ErrorCodes.WRONG_KEY, `none of the configured identities (${mine.join(', ')}) can decrypt backup ${manifest.id} (recipients ${needed.join(', ')})`, {
+        hint: 'set encryption.identityFile to the private key of one of the recipients',
+      });
+    }
+  }
+  return keys;
+}
+
+/** Opens the chosen backup on the chosen (or first holding) target. */
+async function locate(config: ResolvedConfig, ref: string, from: string | undefined): Promise<{ targets: Target[]; source: Target; manifest: Manifest }> {
+  const targets = openTargets(config, from ? [from] : []);
+  try {
+    const resolved = await resolveBackup(targets, ref);
+    return { targets, source: resolved.holders[0]!, manifest: resolved.manifest };
+  } catch (error) {
+    await closeTargets(targets);
+    throw error;
+  }
+}
+
+export async function restoreBackup(config: ResolvedConfig, options: RestoreOptions): Promise<RestoreResult> {
+  const uri = options.uri ?? config.mongodb.uri;
+  if (!uri) {
+    throw new BackupError(ErrorCodes.CONFIG_INVALID, 'no destination: give --uri or set MONGODB_URI / mongodb.uri');
+  }
+  const { targets, source, manifest } = await locate(config, options.ref, options.from);
+  const events = options.events;
+  try {
+    const keys = decryptKeysFor(config, manifest);
+    const plan = planNamespaces(manifest.namespaces, options.namespaces);
+    const userNamespaces = plan.filter((p) => !isSystemNamespace(p.destination));
+    const mongorestoreVersion = options.dryRun ? undefined : await toolVersion(config.mongodb.mongorestore, 'mongorestore');
+    events?.phase?.('check', `backup ${manifest.id} from ${source.name} → ${hostsOf(uri)}${mongorestoreVersion ? ` (mongorestore ${mongorestoreVersion})` : ''}`);
+    const before = await countNamespaces(uri, userNamespaces.map((p) => p.destination));
+    const occupied = userNamespaces.filter((p) => (before[p.destination] ?? 0) > 0);
+    if (occupied.length > 0 && !options.drop && !options.force) {
+      throw new BackupError(
+        ErrorCodes.NAMESPACE_NOT_EMPTY,
+        `refusing to restore into namespaces that already hold documents: ${occupied.map((p) => `${p.destination} (${before[p.destination]})`).join(', ')}`,
+        { hint: 'use --drop to replace them, --force to insert anyway, or --ns-from/--ns-to to restore elsewhere' },
+      );
+    }
+    if (options.verify) {
+      events?.phase?.('verify', `verifying ${manifest.object} on ${source.name} (${manifest.storedSize} bytes)`);
+      await verifyStoredObject(source, `${manifest.id}/${manifest.object}`, manifest.storedSize, manifest.checksum, options.signal, (b) =>
+        events?.progress?.('verify', b, manifest.storedSize),
+      );
+    }
+    const result: RestoreResult = {
+      backupId: manifest.id,
+      restoredAt: new Date().toISOString(),
+      from: source.name,
+      destination: hostsOf(uri),
+      dryRun: options.dryRun,
+      namespaces: plan.map((p) => ({ ...p, checked: false })),
+      warnings: [],
+    };
+    if (options.dryRun) return result;
+
+    events?.phase?.('restore', `restoring ${plan.length} namespaces with mongorestore`);
+    await streamIntoMongorestore(config, uri, source, manifest, keys, options);
+    result.restoredAt = new Date().toISOString();
+    await checkRestoredCounts(uri, result, options, before);
+    return result;
+  } finally {
+    await closeTargets(targets);
+  }
+}
+
+async function streamIntoMongorestore(
+  config: ResolvedConfig,
+  uri: string,
+  source: Target,
+  manifest: Manifest,
+  keys: DecryptKeys,
+  options: RestoreOptions,
+): Promise<void> {
+  const args = ['--archive', ...namespaceArgs(options.namespaces)];
+  if (options.drop) args.push('--drop');
+  if (options.parallel) args.push(`--numParallelCollections=${options.parallel}`);
+  args.push(...config.mongodb.restoreArgs);
+  const abort = new AbortController();
+  const onAbort = (): void => abort.abort(options.signal.reason);
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  const restore = await spawnTool({
+    tool: 'mongorestore',
+    binary: config.mongodb.mongorestore,
+    uri,
+    args,
+    signal: abort.signal,
+    ...(options.events?.toolLine ? { onLine: options.events.toolLine } : {}),
+  });
+  const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('restore', b, manifest.size));
+  try {
+    await Promise.all([
+      pipeline([await source.load(`${manifest.id}/${manifest.object}`, { signal: abort.signal }), ...decode.stages, restore.child.stdin!], {
+        signal: abort.signal,
+      }),
+      restore.done,
+    ]).catch((error: unknown) => {
+      abort.abort(error);
+      throw error;
+    });
+    decode.check();
+  } catch (error) {
+    if (options.signal.aborted) throw new BackupError(ErrorCodes.INTERRUPTED, 'restore interrupted; the destination may be partially restored');
+    throw error;
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function checkRestoredCounts(
+  uri: string,
+  result: RestoreResult,
+  options: RestoreOptions,
+  before: Record<string, number>,
+): Promise<void> {
+  const checkable = result.namespaces.filter((p) => !isSystemNamespace(p.destination));
+  const after = await countNamespaces(uri, checkable.map((p) => p.destination));
+  const mismatches: string[] = [];
+  for (const ns of checkable) {
+    const restored = after[ns.destination] ?? 0;
+    ns.restored = restored;
+    ns.checked = true;
+    const appended = !options.drop ? (before[ns.destination] ?? 0) : 0;
+    if (restored !== ns.documents + appended) {
+      const text = `${ns.destination}: ${restored} documents, expected ${ns.documents}${appended ? ` + ${appended} already there` : ''}`;
+      if (options.force && !options.drop) result.warnings.push(text);
+      else mismatches.push(text);
+    }
+  }
+  if (mismatches.length > 0) {
+    throw new BackupError(ErrorCodes.COUNT_MISMATCH, `restore of ${result.backupId} finished but document counts differ: ${mismatches.join('; ')}`, {
+      hint: "see mongorestore's messages with --verbose (duplicate keys, validation errors)",
+      details: { namespaces: result.namespaces },
+    });
+  }
+}
+
+/** `cat`: the plain archive to a writable (stdout), verified first unless told otherwise. */
+export async function catBackup(
+  config: ResolvedConfig,
+  options: { ref: string; from?: string; verify: boolean; signal: AbortSignal; events?: EngineEvents },
+  out: Writable,
+): Promise<Manifest> {
+  const { targets, source, manifest } = await locate(config, options.ref, options.from);
+  try {
+    const keys = decryptKeysFor(config, manifest);
+    if (options.verify) {
+      await verifyStoredObject(source, `${manifest.id}/${manifest.object}`, manifest.storedSize, manifest.checksum, options.signal);
+    }
+    const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('download', b, manifest.size));
+    await pipeline([await source.load(`${manifest.id}/${manifest.object}`, { signal: options.signal }), ...decode.stages, out], {
+      signal: options.signal,
+      end: false,
+    });
+    decode.check();
+    return manifest;
+  } finally {
+    await closeTargets(targets);
+  }
+}
+
+export { locate as locateBackup };

@@ -1,0 +1,77 @@
+/**
+ * Talking to the server with the driver: a fast reachability check before spawning the tools (so an
+ * unreachable server fails in seconds with a clear message, not after mongodump's 30 s timeout), the
+ * server version for the manifest, and the per-namespace counts restore checks against.
+ */
+import { MongoClient } from 'mongodb';
+import { BackupError, ErrorCodes, redactSecrets } from '../errors.js';
+
+export interface ServerInfo {
+  /** host[:port] list from the URI, without credentials. */
+  host: string;
+  serverVersion?: string;
+}
+
+/** The hosts part of a connection string, never the credentials. */
+export function hostsOf(uri: string): string {
+  const m = /^[a-z+]+:\/\/(?:[^@/]*@)?([^/?]+)/i.exec(uri);
+  return m?.[1] ?? 'unknown';
+}
+
+export async function withClient<T>(uri: string, fn: (client: MongoClient) => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: timeoutMs,
+    connectTimeoutMS: timeoutMs,
+    appName: 'mongo-backup',
+  });
+  try {
+    try {
+      await client.connect();
+    } catch (error) {
+      throw unreachable(uri, error);
+    }
+    return await fn(client);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+function unreachable(uri: string, error: unknown): BackupError {
+  const message = redactSecrets((error as Error).message ?? String(error));
+  if (/auth/i.test(message)) {
+    return new BackupError(ErrorCodes.SOURCE_UNREACHABLE, `authentication to ${hostsOf(uri)} failed: ${message}`, {
+      hint: 'check the user name and password in the connection string (or MONGODB_URI)',
+    });
+  }
+  return new BackupError(ErrorCodes.SOURCE_UNREACHABLE, `cannot reach MongoDB at ${hostsOf(uri)}: ${message}`, {
+    hint: 'check that the server is running and reachable from this host, and the host/port in the URI',
+  });
+}
+
+export async function serverInfo(uri: string): Promise<ServerInfo> {
+  return withClient(uri, async (client) => {
+    const info: ServerInfo = { host: hostsOf(uri) };
+    try {
+      const build = await client.db('admin').command({ buildInfo: 1 });
+      if (typeof build.version === 'string') info.serverVersion = build.version;
+    } catch {
+      /* some compatible servers restrict buildInfo; the version is informational */
+    }
+    return info;
+  });
+}
+
+/** Document counts of the given namespaces ("db.coll") at the destination; missing ones count 0. */
+export async function countNamespaces(uri: string, namespaces: string[]): Promise<Record<string, number>> {
+  return withClient(uri, async (client) => {
+    const counts: Record<string, number> = {};
+    for (const ns of namespaces) {
+      const dot = ns.indexOf('.');
+      if (dot <= 0) continue;
+      const db = ns.slice(0, dot);
+      const coll = ns.slice(dot + 1);
+      counts[ns] = await client.db(db).collection(coll).countDocuments({}, { maxTimeMS: 600_000 });
+    }
+    return counts;
+  });
+}

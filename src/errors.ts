@@ -1,0 +1,170 @@
+/**
+ * Typed errors. Every failure the tool reports is a BackupError with a stable `code`; this file is
+ * the one place that maps codes to exit codes (SPEC §6) and to the `--json` error shape.
+ */
+
+export const ExitCode = {
+  OK: 0,
+  FAILED: 1,
+  USAGE: 2,
+  INTEGRITY: 3,
+  LOCKED: 4,
+  INTERRUPTED: 130,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Error codes, grouped by the exit code they produce. */
+export const ErrorCodes = {
+  // exit 2: bad usage or configuration, caught before any work
+  USAGE: 'USAGE',
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  NOT_SUPPORTED: 'NOT_SUPPORTED',
+  TOOL_NOT_FOUND: 'TOOL_NOT_FOUND',
+  URI_INVALID: 'URI_INVALID',
+  NAMESPACE_NOT_EMPTY: 'NAMESPACE_NOT_EMPTY',
+  KEY_MISSING: 'KEY_MISSING',
+  IDENTITY_MISSING: 'IDENTITY_MISSING',
+  TARGET_UNKNOWN: 'TARGET_UNKNOWN',
+  // exit 1: the operation failed
+  FAILED: 'FAILED',
+  BACKUP_NOT_FOUND: 'BACKUP_NOT_FOUND',
+  NOT_FOUND: 'NOT_FOUND',
+  MONGODUMP_FAILED: 'MONGODUMP_FAILED',
+  MONGORESTORE_FAILED: 'MONGORESTORE_FAILED',
+  SOURCE_UNREACHABLE: 'SOURCE_UNREACHABLE',
+  TARGET_FAILED: 'TARGET_FAILED',
+  TARGET_AUTH: 'TARGET_AUTH',
+  TARGET_UNREACHABLE: 'TARGET_UNREACHABLE',
+  INCOMPLETE_BACKUP: 'INCOMPLETE_BACKUP',
+  // exit 3: integrity failure
+  INTEGRITY: 'INTEGRITY',
+  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
+  AUTH_FAILED: 'AUTH_FAILED',
+  WRONG_KEY: 'WRONG_KEY',
+  ARCHIVE_CORRUPT: 'ARCHIVE_CORRUPT',
+  COUNT_MISMATCH: 'COUNT_MISMATCH',
+  // exit 4
+  LOCKED: 'LOCKED',
+  // exit 130
+  INTERRUPTED: 'INTERRUPTED',
+} as const;
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+const EXIT_BY_CODE: Record<ErrorCode, ExitCodeValue> = {
+  USAGE: 2,
+  CONFIG_INVALID: 2,
+  NOT_SUPPORTED: 2,
+  TOOL_NOT_FOUND: 2,
+  URI_INVALID: 2,
+  NAMESPACE_NOT_EMPTY: 2,
+  KEY_MISSING: 2,
+  IDENTITY_MISSING: 2,
+  TARGET_UNKNOWN: 2,
+  FAILED: 1,
+  BACKUP_NOT_FOUND: 1,
+  NOT_FOUND: 1,
+  MONGODUMP_FAILED: 1,
+  MONGORESTORE_FAILED: 1,
+  SOURCE_UNREACHABLE: 1,
+  TARGET_FAILED: 1,
+  TARGET_AUTH: 1,
+  TARGET_UNREACHABLE: 1,
+  INCOMPLETE_BACKUP: 1,
+  INTEGRITY: 3,
+  CHECKSUM_MISMATCH: 3,
+  AUTH_FAILED: 3,
+  WRONG_KEY: 3,
+  ARCHIVE_CORRUPT: 3,
+  COUNT_MISMATCH: 3,
+  LOCKED: 4,
+  INTERRUPTED: 130,
+};
+
+export interface BackupErrorOptions {
+  /** What the operator should do about it; appended to the message for people. */
+  hint?: string;
+  cause?: unknown;
+  /** Extra machine-readable detail for `--json` (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+export class BackupError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: BackupErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BackupError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  get exitCode(): ExitCodeValue {
+    return EXIT_BY_CODE[this.code];
+  }
+}
+
+/** Thrown by a target when an object does not exist (load/stat/remove of a missing key). */
+export class NotFoundError extends BackupError {
+  constructor(what: string, options: BackupErrorOptions = {}) {
+    super(ErrorCodes.NOT_FOUND, `${what} does not exist`, options);
+    this.name = 'NotFoundError';
+  }
+}
+
+export function isNotFound(error: unknown): error is NotFoundError {
+  return error instanceof BackupError && error.code === ErrorCodes.NOT_FOUND;
+}
+
+export function usageError(message: string, hint?: string): BackupError {
+  return new BackupError(ErrorCodes.USAGE, message, hint === undefined ? {} : { hint });
+}
+
+export function integrityError(code: ErrorCode, message: string, options: BackupErrorOptions = {}): BackupError {
+  return new BackupError(code, message, options);
+}
+
+/** Wraps anything thrown into a BackupError, keeping typed errors as they are. */
+export function toBackupError(error: unknown): BackupError {
+  if (error instanceof BackupError) return error;
+  if (error instanceof Error) {
+    return new BackupError(ErrorCodes.FAILED, redactSecrets(error.message), { cause: error });
+  }
+  return new BackupError(ErrorCodes.FAILED, redactSecrets(String(error)));
+}
+
+export function exitCodeOf(error: unknown): ExitCodeValue {
+  return toBackupError(error).exitCode;
+}
+
+export interface JsonError {
+  success: false;
+  error: { code: ErrorCode; message: string; hint?: string; details?: Record<string, unknown> };
+}
+
+export function toJsonError(error: unknown): JsonError {
+  const e = toBackupError(error);
+  const body: JsonError['error'] = { code: e.code, message: redactSecrets(e.message) };
+  if (e.hint) body.hint = e.hint;
+  if (e.details) body.details = e.details;
+  return { success: false, error: body };
+}
+
+const knownSecrets = new Set<string>();
+
+/** Remembers a secret (key, password) so that redactSecrets() removes it from any text. */
+export function registerSecret(secret: string | undefined): void {
+  if (secret && secret.length >= 4) knownSecrets.add(secret);
+}
+
+/**
+ * Removes credentials from any text before it is shown or stored: the password part of
+ * `scheme://user:password@host` URIs, and every secret registered with registerSecret().
+ */
+export function redactSecrets(text: string): string {
+  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):([^@\s]*)@/gi, '$1:***@');
+  for (const secret of knownSecrets) out = out.split(secret).join('***');
+  return out;
+}

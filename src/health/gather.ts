@@ -1,0 +1,93 @@
+/**
+ * The I/O half of `health`: reads the run journal and asks every target, in parallel and each
+ * with a time limit, whether it is reachable, which backups it holds and (local targets) how much
+ * space is left. A slow or dead target becomes "unreachable", never a hung health check.
+ */
+import { toBackupError } from '../errors.js';
+import { readJournal, type RunRecord } from '../state/journal.js';
+import { isSpaceAware, type Target } from '../targets/types.js';
+import { newestCompletedBackup, type HealthBackup, type HealthConfig, type HealthInputs, type TargetState } from './evaluate.js';
+
+export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
+
+export interface GatherOptions {
+  /** Lists one target's backups (the catalog's listBackups). */
+  listBackups: (target: Target) => Promise<HealthBackup[]>;
+  timeoutMs?: number;
+  now?: Date;
+  warn?: (message: string) => void;
+}
+
+export async function gatherHealthInputs(
+  config: { health?: HealthConfig },
+  targets: Target[],
+  stateDir: string,
+  options: GatherOptions,
+): Promise<HealthInputs> {
+  const warn = options.warn ?? (() => {});
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS;
+  const [runs, states] = await Promise.all([
+    readRunsForHealth(stateDir, warn),
+    Promise.all(targets.map((target) => probeTarget(target, options.listBackups, timeoutMs))),
+  ]);
+  markExpectedTargets(states, runs);
+  return { now: options.now ?? new Date(), config: config.health ?? {}, runs, targets: states };
+}
+
+async function readRunsForHealth(stateDir: string, warn: (message: string) => void): Promise<RunRecord[]> {
+  try {
+    const { runs, corruptLines } = await readJournal(stateDir);
+    if (corruptLines > 0) warn(`skipped ${corruptLines} damaged line(s) in the run journal`);
+    return runs;
+  } catch (error) {
+    warn(`${(error as Error).message}; checking without run history`);
+    return [];
+  }
+}
+
+/** Runs `work` with a time limit; the limit wins the race, the work is left to finish on its own. */
+export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what} did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function probeTarget(target: Target, listBackups: GatherOptions['listBackups'], timeoutMs: number): Promise<TargetState> {
+  const state: TargetState = { name: target.name, reachable: false, backups: [], expected: true };
+  try {
+    await withTimeout(
+      (async () => {
+        await target.check();
+        state.backups = await listBackups(target);
+        if (target.capabilities.localFilesystem && isSpaceAware(target)) state.space = await target.space();
+      })(),
+      timeoutMs,
+      `target ${target.name}`,
+    );
+    state.reachable = true;
+  } catch (error) {
+    state.error = toBackupError(error).message;
+  }
+  return state;
+}
+
+/**
+ * Which targets should hold the newest backup: the ones its create run was meant for (the run's
+ * `targets`, which reflect `--target`), or every configured target when the journal does not know
+ * the backup (made on another machine, or the journal was lost).
+ */
+function markExpectedTargets(states: TargetState[], runs: RunRecord[]): void {
+  const newest = newestCompletedBackup(states);
+  if (!newest) return;
+  const run = runs.filter((r) => r.command === 'create' && r.backupId === newest.id && r.targets).at(-1);
+  if (!run?.targets) return;
+  const meantFor = new Set(Object.keys(run.targets));
+  for (const state of states) state.expected = meantFor.has(state.name);
+}

@@ -1,0 +1,173 @@
+/**
+ * How remote targets report failures: typed BackupErrors with messages that name the target and say
+ * what to check, plus the transient/permanent classification the retry wrapper uses. Each target
+ * maps its SDK's errors onto these few builders, so every target fails the same way.
+ */
+import { readFileSync } from 'node:fs';
+import { pipeline, type Readable } from 'node:stream';
+import { ByteCounter } from '../streams.js';
+import { BackupError, ErrorCodes, NotFoundError, redactSecrets, registerSecret } from '../errors.js';
+import type { TargetConfigBase } from './types.js';
+import { configError, optionalString } from './util.js';
+
+/** Who failed: enough to name the target in a message, never a secret. */
+export interface FailureSource {
+  readonly name: string;
+  readonly type: string;
+  describe(): string;
+}
+
+/** Socket-level error codes that mean "could not reach the server" (retried). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+/** The first socket-level error code found in an error or its causes. */
+export function networkErrorCode(error: unknown): string | undefined {
+  for (const e of causeChain(error)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return code;
+  }
+  return undefined;
+}
+
+/** The error and its `cause`s, outermost first (bounded, in case of cycles). */
+export function causeChain(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  let current = error;
+  while (current !== undefined && current !== null && chain.length < 8) {
+    chain.push(current);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return chain;
+}
+
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+function where(source: FailureSource): string {
+  return `${source.type} ${source.describe()}`;
+}
+
+/** Bad or missing credentials: the message says what to check (brief: "authentication failed for target NAME (...): check ..."). */
+export function authFailed(source: FailureSource, detail: string, check: string, cause?: unknown): BackupError {
+  return new BackupError(
+    ErrorCodes.TARGET_AUTH,
+    redactSecrets(`authentication failed for target ${source.name} (${where(source)}: ${detail}): ${check}`),
+    cause === undefined ? {} : { cause },
+  );
+}
+
+export function unreachable(source: FailureSource, detail: string, cause?: unknown): BackupError {
+  return new BackupError(ErrorCodes.TARGET_UNREACHABLE, redactSecrets(`target ${source.name} (${where(source)}) is unreachable: ${detail}`), {
+    hint: 'check that the server is running and that host, port or endpoint are right',
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+export function targetFailed(source: FailureSource, action: string, detail: string, cause?: unknown): BackupError {
+  return new BackupError(ErrorCodes.TARGET_FAILED, redactSecrets(`target ${source.name} (${where(source)}): could not ${action}: ${detail}`), {
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+export function notFound(source: FailureSource, key: string, cause?: unknown): NotFoundError {
+  return new NotFoundError(`object ${key} in target ${source.name} (${where(source)})`, cause === undefined ? {} : { cause });
+}
+
+/** Reads a secret from the file named by config[key] (trailing newline trimmed) and registers it for redaction. */
+export function readSecretFile(config: TargetConfigBase, key: string): string | undefined {
+  const file = optionalString(config, key);
+  if (file === undefined) return undefined;
+  let secret: string;
+  try {
+    secret = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    throw configError(key, `names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? messageOf(error)}): ${file}`, config.name);
+  }
+  registerSecret(secret);
+  return secret;
+}
+
+/** A secret given inline (already ${VAR}-expanded by the config loader), registered for redaction. */
+export function inlineSecret(config: TargetConfigBase, key: string): string | undefined {
+  const secret = optionalString(config, key);
+  registerSecret(secret);
+  return secret;
+}
+
+/** Rejects a save whose signal is already aborted (or aborts later) with the signal's reason. */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const error = new Error('the operation was aborted');
+  error.name = 'AbortError';
+  return error;
+}
+
+/** A save's body as the target reads it: counted, abortable, and remembering why it failed. */
+export interface TrackedBody {
+  /** What the target consumes (the body piped through a byte counter). */
+  readonly stream: Readable;
+  bytes(): number;
+  /** The body's own error, or the abort reason: a failure that is not the target's fault. */
+  sourceFailure(): unknown;
+  /** Stops reading the body (after a target failure) and detaches from the signal. */
+  dispose(): void;
+}
+
+/**
+ * Pipes `body` through a counter. Call it only when the target is ready to consume: piping starts
+ * reading the body, after which a save can no longer be retried (see retry.ts).
+ */
+export function trackBody(body: Readable, signal?: AbortSignal): TrackedBody {
+  const counter = new ByteCounter();
+  let sourceFailure: unknown;
+  body.once('error', (error) => {
+    sourceFailure ??= error;
+  });
+  // pipeline() destroys both streams on any error, so the counter's consumer sees the failure too.
+  pipeline(body, counter, () => undefined);
+  const onAbort = () => {
+    sourceFailure ??= abortReason(signal as AbortSignal);
+    counter.destroy(sourceFailure as Error);
+  };
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    stream: counter,
+    bytes: () => counter.bytes,
+    sourceFailure: () => sourceFailure,
+    dispose: () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (!counter.writableFinished) counter.destroy();
+    },
+  };
+}
+
+/**
+ * The error a failed save reports: the body's own typed error unchanged (e.g. mongodump failed),
+ * an abort as a TARGET_FAILED naming the key, otherwise whatever the target's mapper makes of it.
+ */
+export function saveFailure(source: FailureSource, key: string, tracked: TrackedBody | undefined, error: unknown, mapError: (error: unknown) => BackupError): BackupError {
+  const sourceFailure = tracked?.sourceFailure();
+  if (sourceFailure instanceof BackupError) return sourceFailure;
+  if (sourceFailure !== undefined) {
+    const aborted = (sourceFailure as Error).name === 'AbortError';
+    return targetFailed(source, `save ${key}`, aborted ? 'the upload was aborted' : `the data stream failed: ${messageOf(sourceFailure)}`, sourceFailure);
+  }
+  return mapError(error);
+}

@@ -1,0 +1,211 @@
+/**
+ * Local directory target. Writes are atomic (SPEC §9): data goes to a hidden temporary name in the
+ * destination directory, is fsynced, renamed over the final name, and the directory is fsynced, so a
+ * crash leaves either the old state or the complete new object, never a partial one under its key.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { BackupError, ErrorCodes, NotFoundError } from '../errors.js';
+import { ByteCounter } from '../streams.js';
+import type {
+  LoadOptions,
+  ObjectInfo,
+  SaveOptions,
+  SaveResult,
+  SpaceAware,
+  SpaceInfo,
+  Target,
+  TargetConfigBase,
+  TargetFactory,
+} from './types.js';
+import { assertValidKey, normalizePrefix, requireString } from './util.js';
+
+/** Temporary files start with this so list() can skip them and prune can clean them up. */
+export const TEMP_MARKER = '.tmp-';
+
+export class LocalTarget implements Target, SpaceAware {
+  readonly type = 'local';
+  readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: true, insecureTransport: false };
+  readonly root: string;
+
+  constructor(readonly name: string, directory: string, prefix = '') {
+    this.root = path.resolve(directory, prefix);
+  }
+
+  describe(): string {
+    return this.root;
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async save(key: string, body: Readable, options: SaveOptions = {}): Promise<SaveResult> {
+    const finalPath = this.pathOf(key);
+    const dir = path.dirname(finalPath);
+    await fs.mkdir(dir, { recursive: true });
+    const tempPath = path.join(dir, `${TEMP_MARKER}${path.basename(finalPath)}-${randomBytes(4).toString('hex')}`);
+    const counter = new ByteCounter();
+    try {
+      const out = createWriteStream(tempPath, { flags: 'wx', mode: 0o600 });
+      await pipeline(body, counter, out, options.signal ? { signal: options.signal } : {});
+      await fsyncPath(tempPath);
+      await fs.rename(tempPath, finalPath);
+      await fsyncPath(dir);
+    } catch (error) {
+      await fs.rm(tempPath, { force: true });
+      throw wrapFsError(error, `write ${key} to ${this.root}`);
+    }
+    return { size: counter.bytes };
+  }
+
+  async load(key: string, options: LoadOptions = {}): Promise<Readable> {
+    const file = this.pathOf(key);
+    const handle = await fs.open(file, 'r').catch((error: unknown) => {
+      throw wrapFsError(error, `read ${key} from ${this.root}`, key);
+    });
+    const range = options.range;
+    // An empty range (end <= start) is valid and reads nothing; createReadStream would throw.
+    if (range?.end !== undefined && range.end <= range.start) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    return createReadStream('', {
+      fd: handle,
+      ...(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end - 1 } : {}) } : {}),
+      highWaterMark: 1024 * 1024,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    const st = await fs.stat(this.pathOf(key)).catch((error: unknown) => {
+      throw wrapFsError(error, `stat ${key} in ${this.root}`, key);
+    });
+    if (!st.isFile()) throw new NotFoundError(`object ${key} in ${this.describe()}`);
+    return { key, size: st.size, modified: st.mtime };
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    // Walk only the directory part of the prefix, then filter by the full prefix.
+    const slash = prefix.lastIndexOf('/');
+    const baseKey = slash >= 0 ? prefix.slice(0, slash) : '';
+    yield* this.walk(baseKey, prefix);
+  }
+
+  private async *walk(dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+    const dir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/'));
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw wrapFsError(error, `list ${this.root}`);
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith(TEMP_MARKER)) continue;
+      const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(key, prefix);
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        const st = await fs.stat(path.join(dir, entry.name)).catch(() => undefined);
+        if (st) yield { key, size: st.size, modified: st.mtime };
+      }
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    await fs.unlink(file).catch((error: unknown) => {
+      throw wrapFsError(error, `remove ${key} from ${this.root}`, key);
+    });
+    // Remove now-empty parent directories up to the root, so deleted backups leave no folders.
+    let dir = path.dirname(file);
+    while (dir.startsWith(this.root) && dir !== this.root) {
+      try {
+        await fs.rmdir(dir);
+      } catch {
+        break;
+      }
+      dir = path.dirname(dir);
+    }
+  }
+
+  /** Removes leftover temporary files (from a killed process) older than `olderThanMs`. */
+  async removeStaleTempFiles(olderThanMs: number): Promise<string[]> {
+    const removed: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.name.startsWith(TEMP_MARKER)) {
+          const st = await fs.stat(full).catch(() => undefined);
+          if (st && Date.now() - st.mtimeMs > olderThanMs) {
+            await fs.rm(full, { force: true });
+            removed.push(path.relative(this.root, full));
+          }
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
+  }
+
+  async check(): Promise<void> {
+    try {
+      await fs.mkdir(this.root, { recursive: true });
+      await fs.access(this.root, fs.constants.W_OK | fs.constants.R_OK);
+    } catch (error) {
+      throw wrapFsError(error, `use directory ${this.root}`);
+    }
+  }
+
+  async space(): Promise<SpaceInfo> {
+    await fs.mkdir(this.root, { recursive: true });
+    const st = await fs.statfs(this.root);
+    return { freeBytes: st.bavail * st.bsize, totalBytes: st.blocks * st.bsize };
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function fsyncPath(p: string): Promise<void> {
+  const handle = await fs.open(p, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function wrapFsError(error: unknown, action: string, key?: string): BackupError {
+  if (error instanceof BackupError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (key !== undefined && (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR')) {
+    return new NotFoundError(`object ${key}`, { cause: error });
+  }
+  const hints: Record<string, string> = {
+    EACCES: 'check the permissions of the directory (the user running mongo-backup must be able to write it)',
+    EPERM: 'check the permissions of the directory',
+    ENOSPC: 'the disk is full: free space or prune old backups',
+    EROFS: 'the file system is read-only',
+  };
+  const hint = code ? hints[code] : undefined;
+  return new BackupError(ErrorCodes.TARGET_FAILED, `could not ${action}: ${(error as Error).message}`, {
+    cause: error,
+    ...(hint ? { hint } : {}),
+  });
+}
+
+export const localTargetFactory: TargetFactory = {
+  type: 'local',
+  create(config: TargetConfigBase): Target {
+    return new LocalTarget(config.name, requireString(config, 'path'), normalizePrefix(config.prefix));
+  },
+};

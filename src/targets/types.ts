@@ -1,0 +1,119 @@
+/**
+ * The storage target interface (modelled on restic's Backend and pgBackRest's StorageInterface):
+ * a small, stream-based object store. Keys are relative, '/'-separated paths under the target's
+ * own prefix (e.g. `backup-2026-02-18-103000-a1b2c3/manifest.json`); the target maps them to its
+ * storage. Every implementation passes test/conformance/target-suite.ts.
+ */
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  /** Key relative to the target's prefix. */
+  key: string;
+  size: number;
+  /** Last modification time, when the storage knows it. */
+  modified?: Date;
+}
+
+export interface SaveOptions {
+  /** Exact size when known in advance (lets some stores skip multipart); usually unknown for dumps. */
+  size?: number;
+  /** Aborting rejects save() and leaves nothing visible under `key` (temporary parts are removed). */
+  signal?: AbortSignal;
+  /** Content type hint, e.g. application/json for manifests. */
+  contentType?: string;
+}
+
+export interface LoadOptions {
+  /** Byte range, inclusive start, exclusive end; end omitted = to the end of the object. */
+  range?: { start: number; end?: number };
+  signal?: AbortSignal;
+}
+
+export interface SaveResult {
+  /** Bytes the target received. */
+  size: number;
+}
+
+/** What a target can do, as data (rather than `if (type === 's3')` in callers). */
+export interface TargetCapabilities {
+  /** A save is atomic: a reader never sees a partial object under its final key. */
+  atomicSave: boolean;
+  /** load() honours `range` natively (otherwise it is emulated by skipping bytes). */
+  rangedLoad: boolean;
+  /** The target lives on this machine's file system (free-space checks apply). */
+  localFilesystem: boolean;
+  /** Plain FTP etc.: data and credentials cross the network unencrypted. */
+  insecureTransport: boolean;
+}
+
+export interface Target {
+  /** The configured name, e.g. `local`, `offsite`. */
+  readonly name: string;
+  /** The type, e.g. `local`, `s3`. */
+  readonly type: string;
+  readonly capabilities: TargetCapabilities;
+  /** Human-readable location without secrets, e.g. `s3://bucket/prefix/`. */
+  describe(): string;
+
+  /**
+   * Stores the stream under `key`, replacing any existing object. Resolves when the object is
+   * durable. On failure or abort, nothing is left under `key`.
+   */
+  save(key: string, body: Readable, options?: SaveOptions): Promise<SaveResult>;
+  /** Opens the object for reading. Rejects with NotFoundError when it does not exist. */
+  load(key: string, options?: LoadOptions): Promise<Readable>;
+  /** Size and time of one object. Rejects with NotFoundError when it does not exist. */
+  stat(key: string): Promise<ObjectInfo>;
+  /**
+   * Every object whose key starts with `prefix` (relative to the target's prefix, '' = all),
+   * in no particular order; handles pagination internally.
+   */
+  list(prefix?: string): AsyncIterable<ObjectInfo>;
+  /** Removes one object. Rejects with NotFoundError when it does not exist. */
+  remove(key: string): Promise<void>;
+  /** Checks that the target is reachable and writable enough to use; throws a typed error otherwise. */
+  check(): Promise<void>;
+  /** Releases connections (SFTP/FTP sessions, HTTP agents). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Optional: free space, for local targets' health checks. */
+export interface SpaceInfo {
+  freeBytes: number;
+  totalBytes: number;
+}
+
+export interface SpaceAware {
+  space(): Promise<SpaceInfo>;
+}
+
+export function isSpaceAware(target: Target): target is Target & SpaceAware {
+  return typeof (target as Partial<SpaceAware>).space === 'function';
+}
+
+/** Configuration common to every target (SPEC §4, §9). Type-specific keys are validated by each factory. */
+export interface TargetConfigBase {
+  name: string;
+  type: string;
+  prefix?: string;
+  retention?: RetentionConfig;
+  [key: string]: unknown;
+}
+
+export interface RetentionConfig {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  /** Duration string such as `30d`, `12h`, `2w`. */
+  maxAge?: string;
+  minAge?: string;
+}
+
+/** A factory validates its config (throwing CONFIG_INVALID errors naming the bad key) and builds a target. */
+export interface TargetFactory {
+  type: string;
+  create(config: TargetConfigBase): Target;
+}

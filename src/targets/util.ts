@@ -1,0 +1,55 @@
+/** Small helpers shared by target implementations. */
+import { BackupError, ErrorCodes } from '../errors.js';
+import type { TargetConfigBase } from './types.js';
+
+/** Normalises a configured prefix to '' or 'some/path/' (no leading slash, one trailing slash). */
+export function normalizePrefix(prefix: unknown): string {
+  if (prefix === undefined || prefix === null || prefix === '') return '';
+  if (typeof prefix !== 'string') throw configError('prefix', 'must be a string');
+  const trimmed = prefix.replace(/^\/+/, '').replace(/\/+$/, '');
+  return trimmed === '' ? '' : `${trimmed}/`;
+}
+
+/** Rejects keys that could escape the target's prefix or are otherwise unusable. */
+export function assertValidKey(key: string): void {
+  if (key === '' || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+    throw new BackupError(ErrorCodes.FAILED, `invalid object key "${key}"`);
+  }
+}
+
+export function configError(key: string, problem: string, targetName?: string): BackupError {
+  const where = targetName ? `targets.${targetName}.${key}` : key;
+  return new BackupError(ErrorCodes.CONFIG_INVALID, `configuration: ${where} ${problem}`);
+}
+
+export function requireString(config: TargetConfigBase, key: string): string {
+  const value = config[key];
+  if (typeof value !== 'string' || value === '') {
+    throw configError(key, `is required for a ${config.type} target`, config.name);
+  }
+  return value;
+}
+
+export function optionalString(config: TargetConfigBase, key: string): string | undefined {
+  const value = config[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw configError(key, 'must be a string', config.name);
+  return value;
+}
+
+export function optionalNumber(config: TargetConfigBase, key: string): number | undefined {
+  const value = config[key];
+  if (value === undefined || value === null) return undefined;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw configError(key, 'must be a number', config.name);
+  return n;
+}
+
+export function optionalBoolean(config: TargetConfigBase, key: string): boolean | undefined {
+  const value = config[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw configError(key, 'must be true or false', config.name);
+}
