@@ -275,7 +275,11 @@ export class ArchiveParser {
 
   private requireOpenNamespace(offset: number): NamespaceState {
     if (this.current) return this.current;
-    throw corrupt(`malformed archive: document after an EOF header at byte ${offset}`, { offset });
+    throw this.documentAfterEof(offset);
+  }
+
+  private documentAfterEof(offset: number): BackupError {
+    return corrupt(`malformed archive: document after an EOF header at byte ${offset}`, { offset });
   }
 
   private checkDocumentEnd(lastByte: number, offset: number): void {
@@ -307,7 +311,7 @@ export class ArchiveParser {
         this.onTerminator(this.offsetOf(at));
         return at + 4;
       }
-      if (ns === null) this.requireOpenNamespace(this.offsetOf(at));
+      if (ns === null) throw this.documentAfterEof(this.offsetOf(at));
       this.checkLength(length, this.offsetOf(at));
       if (at + length > end) {
         // The document continues in the next chunk(s).

@@ -31,15 +31,20 @@ async function listAlerts(ctx: CommandContext, all: boolean): Promise<number> {
   return 0;
 }
 
+/** 2026-02-18 10:30:00Z: readable and still unambiguous. */
+function shortTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
 function row(ctx: CommandContext, alert: Alert, all: boolean): string[] {
-  const resolved = alert.resolvedAt ? `${alert.resolvedAt} (${alert.resolution ?? 'manual'}${alert.note ? `: ${alert.note}` : ''})` : '-';
+  const resolved = alert.resolvedAt ? `${shortTime(alert.resolvedAt)} (${alert.resolution ?? 'manual'}${alert.note ? `: ${alert.note}` : ''})` : '-';
   return [
     alert.id,
     colourStatus(ctx.output, alert.level),
     alert.type,
     alert.target ?? '-',
-    alert.createdAt,
-    `${alert.occurrences}x, last ${alert.lastSeenAt}`,
+    shortTime(alert.createdAt),
+    `${alert.occurrences}x, last ${shortTime(alert.lastSeenAt)}`,
     ...(all ? [resolved] : []),
     alert.message,
   ];

@@ -52,6 +52,11 @@ async function health(ctx: CommandContext, options: HealthOptions): Promise<numb
     },
     () => renderHealth(ctx.output, report, activeAlerts),
   );
+  if (run.prometheusError) {
+    // The status was still reported; the exit code says the run did not do everything it was asked.
+    ctx.output.error(run.prometheusError);
+    return Math.max(healthExitCode(report.status), 1);
+  }
   return healthExitCode(report.status);
 }
 

@@ -42,7 +42,8 @@ function authFailed(message: string, chunk?: number): BackupError {
 function symmetricObjectKey(header: ParsedHeader, keys: DecryptKeys): Buffer {
   const needed = formatKeyFingerprint(header.keyFingerprint!);
   if (!keys.key) {
-    throw new BackupError(ErrorCodes.KEY_MISSING, `this object is encrypted with key ${needed}, but no encryption key is configured`, {
+    const message = `this object is encrypted with key ${needed}, but no encryption key is configured`;
+    throw new BackupError(ErrorCodes.KEY_MISSING, message, {
       hint: 'set BACKUP_ENCRYPTION_KEY or encryption.keyFile to the key with that fingerprint',
       details: { keyFingerprint: needed },
     });
@@ -65,11 +66,15 @@ function recipientsObjectKey(header: ParsedHeader, keys: DecryptKeys): Buffer {
     throw new BackupError(
       ErrorCodes.IDENTITY_MISSING,
       `this object is encrypted to public key(s) ${needed.join(', ')}, but no private identity is configured`,
-      { hint: 'set encryption.identityFile to a file holding the private identity (mbsec1…) of one of those recipients', details: { recipients: needed } },
+      {
+        hint: 'set encryption.identityFile to a file holding the private identity (mbsec1…) of one of those recipients',
+        details: { recipients: needed },
+      },
     );
   }
   const identities = keys.identities.map((text, i) => loadIdentity(text, `identity #${i + 1}`));
-  const byFingerprint = (stanza: RecipientStanza, identity: Identity): boolean => stanza.fingerprint.equals(identity.fingerprint);
+  const byFingerprint = (stanza: RecipientStanza, identity: Identity): boolean =>
+    stanza.fingerprint.equals(identity.fingerprint);
   for (const identity of identities) {
     const stanza = stanzas.find((s) => byFingerprint(s, identity));
     if (!stanza) continue;
@@ -89,7 +94,10 @@ function recipientsObjectKey(header: ParsedHeader, keys: DecryptKeys): Buffer {
   throw new BackupError(
     ErrorCodes.WRONG_KEY,
     `wrong identity: this object is encrypted to ${needed.join(', ')}, the configured identities are ${mine.join(', ')}`,
-    { hint: 'set encryption.identityFile to a file holding the private identity of one of the listed recipients', details: { recipients: needed } },
+    {
+      hint: 'set encryption.identityFile to a file holding the private identity of one of the listed recipients',
+      details: { recipients: needed },
+    },
   );
 }
 
@@ -138,7 +146,8 @@ class ChunkDecryptor extends Transform {
     const needed = headerLength(this.queue.peekContiguous(available));
     if (needed === undefined || available < needed) return false;
     const header = parseHeader(this.queue.peekContiguous(needed));
-    const objectKey = header.mode === 'symmetric' ? symmetricObjectKey(header, this.keys) : recipientsObjectKey(header, this.keys);
+    const objectKey =
+      header.mode === 'symmetric' ? symmetricObjectKey(header, this.keys) : recipientsObjectKey(header, this.keys);
     ({ key: this.key, noncePrefix: this.noncePrefix } = derivePayloadKey(objectKey, header.salt));
     this.header = { ...header, bytes: Buffer.from(header.bytes) };
     this.queue.take(needed);
@@ -148,7 +157,8 @@ class ChunkDecryptor extends Transform {
   private openLastChunk(): void {
     const remaining = this.queue.length;
     if (remaining < TAG_BYTES) {
-      throw authFailed(`the encrypted object is truncated: it ends ${this.counter === 0 ? 'right after its header' : `after chunk ${this.counter - 1}`} without its final chunk`, this.counter);
+      const where = this.counter === 0 ? 'right after its header' : `after chunk ${this.counter - 1}`;
+      throw authFailed(`the encrypted object is truncated: it ends ${where} without its final chunk`, this.counter);
     }
     const pieces = this.queue.take(remaining);
     const plaintext = this.tryOpen(pieces, true);
@@ -156,15 +166,16 @@ class ChunkDecryptor extends Transform {
       for (const piece of plaintext) this.push(piece);
       return;
     }
-    // A full-size chunk that only opens as a middle chunk means the stream was cut at a chunk boundary.
+    // A full-size chunk that opens only as a middle chunk: the stream was cut at a chunk boundary.
     if (remaining === this.header!.chunkSize + TAG_BYTES && this.tryOpen(pieces, false)) {
-      throw authFailed(`the encrypted object is truncated: it ends after chunk ${this.counter} without its final chunk`, this.counter);
+      const message = `the encrypted object is truncated: it ends after chunk ${this.counter} without its final chunk`;
+      throw authFailed(message, this.counter);
     }
-    throw authFailed(`the final chunk (${this.counter}) failed authentication: the object is truncated or corrupt`, this.counter);
+    const message = `the final chunk (${this.counter}) failed authentication: the object is truncated or corrupt`;
+    throw authFailed(message, this.counter);
   }
 
   private openChunk(pieces: Buffer[], last: boolean): void {
-    if (this.counter >= MAX_CHUNKS) throw authFailed('the encrypted object has more chunks than the format allows');
     const plaintext = this.tryOpen(pieces, last);
     if (!plaintext) {
       throw authFailed(`chunk ${this.counter} failed authentication: the object is corrupt or was tampered with`, this.counter);
@@ -175,6 +186,7 @@ class ChunkDecryptor extends Transform {
 
   /** The chunk's plaintext if its tag verifies under this position and last-flag, else undefined. */
   private tryOpen(pieces: Buffer[], last: boolean): Buffer[] | undefined {
+    if (this.counter >= MAX_CHUNKS) throw authFailed('the encrypted object has more chunks than the format allows');
     const { body, tail: tag } = splitTail(pieces, TAG_BYTES);
     const decipher = createDecipheriv('aes-256-gcm', this.key!, chunkNonce(this.noncePrefix, this.counter, last));
     if (this.counter === 0) decipher.setAAD(this.header!.bytes);

@@ -243,9 +243,15 @@ function checkTargetsReachable(targets: TargetState[]): HealthIssue[] {
     .map((target) => ({
       level: 'CRITICAL' as const,
       type: HealthIssueTypes.TARGET_UNREACHABLE,
-      message: `target ${target.name} is unreachable${target.error ? `: ${target.error}` : ''}`,
+      message: describeUnreachable(target),
       target: target.name,
     }));
+}
+
+function describeUnreachable(target: TargetState): string {
+  // Target errors often already name the target ("target offsite (s3 ...) is unreachable: ...").
+  if (target.error?.startsWith(`target ${target.name} `)) return target.error;
+  return `target ${target.name} is unreachable${target.error ? `: ${target.error}` : ''}`;
 }
 
 function checkFreeSpace(targets: TargetState[], minPercent: number, minBytes: number | undefined): HealthIssue[] {

@@ -23,6 +23,8 @@ export interface HealthRunOptions extends GatherOptions {
 export interface HealthRun {
   report: HealthReport;
   activeAlerts: number;
+  /** Set when --prometheus could not be written (the checks themselves still ran). */
+  prometheusError?: string;
 }
 
 export async function runHealthCheck(
@@ -35,8 +37,15 @@ export async function runHealthCheck(
   const report = evaluateHealth(inputs);
   if (options.syncAlerts) await syncHealthAlerts(config, report, options);
   const activeAlerts = await countActiveAlerts(config.stateDir, warn);
-  if (options.prometheusFile) await writePrometheusFile(options.prometheusFile, report, activeAlerts);
-  return { report, activeAlerts };
+  const run: HealthRun = { report, activeAlerts };
+  if (options.prometheusFile) {
+    try {
+      await writePrometheusFile(options.prometheusFile, report, activeAlerts);
+    } catch (error) {
+      run.prometheusError = `could not write Prometheus metrics to ${options.prometheusFile}: ${(error as Error).message}`;
+    }
+  }
+  return run;
 }
 
 /**

@@ -80,5 +80,6 @@ export function renderPrometheus(report: HealthReport, activeAlerts: number): st
 
 /** Writes the metrics file atomically, world-readable so node_exporter can read it. */
 export async function writePrometheusFile(file: string, report: HealthReport, activeAlerts: number): Promise<void> {
-  await writeFileAtomic(file, renderPrometheus(report, activeAlerts), 0o644);
+  // No mkdir: a missing directory is more likely a typo than something to create.
+  await writeFileAtomic(file, renderPrometheus(report, activeAlerts), { mode: 0o644, createDir: false });
 }

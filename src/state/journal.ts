@@ -210,9 +210,10 @@ async function compactIfNeeded(file: string): Promise<void> {
 }
 
 /** Writes `content` to a temporary file in the same directory, fsyncs it, and renames it over `file`. */
-export async function writeFileAtomic(file: string, content: string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(file: string, content: string, options: { mode?: number; createDir?: boolean } = {}): Promise<void> {
   const dir = path.dirname(file);
-  await fs.mkdir(dir, { recursive: true });
+  const mode = options.mode ?? 0o600;
+  if (options.createDir !== false) await fs.mkdir(dir, { recursive: true });
   const temp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     const handle = await fs.open(temp, 'wx', mode);

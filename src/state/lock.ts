@@ -234,7 +234,9 @@ async function createGuard(guardPath: string): Promise<boolean> {
   const body = `${JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() })}\n`;
   if (await createExclusive(guardPath, body)) return true;
   // A guard left behind by a process that died mid-takeover would block everyone: clear it
-  // once it is clearly abandoned (a takeover takes milliseconds).
+  // once it is clearly abandoned (a takeover takes milliseconds). Two processes clearing the same
+  // abandoned guard at the same instant could both proceed; that needs a crash mid-takeover plus
+  // a race a minute later, and is accepted.
   const stats = await stat(guardPath).catch(() => undefined);
   if (stats && Date.now() - stats.mtimeMs > GUARD_STALE_MS) {
     await unlink(guardPath).catch(() => undefined);

@@ -15,7 +15,7 @@ import {
 } from '@azure/storage-blob';
 import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
-import { authFailed, inlineSecret, messageOf, networkErrorCode, notFound, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './failures.js';
+import { authFailed, inlineSecret, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString } from './util.js';
 
@@ -58,11 +58,18 @@ export class AzureTarget implements Target {
     let tracked: TrackedBody | undefined;
     try {
       tracked = trackBody(body, options.signal);
-      await blob.uploadStream(tracked.stream, BLOCK_SIZE, BLOCK_CONCURRENCY, {
+      const uploadOptions = {
         ...(options.signal ? { abortSignal: options.signal } : {}),
         ...(options.contentType ? { blobHTTPHeaders: { blobContentType: options.contentType } } : {}),
         ...(this.accessTier ? { tier: this.accessTier } : {}),
-      });
+      };
+      const head = await readHead(tracked.stream, BLOCK_SIZE);
+      if (head.ended) {
+        // Small object: one Put Blob request instead of stage-block + commit.
+        await blob.upload(head.data, head.data.length, uploadOptions);
+      } else {
+        await blob.uploadStream(head.whole, BLOCK_SIZE, BLOCK_CONCURRENCY, uploadOptions);
+      }
       if (options.signal?.aborted) {
         // Committed just as the caller gave up: honour the abort.
         await blob.deleteIfExists().catch(() => undefined);

@@ -3,8 +3,10 @@
  */
 import { BackupError, ErrorCodes } from '../errors.js';
 import { azureTargetFactory } from './azure.js';
+import { gcsTargetFactory } from './gcs.js';
 import { localTargetFactory } from './local.js';
 import { s3TargetFactory } from './s3.js';
+import { sftpTargetFactory } from './sftp.js';
 import type { Target, TargetConfigBase, TargetFactory } from './types.js';
 
 const factories = new Map<string, TargetFactory>();
@@ -16,6 +18,8 @@ export function registerTargetFactory(factory: TargetFactory): void {
 registerTargetFactory(localTargetFactory);
 registerTargetFactory(s3TargetFactory);
 registerTargetFactory(azureTargetFactory);
+registerTargetFactory(gcsTargetFactory);
+registerTargetFactory(sftpTargetFactory);
 
 export function targetTypes(): string[] {
   return [...factories.keys()].sort();

@@ -16,7 +16,7 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackupError, ErrorCodes } from '../errors.js';
-import { causeChain, networkErrorCode } from './failures.js';
+import { causeChain, networkErrorCode } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, SpaceInfo, Target, TargetCapabilities } from './types.js';
 import { isSpaceAware } from './types.js';
 

@@ -31,7 +31,7 @@ import {
   trackBody,
   unreachable,
   type TrackedBody,
-} from './failures.js';
+} from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalString, requireString } from './util.js';
 

@@ -23,7 +23,7 @@ describe('health', () => {
   it('is CRITICAL (exit 2) before the first backup, with success:true in the JSON', async () => {
     await oneLocalTarget();
     const result = await runCli(sandbox, ['--json', 'health']);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.json.success).toBe(true);
     expect(result.json.health.status).toBe('CRITICAL');
     expect(result.json.health.issues).toEqual([{ level: 'CRITICAL', type: 'backup_too_old', message: 'no completed backup yet' }]);
@@ -34,14 +34,14 @@ describe('health', () => {
     const { id } = await writeBackup(sandbox, 'local', 1);
     await writeRun(sandbox, 1, 'SUCCESS', { backupId: id });
     const json = await runCli(sandbox, ['--json', 'health']);
-    expect(json.code).toBe(0);
+    expect(json.code, json.stderr).toBe(0);
     expect(json.json.health.status).toBe('HEALTHY');
     expect(json.json.health.issues).toEqual([]);
     expect(json.json.health.metrics.newestBackup.id).toBe(id);
     expect(json.json.health.metrics.targets).toEqual([expect.objectContaining({ name: 'local', reachable: true, backups: 1 })]);
 
     const human = await runCli(sandbox, ['health']);
-    expect(human.code).toBe(0);
+    expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toContain('Health: HEALTHY');
     expect(human.stdout).toMatch(/local\s+ok\s+1\s+/);
     expect(human.stdout).toContain(id);
@@ -52,7 +52,7 @@ describe('health', () => {
     await writeBackup(sandbox, 'local', 3 * 24 + 4.5);
     await writeBackup(sandbox, 'local', 10 * 24);
     const result = await runCli(sandbox, ['--json', 'health']);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.json.health.issues).toHaveLength(1);
     expect(result.json.health.issues[0].message).toContain('newest completed backup is 3d 4h old (limit 26h)');
 
@@ -67,7 +67,7 @@ describe('health', () => {
     await writeRun(sandbox, 3, 'SUCCESS', { backupId: id });
     await writeRun(sandbox, 1, 'FAILED', { error: { code: 'MONGODUMP_FAILED', message: 'mongodump exited with code 1: connection refused' } });
     const result = await runCli(sandbox, ['--json', 'health']);
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
     expect(result.json.health.status).toBe('WARNING');
     // 10 of 11 runs succeeded: above the 90% minimum, so only the failed run is reported.
     expect(result.json.health.issues).toEqual([
@@ -83,7 +83,7 @@ describe('health', () => {
     });
     await writeBackup(sandbox, 'local', 1);
     const result = await runCli(sandbox, ['--json', 'health']);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.json.health.issues).toEqual([expect.objectContaining({ level: 'CRITICAL', type: 'target_unreachable', target: 'broken' })]);
     expect(result.json.health.issues[0].message).toContain('target broken is unreachable');
     const human = await runCli(sandbox, ['health']);
@@ -101,7 +101,7 @@ describe('health', () => {
     const started = Date.now();
     const result = await runCli(sandbox, ['--json', 'health', '--timeout', '10'], { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' });
     expect(Date.now() - started).toBeLessThan(30_000);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(issueTypes(result.json)).toEqual(['target_unreachable']);
     expect(result.json.health.issues[0].target).toBe('offsite');
   });
@@ -110,7 +110,7 @@ describe('health', () => {
     await oneLocalTarget({ minFreeDiskPercent: 100 });
     await writeBackup(sandbox, 'local', 1);
     const result = await runCli(sandbox, ['--json', 'health']);
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
     expect(result.json.health.issues).toEqual([expect.objectContaining({ level: 'WARNING', type: 'low_disk_space', target: 'local' })]);
     expect(result.json.health.metrics.targets[0].freeBytes).toBeGreaterThan(0);
   });
@@ -121,7 +121,7 @@ describe('health', () => {
     await writeBackup(sandbox, 'second', 5, older.id);
     const newest = await writeBackup(sandbox, 'first', 1);
     const result = await runCli(sandbox, ['--json', 'health']);
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
     expect(result.json.health.issues).toEqual([expect.objectContaining({ level: 'WARNING', type: 'backup_missing_on_target', target: 'second' })]);
     expect(result.json.health.issues[0].message).toContain(newest.id);
 
@@ -142,7 +142,7 @@ describe('health', () => {
     const file = join(textfileDir, 'mongo_backup.prom');
 
     const result = await runCli(sandbox, ['health', '--prometheus', file]);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     expect(await readdir(textfileDir)).toEqual(['mongo_backup.prom']);
     const { samples, help, types } = parsePrometheus(await readFile(file, 'utf8'));
     const value = (name: string, labels: Record<string, string> = {}): number | undefined =>
@@ -177,6 +177,18 @@ describe('health', () => {
   });
 });
 
+describe('health --prometheus into a directory that does not exist', () => {
+  it('still reports the status, prints an error and exits non-zero', async () => {
+    await oneLocalTarget();
+    await writeBackup(sandbox, 'local', 1);
+    const file = join(sandbox.dir, 'no-such-dir', 'mongo_backup.prom');
+    const result = await runCli(sandbox, ['--json', 'health', '--prometheus', file]);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.json.health.status).toBe('HEALTHY');
+    expect(result.stderr).toContain(`could not write Prometheus metrics to ${file}`);
+  });
+});
+
 describe('metrics', () => {
   it('reports totals from the run journal and stored bytes from the targets', async () => {
     await oneLocalTarget();
@@ -187,7 +199,7 @@ describe('metrics', () => {
     await writeRun(sandbox, 1, 'SUCCESS', { backupId: b.id, storedSize: 3000, duration: 30_000 });
     await writeRun(sandbox, 1, 'SUCCESS', { command: 'verify', duration: 1 });
     const result = await runCli(sandbox, ['--json', 'metrics']);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     expect(result.json).toEqual({
       success: true,
       metrics: {

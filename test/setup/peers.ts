@@ -541,7 +541,8 @@ function ensureFtpUser(): Promise<string> {
     const exists = await execFileAsync('id', ['-u', ftpUser]).then(() => true, () => false);
     if (!exists) {
       if (process.getuid?.() !== 0) throw new PeerUnavailableError(`user ${ftpUser} is missing and only root can create it`);
-      await execFileAsync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/bash', ftpUser]).catch(async (error: unknown) => {
+      // vsftpd changes into the home directory before local_root, so the user needs a real one.
+      await execFileAsync('useradd', ['--create-home', '--shell', '/bin/bash', ftpUser]).catch(async (error: unknown) => {
         // Another process may have created it at the same moment.
         if (!(await execFileAsync('id', ['-u', ftpUser]).then(() => true, () => false))) throw error;
       });

@@ -334,6 +334,12 @@ describe('synthetic archives (buildArchive)', () => {
     await expectCorrupt(inspectChunks([tampered]), /CRC-64 mismatch in namespace a\.one: .* says 12345/);
   });
 
+  it('a dump of nothing (prelude only) is a valid, empty archive', async () => {
+    const summary = await inspectChunks([buildArchive([])]);
+    expect(summary.declared).toEqual([]);
+    expect(summary.namespaces).toEqual({});
+  });
+
   it('is a pure function of its inputs', () => {
     const input = () => [ns('x', 'y', makeDocuments(20, { seed: 5 })), ns('x', 'z', makeDocuments(3, { seed: 6 }))];
     expect(buildArchive(input(), { blockDocuments: 4 }).equals(buildArchive(input(), { blockDocuments: 4 }))).toBe(true);

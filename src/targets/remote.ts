@@ -1,10 +1,12 @@
 /**
- * How remote targets report failures: typed BackupErrors with messages that name the target and say
- * what to check, plus the transient/permanent classification the retry wrapper uses. Each target
- * maps its SDK's errors onto these few builders, so every target fails the same way.
+ * Plumbing shared by the remote targets (s3, gcs, azure, sftp, ftp):
+ * - how they report failures: typed BackupErrors whose messages name the target and say what to
+ *   check; each target maps its SDK's errors onto these few builders, so all fail the same way;
+ * - secrets read from files or config, registered for redaction;
+ * - the save body: counted, abortable, and peeked at so small objects take a one-request path.
  */
 import { readFileSync } from 'node:fs';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { ByteCounter } from '../streams.js';
 import { BackupError, ErrorCodes, NotFoundError, redactSecrets, registerSecret } from '../errors.js';
 import type { TargetConfigBase } from './types.js';
@@ -170,4 +172,37 @@ export function saveFailure(source: FailureSource, key: string, tracked: Tracked
     return targetFailed(source, `save ${key}`, aborted ? 'the upload was aborted' : `the data stream failed: ${messageOf(sourceFailure)}`, sourceFailure);
   }
   return mapError(error);
+}
+
+/** The start of a body: either all of it (it ended within `limit` bytes) or the start plus the rest. */
+export type BodyHead = { ended: true; data: Buffer } | { ended: false; whole: Readable };
+
+/**
+ * Reads up to `limit` bytes. Small objects (manifests) can then be stored with one request instead
+ * of a multi-request streaming upload; large ones continue as a stream that replays the head.
+ */
+export async function readHead(stream: Readable, limit: number): Promise<BodyHead> {
+  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head: Buffer[] = [];
+  let size = 0;
+  while (size < limit) {
+    const next = await iterator.next();
+    if (next.done) return { ended: true, data: Buffer.concat(head) };
+    head.push(next.value);
+    size += next.value.length;
+  }
+  async function* replay(): AsyncGenerator<Buffer> {
+    try {
+      yield* head.splice(0);
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      // Stopped early (the upload failed): release the source too.
+      await iterator.return?.();
+    }
+  }
+  return { ended: false, whole: Readable.from(replay(), { objectMode: false }) };
 }

@@ -1,0 +1,513 @@
+/**
+ * SFTP (SSH File Transfer Protocol), e.g. OpenSSH's sftp subsystem.
+ *
+ * - The server's host key must match the configured `hostFingerprint` (`SHA256:...`, as
+ *   `ssh-keygen -lf` prints it); an unknown or changed key is refused with a message that prints
+ *   the server's fingerprint, so the operator can check it and configure it.
+ * - Saves stream into a temporary name (`.tmp-<name>-<random>`) in the destination folder, fsync
+ *   it when the server offers fsync@openssh.com, then rename it over the final name
+ *   (posix-rename@openssh.com when offered, which replaces atomically). A partial upload is never
+ *   visible under its key, and list() skips temporary names.
+ * - ssh2's own read/write streams keep one request in flight, which caps throughput at one packet
+ *   per round trip; this target keeps a window of requests in flight both ways instead.
+ * - One SSH connection per target, opened on first use and shared by concurrent operations
+ *   (SFTP multiplexes requests); a dropped connection is reopened by the next operation.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as posix from 'node:path/posix';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import SftpClient from 'ssh2-sftp-client';
+import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
+import { BackupError, ErrorCodes } from '../errors.js';
+import { TEMP_MARKER } from './local.js';
+import { authFailed, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { withRetry } from './retry.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
+import { assertValidKey, configError, normalizePrefix, optionalNumber, optionalString, requireString } from './util.js';
+
+/** SFTP status codes (draft-ietf-secsh-filexfer-02). */
+const NO_SUCH_FILE = 2;
+const PERMISSION_DENIED = 3;
+
+/** Bytes per write/read request and requests in flight: 64 × 32 KiB = 2 MiB window each way. */
+const IO_CHUNK = 32 * 1024;
+const IO_WINDOW = 64;
+
+export interface SftpTargetSettings {
+  host: string;
+  port: number;
+  username: string;
+  privateKey?: Buffer;
+  password?: string;
+  /** Directory on the server (absolute, or relative to the login directory), with the prefix. */
+  root: string;
+  hostFingerprint?: string;
+  readyTimeoutMs: number;
+}
+
+interface Session {
+  client: SftpClient;
+  sftp: SFTPWrapper;
+  /** Folders known to exist, to skip mkdir round trips on every save. */
+  folders: Set<string>;
+}
+
+/** The SHA256 fingerprint of a raw SSH public key, formatted like `ssh-keygen -lf` prints it. */
+export function sshFingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+export class SftpTarget implements Target {
+  readonly type = 'sftp';
+  readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: false };
+  private session: Promise<Session> | undefined;
+  /** The host key fingerprint the server presented on the last refused connection. */
+  private refusedFingerprint: string | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly settings: SftpTargetSettings,
+  ) {}
+
+  describe(): string {
+    return `sftp://${this.settings.username}@${this.settings.host}:${this.settings.port}/${this.settings.root.replace(/^\//, '')}`;
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    return posix.join(this.settings.root, key);
+  }
+
+  // --- connection ------------------------------------------------------------------------------
+
+  private connect(): Promise<Session> {
+    this.session ??= this.openSession().catch((error: unknown) => {
+      this.session = undefined;
+      throw error;
+    });
+    return this.session;
+  }
+
+  private async openSession(): Promise<Session> {
+    const forget = () => {
+      this.session = undefined;
+    };
+    // The library logs these events to the console by default; a dropped connection just means
+    // the next operation reconnects.
+    const client = new SftpClient(`mongo-backup:${this.name}`, { error: forget, end: forget, close: forget });
+    this.refusedFingerprint = undefined;
+    try {
+      const sftp = await client.connect({
+        host: this.settings.host,
+        port: this.settings.port,
+        username: this.settings.username,
+        ...(this.settings.privateKey ? { privateKey: this.settings.privateKey } : {}),
+        ...(this.settings.password !== undefined ? { password: this.settings.password } : {}),
+        readyTimeout: this.settings.readyTimeoutMs,
+        keepaliveInterval: 15_000,
+        hostVerifier: (key: Buffer) => this.verifyHostKey(key),
+      });
+      return { client, sftp, folders: new Set() };
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw this.connectError(error);
+    }
+  }
+
+  private verifyHostKey(key: Buffer): boolean {
+    const presented = sshFingerprint(key);
+    if (presented === this.settings.hostFingerprint) return true;
+    this.refusedFingerprint = presented;
+    return false;
+  }
+
+  private connectError(error: unknown): BackupError {
+    if (this.refusedFingerprint) {
+      const presented = this.refusedFingerprint;
+      const problem = this.settings.hostFingerprint
+        ? `does not match the configured hostFingerprint ${this.settings.hostFingerprint} (the server's key changed, or this is not the server you expect)`
+        : 'is not trusted yet: no hostFingerprint is configured';
+      return new BackupError(
+        ErrorCodes.TARGET_AUTH,
+        `target ${this.name} (sftp ${this.describe()}): the server's host key ${presented} ${problem}. ` +
+          `If this is the right server, set targets.${this.name}.hostFingerprint: "${presented}" ` +
+          '(compare it with `ssh-keygen -lf` run on the server\'s host key, e.g. /etc/ssh/ssh_host_ed25519_key.pub)',
+        { cause: error },
+      );
+    }
+    const message = messageOf(error);
+    if (/authentication methods failed|authentication failed|permission denied/i.test(message)) {
+      const credential = this.settings.privateKey ? 'privateKey' : 'passwordFile';
+      return authFailed(this, 'the server refused the login', `check targets.${this.name}.username and ${credential} (the key must be in the user's authorized_keys)`, error);
+    }
+    if (networkErrorCode(error) || /timed out|handshake|connection refused|ECONNREFUSED/i.test(message)) {
+      return unreachable(this, message, error);
+    }
+    return targetFailed(this, 'connect', message, error);
+  }
+
+  // --- operations ------------------------------------------------------------------------------
+
+  async save(key: string, body: Readable, options: SaveOptions = {}): Promise<SaveResult> {
+    const finalPath = this.pathOf(key);
+    const folder = posix.dirname(finalPath);
+    const tempPath = posix.join(folder, `${TEMP_MARKER}${posix.basename(finalPath)}-${randomBytes(4).toString('hex')}`);
+    // Connecting and creating folders happen before the body is touched, so those failures can
+    // be retried by the retry wrapper with the same body.
+    if (options.signal?.aborted) throw targetFailed(this, `save ${key}`, 'the upload was aborted', options.signal.reason);
+    const session = await this.connect();
+    let handle: Buffer;
+    try {
+      handle = await this.openForWriting(session, tempPath);
+    } catch (error) {
+      throw this.toTargetError(error, `save ${key}`);
+    }
+    let tracked: TrackedBody | undefined;
+    try {
+      tracked = trackBody(body, options.signal);
+      await pipeline(tracked.stream, new SftpUpload(session.sftp, handle));
+      handle = Buffer.alloc(0); // closed by the upload
+      if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+      await this.replace(session.sftp, tempPath, finalPath);
+      return { size: tracked.bytes() };
+    } catch (error) {
+      if (handle.length > 0) await call((done) => session.sftp.close(handle, done)).catch(() => undefined);
+      await call((done) => session.sftp.unlink(tempPath, done)).catch(() => undefined);
+      throw saveFailure(this, key, tracked, error, (e) => this.toTargetError(e, `save ${key}`));
+    } finally {
+      tracked?.dispose();
+    }
+  }
+
+  /** Opens the temporary file, creating missing folders (and re-creating ones removed meanwhile). */
+  private async openForWriting(session: Session, path: string): Promise<Buffer> {
+    const folder = posix.dirname(path);
+    await this.ensureFolder(session, folder);
+    try {
+      return await call<Buffer>((done) => session.sftp.open(path, 'w', 0o600, done));
+    } catch (error) {
+      if (statusCode(error) !== NO_SUCH_FILE) throw error;
+      session.folders.clear();
+      await this.ensureFolder(session, folder);
+      return call<Buffer>((done) => session.sftp.open(path, 'w', 0o600, done));
+    }
+  }
+
+  private async ensureFolder(session: Session, folder: string): Promise<void> {
+    if (folder === '.' || folder === '/' || session.folders.has(folder)) return;
+    try {
+      await call((done) => session.sftp.mkdir(folder, done));
+    } catch (error) {
+      if (statusCode(error) === NO_SUCH_FILE) {
+        await this.ensureFolder(session, posix.dirname(folder));
+        await call((done) => session.sftp.mkdir(folder, done)).catch(async (again: unknown) => {
+          if (!(await isFolder(session.sftp, folder))) throw again;
+        });
+      } else if (!(await isFolder(session.sftp, folder))) {
+        // OpenSSH answers a plain FAILURE for "already exists"; anything else is a real error.
+        throw error;
+      }
+    }
+    session.folders.add(folder);
+  }
+
+  /** Renames the finished temporary file over the final name, replacing an existing object. */
+  private async replace(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+    try {
+      await call((done) => sftp.ext_openssh_rename(from, to, done));
+      return;
+    } catch (error) {
+      if (!/does not support/i.test(messageOf(error))) throw error;
+    }
+    // Plain SFTP rename refuses to overwrite: remove the old object first (not atomic, but the
+    // new data is complete on the server before the old one goes).
+    try {
+      await call((done) => sftp.rename(from, to, done));
+    } catch {
+      await call((done) => sftp.unlink(to, done)).catch(() => undefined);
+      await call((done) => sftp.rename(from, to, done));
+    }
+  }
+
+  async load(key: string, options: LoadOptions = {}): Promise<Readable> {
+    const path = this.pathOf(key);
+    const session = await this.connect();
+    let handle: Buffer;
+    let size: number;
+    try {
+      handle = await call<Buffer>((done) => session.sftp.open(path, 'r', done));
+      const stats = await call<Stats>((done) => session.sftp.fstat(handle, done));
+      if (stats.isDirectory()) {
+        await call((done) => session.sftp.close(handle, done)).catch(() => undefined);
+        throw notFound(this, key);
+      }
+      size = stats.size;
+    } catch (error) {
+      throw this.toTargetError(error, `load ${key}`, key);
+    }
+    const start = options.range?.start ?? 0;
+    const end = Math.min(options.range?.end ?? size, size);
+    const stream = Readable.from(readAhead(session.sftp, handle, start, end), { objectMode: false });
+    options.signal?.addEventListener('abort', () => stream.destroy(options.signal?.reason as Error), { once: true });
+    return stream;
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    const path = this.pathOf(key);
+    const session = await this.connect();
+    let stats: Stats;
+    try {
+      stats = await call<Stats>((done) => session.sftp.stat(path, done));
+    } catch (error) {
+      throw this.toTargetError(error, `stat ${key}`, key);
+    }
+    if (!stats.isFile()) throw notFound(this, key);
+    return { key, size: stats.size, modified: new Date(stats.mtime * 1000) };
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    const session = await this.connect();
+    const slash = prefix.lastIndexOf('/');
+    yield* this.walk(session, slash >= 0 ? prefix.slice(0, slash) : '', prefix);
+  }
+
+  private async *walk(session: Session, folderKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+    const folder = folderKey === '' ? this.settings.root : posix.join(this.settings.root, folderKey);
+    let entries: FileEntryWithStats[];
+    try {
+      entries = await call<FileEntryWithStats[]>((done) => session.sftp.readdir(folder, done));
+    } catch (error) {
+      if (statusCode(error) === NO_SUCH_FILE) return;
+      throw this.toTargetError(error, `list ${folderKey || 'the target folder'}`);
+    }
+    for (const entry of entries) {
+      if (entry.filename === '.' || entry.filename === '..' || entry.filename.startsWith(TEMP_MARKER)) continue;
+      const key = folderKey === '' ? entry.filename : `${folderKey}/${entry.filename}`;
+      if (entry.attrs.isDirectory()) {
+        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(session, key, prefix);
+      } else if (entry.attrs.isFile() && key.startsWith(prefix)) {
+        yield { key, size: entry.attrs.size, modified: new Date(entry.attrs.mtime * 1000) };
+      }
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    const path = this.pathOf(key);
+    const session = await this.connect();
+    try {
+      await call((done) => session.sftp.unlink(path, done));
+    } catch (error) {
+      throw this.toTargetError(error, `remove ${key}`, key);
+    }
+    // Remove folders left empty (a deleted backup's folder), up to the target's root; rmdir
+    // fails harmlessly on a folder that still has content.
+    let folder = posix.dirname(path);
+    while (folder !== this.settings.root && folder.startsWith(`${this.settings.root}/`)) {
+      const removed = await call((done) => session.sftp.rmdir(folder, done)).then(() => true, () => false);
+      if (!removed) break;
+      session.folders.delete(folder);
+      folder = posix.dirname(folder);
+    }
+  }
+
+  async check(): Promise<void> {
+    const session = await this.connect();
+    try {
+      await this.ensureFolder(session, this.settings.root);
+    } catch (error) {
+      throw this.toTargetError(error, `create or open folder ${this.settings.root}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    if (!session) return;
+    const open = await session.catch(() => undefined);
+    await open?.client.end().catch(() => undefined);
+  }
+
+  private toTargetError(error: unknown, action: string, key?: string): BackupError {
+    if (error instanceof BackupError) return error;
+    const status = statusCode(error);
+    if (key !== undefined && status === NO_SUCH_FILE) return notFound(this, key, error);
+    if (status === PERMISSION_DENIED) {
+      return targetFailed(this, action, `permission denied: check that ${this.settings.username} may write ${this.settings.root} on the server`, error);
+    }
+    const message = messageOf(error);
+    if (networkErrorCode(error) || /No response from server|Not connected|connection (lost|closed)/i.test(message)) {
+      this.session = undefined;
+      return unreachable(this, message, error);
+    }
+    return targetFailed(this, action, message, error);
+  }
+}
+
+/** Adapts ssh2's callback API. */
+function call<T = void>(run: (done: (error: Error | undefined | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    try {
+      run((error, value) => (error ? reject(error) : resolve(value)));
+    } catch (error) {
+      reject(error); // ssh2 throws synchronously for unsupported extensions and closed channels
+    }
+  });
+}
+
+function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+async function isFolder(sftp: SFTPWrapper, path: string): Promise<boolean> {
+  return call<Stats>((done) => sftp.stat(path, done)).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
+}
+
+/**
+ * Writes a stream to an open SFTP handle with up to IO_WINDOW write requests in flight, then
+ * fsyncs (when the server offers fsync@openssh.com) and closes the handle.
+ */
+class SftpUpload extends Writable {
+  private position = 0;
+  private inFlight = 0;
+  private failure: Error | undefined;
+  private waiting: (() => void) | undefined;
+
+  constructor(
+    private readonly sftp: SFTPWrapper,
+    private handle: Buffer,
+  ) {
+    super({ highWaterMark: IO_CHUNK * 4 });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.failure) return callback(this.failure);
+    for (let offset = 0; offset < chunk.length; offset += IO_CHUNK) {
+      const piece = chunk.subarray(offset, Math.min(offset + IO_CHUNK, chunk.length));
+      this.inFlight++;
+      this.sftp.write(this.handle, piece, 0, piece.length, this.position, (error) => {
+        this.inFlight--;
+        if (error) this.failure ??= error;
+        this.waiting?.();
+      });
+      this.position += piece.length;
+    }
+    this.whenBelow(IO_WINDOW, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.whenBelow(1, (error) => {
+      if (error) return callback(error);
+      const handle = this.handle;
+      const close = () => this.sftp.close(handle, (closeError) => callback(closeError ?? null));
+      try {
+        this.sftp.ext_openssh_fsync(handle, () => close());
+      } catch {
+        close(); // the server does not offer fsync@openssh.com
+      }
+    });
+  }
+
+  /** Calls back once fewer than `limit` writes are pending (or one failed). */
+  private whenBelow(limit: number, callback: (error?: Error | null) => void): void {
+    const test = () => {
+      if (this.failure) {
+        this.waiting = undefined;
+        callback(this.failure);
+      } else if (this.inFlight < limit) {
+        this.waiting = undefined;
+        callback();
+      } else {
+        this.waiting = test;
+      }
+    };
+    test();
+  }
+}
+
+/**
+ * Reads [start, end) from an open handle with up to IO_WINDOW read requests in flight, yielding
+ * the bytes in order; closes the handle when done or abandoned.
+ */
+async function* readAhead(sftp: SFTPWrapper, handle: Buffer, start: number, end: number): AsyncGenerator<Buffer> {
+  const pending: Array<Promise<Buffer>> = [];
+  let next = start;
+  const readFully = async (position: number, length: number): Promise<Buffer> => {
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const bytes = await call<number>((done) => sftp.read(handle, buffer, filled, length - filled, position + filled, (error, bytesRead) => done(error, bytesRead))).catch(
+        (error: unknown) => {
+          // ssh2 reports end of file as an error with code 1 (EOF): the file got shorter.
+          if ((error as { code?: unknown }).code === 1) return 0;
+          throw error;
+        },
+      );
+      if (bytes === 0) break;
+      filled += bytes;
+    }
+    return buffer.subarray(0, filled);
+  };
+  try {
+    while (next < end || pending.length > 0) {
+      while (pending.length < IO_WINDOW && next < end) {
+        const length = Math.min(IO_CHUNK, end - next);
+        const read = readFully(next, length);
+        read.catch(() => undefined); // awaited in order below; avoid unhandled rejections meanwhile
+        pending.push(read);
+        next += length;
+      }
+      const chunk = await (pending.shift() as Promise<Buffer>);
+      if (chunk.length === 0) break;
+      yield chunk;
+    }
+  } finally {
+    await Promise.allSettled(pending);
+    await call((done) => sftp.close(handle, done)).catch(() => undefined);
+  }
+}
+
+export const sftpTargetFactory: TargetFactory = {
+  type: 'sftp',
+  create(config: TargetConfigBase): Target {
+    const privateKeyPath = optionalString(config, 'privateKey');
+    const password = readSecretFile(config, 'passwordFile');
+    if (privateKeyPath === undefined && password === undefined) {
+      throw configError('privateKey', 'or passwordFile is required for an sftp target', config.name);
+    }
+    let privateKey: Buffer | undefined;
+    if (privateKeyPath !== undefined) {
+      try {
+        privateKey = readFileSync(privateKeyPath);
+      } catch (error) {
+        throw configError('privateKey', `names a key file that cannot be read (${(error as NodeJS.ErrnoException).code}): ${privateKeyPath}`, config.name);
+      }
+    }
+    const hostFingerprint = optionalString(config, 'hostFingerprint')?.trim().replace(/=+$/, '');
+    if (hostFingerprint !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(hostFingerprint)) {
+      throw configError('hostFingerprint', 'must look like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it', config.name);
+    }
+    const port = optionalNumber(config, 'port') ?? 22;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw configError('port', 'must be a port number', config.name);
+    const folder = optionalString(config, 'path') ?? '.';
+    const root = posix.join(folder, normalizePrefix(config.prefix)).replace(/\/+$/, '') || '/';
+    const settings: SftpTargetSettings = {
+      host: requireString(config, 'host'),
+      port,
+      username: requireString(config, 'username'),
+      root,
+      readyTimeoutMs: 20_000,
+      ...(privateKey ? { privateKey } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(hostFingerprint ? { hostFingerprint } : {}),
+    };
+    // A dropped SSH session or a refused connection is worth another try; see retry.ts.
+    return withRetry(new SftpTarget(config.name, settings));
+  },
+};
