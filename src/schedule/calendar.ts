@@ -20,7 +20,7 @@ export function cronToOnCalendar(schedule: CronSchedule): string[] {
   if (!schedule.dayMatchesEither) return [expression(dayOfMonth, weekdays)];
   // Either day field matching is enough: a field that matches every day makes every day match.
   if (dayOfMonth === '*' || weekdays === '') return [expression('*', '')];
-  return [expression('*', weekdays)];
+  return [expression('*', weekdays), expression(dayOfMonth, '')];
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createEncryptStream,
+  ENCRYPTION_HEADER_MAX_BYTES,
   generateIdentity,
   parseEncryptionHeader,
   parseIdentities,
@@ -96,6 +97,17 @@ describe('recipients round trips', () => {
       expect(error).toBeUndefined();
       expect(output.equals(data)).toBe(true);
     }
+  });
+
+  it('the largest header (255 recipients) fits in ENCRYPTION_HEADER_MAX_BYTES; 256 are refused', async () => {
+    const many = Array.from({ length: 256 }, () => generateIdentity());
+    const recipients = many.slice(0, 255).map((pair) => pair.recipient);
+    const stored = await encrypt(Buffer.from('x'), { recipients, chunkSize: CHUNK });
+    const info = parseEncryptionHeader(stored.subarray(0, ENCRYPTION_HEADER_MAX_BYTES));
+    expect(info.recipients).toHaveLength(255);
+    const { output } = await decrypt(stored, { identities: [many[254]!.identity] });
+    expect(output.toString()).toBe('x');
+    expect(() => createEncryptStream({ recipients: many.map((pair) => pair.recipient) })).toThrow(/at most 255/);
   });
 
   it('a recipient listed twice is wrapped once', async () => {
