@@ -97,6 +97,7 @@ export function renderPruneReport(output: Output, report: PruneReport): string[]
         ),
       );
     }
+    for (const leftover of t.leftovers) lines.push(`  removed leftover temporary file ${leftover}`);
     lines.push(`  ${t.kept} kept, ${t.deleted} ${report.dryRun ? 'to delete (dry run: nothing deleted)' : 'deleted'}`);
   }
   return lines;

@@ -5,6 +5,7 @@
 import { BackupError, ErrorCodes, isNotFound, toBackupError } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { createTarget } from '../targets/registry.js';
+import { withRetry } from '../targets/retry.js';
 import type { ObjectInfo, Target } from '../targets/types.js';
 import { readAll } from '../streams.js';
 import { isBackupId, timeOfBackupId } from './ids.js';
@@ -33,7 +34,8 @@ export function openTargets(config: ResolvedConfig, names: string[] = []): Targe
 }
 
 type TargetWrapper = (target: Target, config: ResolvedConfig) => Target;
-let wrapTarget: TargetWrapper = (target) => target;
+/** Every opened target retries transient errors with back-off (SPEC §8). */
+let wrapTarget: TargetWrapper = (target, config) => withRetry(target, { retries: config.retries });
 
 /** Lets the retry layer (and tests) wrap every opened target. */
 export function setTargetWrapper(wrapper: TargetWrapper): void {

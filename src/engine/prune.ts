@@ -6,7 +6,8 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { toBackupError, type BackupError } from '../errors.js';
 import { applyRetention, describePolicy, isEmptyPolicy, policyFromConfig, type RetentionDecision, type RetentionPolicy } from '../retention/policy.js';
-import type { Target } from '../targets/types.js';
+import { createTarget } from '../targets/registry.js';
+import { hasTemporaryCleanup, type Target } from '../targets/types.js';
 import { closeTargets, listBackups, openTargets } from './catalog.js';
 import { removeBackup } from './delete.js';
 
@@ -42,6 +43,8 @@ export interface TargetPruneReport {
   target: string;
   policy: string;
   decisions: PruneDecisionView[];
+  /** Temporary upload leftovers of killed runs that were (or, dry run, would be) removed. */
+  leftovers: string[];
   kept: number;
   deleted: number;
   error?: { code: string; message: string };
@@ -76,7 +79,7 @@ export async function pruneTargets(config: ResolvedConfig, options: PruneOptions
 }
 
 async function pruneOne(target: Target, policy: RetentionPolicy, config: ResolvedConfig, options: PruneOptions): Promise<TargetPruneReport> {
-  const report: TargetPruneReport = { target: target.name, policy: describePolicy(policy), decisions: [], kept: 0, deleted: 0 };
+  const report: TargetPruneReport = { target: target.name, policy: describePolicy(policy), decisions: [], leftovers: [], kept: 0, deleted: 0 };
   try {
     const entries = await listBackups(target);
     const decisions: RetentionDecision[] = applyRetention(
@@ -85,6 +88,7 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
       options.now ?? new Date(),
       { incompleteGraceMs: config.incompleteGraceMs },
     );
+    await removeLeftovers(target, config, options, report);
     if (isEmptyPolicy(policy)) report.policy += ' (no rule: only old incomplete backups are removed)';
     const statusOf = new Map(entries.map((e) => [e.id, e.status]));
     for (const d of decisions) {
@@ -107,4 +111,16 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
     report.error = { code: e.code, message: e.message };
   }
   return report;
+}
+
+/** Temporary upload names left by killed runs (never visible as backups) go once older than the grace period. */
+async function removeLeftovers(target: Target, config: ResolvedConfig, options: PruneOptions, report: TargetPruneReport): Promise<void> {
+  if (options.dryRun) return;
+  // The retry wrapper exposes only the Target interface; the cleanup lives on the raw target.
+  const raw = createTarget(config.targets.find((t) => t.name === target.name)!);
+  try {
+    if (hasTemporaryCleanup(raw)) report.leftovers = await raw.removeStaleTemporaries(config.incompleteGraceMs);
+  } finally {
+    await raw.close().catch(() => undefined);
+  }
 }

@@ -21,13 +21,14 @@ import type {
   Target,
   TargetConfigBase,
   TargetFactory,
+  TemporaryCleanup,
 } from './types.js';
 import { assertValidKey, normalizePrefix, requireString } from './util.js';
 
 /** Temporary files start with this so list() can skip them and prune can clean them up. */
 export const TEMP_MARKER = '.tmp-';
 
-export class LocalTarget implements Target, SpaceAware {
+export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
   readonly type = 'local';
   readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: true, insecureTransport: false };
   readonly root: string;
@@ -137,7 +138,7 @@ export class LocalTarget implements Target, SpaceAware {
   }
 
   /** Removes leftover temporary files (from a killed process) older than `olderThanMs`. */
-  async removeStaleTempFiles(olderThanMs: number): Promise<string[]> {
+  async removeStaleTemporaries(olderThanMs: number): Promise<string[]> {
     const removed: string[] = [];
     const walk = async (dir: string): Promise<void> => {
       const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);

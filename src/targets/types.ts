@@ -87,6 +87,15 @@ export interface SpaceAware {
   space(): Promise<SpaceInfo>;
 }
 
+/** Optional: removal of leftovers (temporary upload names) of killed runs, for targets that use them. */
+export interface TemporaryCleanup {
+  removeStaleTemporaries(olderThanMs: number): Promise<string[]>;
+}
+
+export function hasTemporaryCleanup(target: Target): target is Target & TemporaryCleanup {
+  return typeof (target as Partial<TemporaryCleanup>).removeStaleTemporaries === 'function';
+}
+
 export function isSpaceAware(target: Target): target is Target & SpaceAware {
   return typeof (target as Partial<SpaceAware>).space === 'function';
 }

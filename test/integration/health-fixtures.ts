@@ -108,13 +108,16 @@ export interface CliResult {
   json: any;
 }
 
-/** Runs the built CLI with the sandbox's config file and state directory. */
+/**
+ * Runs the built CLI with the sandbox's config file and state directory. MONGO_BACKUP_TEST_CLI
+ * points at another build (e.g. a private copy while others rebuild dist/).
+ */
 export function runCli(sandbox: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const cleanEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: sandbox.dir, NO_COLOR: '1', BACKUP_STATE_DIR: sandbox.stateDir, ...env };
   return new Promise((done) => {
     execFile(
       process.execPath,
-      [join(repoRoot, 'bin/mongo-backup'), '--config', sandbox.configFile, ...args],
+      [process.env.MONGO_BACKUP_TEST_CLI ?? join(repoRoot, 'bin/mongo-backup'), '--config', sandbox.configFile, ...args],
       { cwd: sandbox.dir, env: cleanEnv, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;

@@ -1,7 +1,7 @@
 // Crontab entries written by `schedule --cron --crontab-file`: install adds one tagged line and
 // leaves everything else byte-identical, installing twice keeps one line, remove restores the file.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,5 +130,46 @@ describe('schedule --cron with --crontab-file', () => {
     const result = await cli(['schedule', 'print', '--cron', '--randomized-delay', '10m']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--randomized-delay needs a systemd timer/);
+  });
+});
+
+describe('schedule --cron with the crontab command', () => {
+  // A stand-in for crontab(1) with its protocol: `-l` prints the table or fails with
+  // "no crontab for USER", `-` replaces it from stdin. It keeps the table in a file.
+  it('reads with crontab -l (an empty table is fine) and writes with crontab -', async () => {
+    const binDir = join(workDir, 'fake-bin');
+    const table = join(workDir, 'fake-table');
+    await mkdir(binDir);
+    await writeFile(
+      join(binDir, 'crontab'),
+      [
+        '#!/bin/sh',
+        `table='${table}'`,
+        'case "$1" in',
+        '  -l) [ -f "$table" ] || { echo "no crontab for $(id -un)" >&2; exit 1; }; cat "$table" ;;',
+        '  -) cat > "$table" ;;',
+        '  *) echo "unexpected: $*" >&2; exit 2 ;;',
+        'esac',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const env = { PATH: `${binDir}:${process.env.PATH}` };
+    const install = await cli(['schedule', 'install', '--cron', '--at', '@daily'], env);
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stdout).toMatch(/Installed in the crontab of /);
+    expect(await readFile(table, 'utf8')).toMatch(/^0 0 \* \* \* cd .* # mongo-backup:full\n$/);
+
+    await writeFile(table, `MAILTO=x\n${await readFile(table, 'utf8')}5 4 * * * other\n`);
+    const remove = await cli(['schedule', 'remove', '--cron'], env);
+    expect(remove.code, remove.stderr).toBe(0);
+    expect(await readFile(table, 'utf8')).toBe('MAILTO=x\n5 4 * * * other\n');
+  });
+
+  it('says how to proceed when there is no crontab command', async () => {
+    const result = await cli(['schedule', 'install', '--cron'], { PATH: join(workDir, 'empty-path') });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/crontab command was not found/);
+    expect(result.stderr).toMatch(/--crontab-file/);
   });
 });

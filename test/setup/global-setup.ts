@@ -23,9 +23,10 @@ async function buildCli(): Promise<void> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
-  const [build, bed] = await Promise.allSettled([buildCli(), startTestbed()]);
+  const timed = async <T>(work: Promise<T>): Promise<{ value: T; ms: number }> => ({ value: await work, ms: Date.now() - started });
+  const [build, bed] = await Promise.allSettled([timed(buildCli()), timed(startTestbed())]);
   if (bed.status === 'rejected') throw bed.reason;
-  const { testbed, startupMs, stopAll, rootDir } = bed.value;
+  const { testbed, startupMs, stopAll, rootDir } = bed.value.value;
   if (build.status === 'rejected') {
     await stopAll();
     throw build.reason;
@@ -33,7 +34,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('testbed', testbed);
 
   const perPeer = Object.entries(startupMs).map(([name, ms]) => `${name} ${ms} ms`).join(', ');
-  log(`ready in ${Date.now() - started} ms (build + peers in parallel; ${perPeer || 'no peers'}); data under ${rootDir}`);
+  log(`ready in ${Date.now() - started} ms (in parallel: tsc build ${build.value.ms} ms, peers ${bed.value.ms} ms: ${perPeer || 'none'}); data under ${rootDir}`);
   for (const [name, reason] of Object.entries(testbed.missing)) {
     log(`${name} unavailable${process.env['CI'] === 'true' ? ' (CI: tests that need it will fail)' : ', tests that need it are skipped'}: ${reason}`);
   }

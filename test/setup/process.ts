@@ -173,16 +173,10 @@ function readLogTail(logFile: string, lines: number): string {
 export async function stopPeer(peer: SpawnedPeer, graceMs = 3000, termSignals = 1): Promise<void> {
   if (peer.pid <= 0) return;
   if (peer.exitStatus() === undefined) {
-    for (let sent = 0; sent < termSignals; sent++) killProcessGroup(peer.pid, 'SIGTERM');
-    // A referenced timer: the child itself is unref'd, so without one an otherwise idle event
-    // loop would end the process while it waits here.
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      peer.exited.then(() => false),
-      new Promise<boolean>((done) => (timer = setTimeout(() => done(true), graceMs))),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
+    killProcessGroup(peer.pid, 'SIGTERM');
+    // Signals sent back to back can merge into one delivery, so repeats are spaced out.
+    for (let sent = 1; sent < termSignals && !(await exitsWithin(peer, 200)); sent++) killProcessGroup(peer.pid, 'SIGTERM');
+    if (!(await exitsWithin(peer, graceMs))) {
       killProcessGroup(peer.pid, 'SIGKILL');
       await keepAliveUntil(peer.exited);
     }
@@ -190,6 +184,18 @@ export async function stopPeer(peer: SpawnedPeer, graceMs = 3000, termSignals = 
   // The leader is gone; its group may still hold children (a forked connection handler).
   killProcessGroup(peer.pid, 'SIGKILL');
   livePeerPids.delete(peer.pid);
+}
+
+async function exitsWithin(peer: SpawnedPeer, ms: number): Promise<boolean> {
+  // A referenced timer: the child itself is unref'd, so without one an otherwise idle event
+  // loop would end the process while it waits here.
+  let timer: NodeJS.Timeout | undefined;
+  const exited = await Promise.race([
+    peer.exited.then(() => true),
+    new Promise<boolean>((done) => (timer = setTimeout(() => done(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return exited;
 }
 
 /** Awaits `promise` while holding the event loop open (it may only settle on a child's exit). */

@@ -13,6 +13,7 @@ import type { PeerName, Testbed } from './peers.js';
 
 export type { AzurePeer, FtpHandle, FtpPeer, FtpStartOptions, GcsPeer, MongoPeer, PeerHandle, PeerName, S3Peer, SftpPeer, StartOptions, Testbed } from './peers.js';
 export {
+  connectSftp,
   ftpAccessOptions,
   sftpConnectOptions,
   sshKeyFingerprint,

@@ -1,5 +1,6 @@
 // A 20 MB random object goes up to each storage peer through its official client, streamed, and
 // comes back with the same SHA-256: the peers are real enough to test targets against.
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { TLSSocket } from 'node:tls';
@@ -11,7 +12,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import SftpClient from 'ssh2-sftp-client';
 import { Client as FtpClient } from 'basic-ftp';
 import { pipeline } from 'node:stream/promises';
-import { ftpAccessOptions, peerOrSkip, sftpConnectOptions, type FtpPeer } from '../setup/testbed.js';
+import { connectSftp, ftpAccessOptions, peerOrSkip, sftpConnectOptions, type FtpPeer } from '../setup/testbed.js';
 import { payloadSize, randomPayload, sha256Of } from './payload.js';
 
 const payload = randomPayload();
@@ -54,12 +55,14 @@ describe('storage peers: 20 MB streamed round trip, same SHA-256', () => {
 
   it('SFTP (OpenSSH): put and read back with ssh2-sftp-client, host key pinned by fingerprint', async (ctx) => {
     const sftp = peerOrSkip('sftp', ctx);
-    const client = new SftpClient();
+    const client = await connectSftp(sftp);
     const path = `${sftp.path}/payload-${Date.now()}.bin`;
     try {
-      await client.connect(sftpConnectOptions(sftp, await readFile(sftp.privateKeyPath)));
       await client.put(payload.stream(), path);
-      expect(await sha256Of(client.createReadStream(path))).toEqual({ sha256: payload.sha256, size: payloadSize });
+      const download = client.createReadStream(path);
+      expect(await sha256Of(download)).toEqual({ sha256: payload.sha256, size: payloadSize });
+      // The stream closes its remote handle after 'end'; ending the session first would fail that.
+      if (!download.closed) await once(download, 'close');
     } finally {
       await client.end();
     }
