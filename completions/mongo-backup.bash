@@ -94,7 +94,7 @@ _mongo_backup_spec() {
             _mongo_backup_commands=''
             _mongo_backup_options='-V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress -h --help'
             _mongo_backup_value_options='-c --config'
-            _mongo_backup_arguments=''
+            _mongo_backup_arguments='list resolve'
             ;;
         'cat')
             _mongo_backup_commands=''
@@ -130,7 +130,7 @@ _mongo_backup_spec() {
             _mongo_backup_commands=''
             _mongo_backup_options='-V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress -h --help'
             _mongo_backup_value_options='-c --config'
-            _mongo_backup_arguments=''
+            _mongo_backup_arguments='print install remove'
             ;;
         'key')
             _mongo_backup_commands='generate public help'
@@ -154,7 +154,7 @@ _mongo_backup_spec() {
             _mongo_backup_commands=''
             _mongo_backup_options='-V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress -h --help'
             _mongo_backup_value_options='-c --config'
-            _mongo_backup_arguments=''
+            _mongo_backup_arguments='generate public'
             ;;
         'completion')
             _mongo_backup_commands=''
@@ -166,7 +166,7 @@ _mongo_backup_spec() {
             _mongo_backup_commands=''
             _mongo_backup_options='-V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress -h --help'
             _mongo_backup_value_options='-c --config'
-            _mongo_backup_arguments=''
+            _mongo_backup_arguments='create list show restore verify replicate prune delete health metrics alerts cat schedule key completion'
             ;;
         *)
             _mongo_backup_commands='' _mongo_backup_options='' _mongo_backup_value_options='' _mongo_backup_arguments=''

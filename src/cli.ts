@@ -34,7 +34,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version are "errors" with exit code 0; usage errors are exit 2 (SPEC §6).
-      return error.exitCode === 0 ? 0 : 2;
+      if (error.exitCode === 0) return 0;
+      if (argv.includes('--json')) {
+        const message = error.message.replace(/^error: /, '');
+        process.stdout.write(`${JSON.stringify({ success: false, error: { code: 'USAGE', message } }, null, 2)}\n`);
+      }
+      return 2;
     }
     throw error;
   }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { catBackup } from '../engine/restore.js';
-import { usageError } from '../errors.js';
+import { BackupError, ErrorCodes, usageError } from '../errors.js';
 
 export function registerCatCommand(program: Command): void {
   program
@@ -19,7 +19,16 @@ async function runCat(ctx: CommandContext, ref: string, flags: { from?: string; 
   if (ctx.output.json) throw usageError('cat writes the archive to stdout; --json is not available');
   if (process.stdout.isTTY) throw usageError('refusing to write a binary archive to a terminal', 'pipe it: mongo-backup cat latest | mongorestore --archive');
   const config = await ctx.config();
-  const manifest = await catBackup(config, { ref, ...(flags.from ? { from: flags.from } : {}), verify: flags.verify, signal: ctx.signal }, process.stdout);
+  const manifest = await catBackup(config, { ref, ...(flags.from ? { from: flags.from } : {}), verify: flags.verify, signal: ctx.signal }, process.stdout).catch(
+    (error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'EPIPE') {
+        throw new BackupError(ErrorCodes.FAILED, 'the reader of the archive stopped early (broken pipe)', {
+          hint: 'check the output of the command cat was piped into (e.g. mongorestore)',
+        });
+      }
+      throw error;
+    },
+  );
   ctx.output.debug(`wrote backup ${manifest.id} (${manifest.size} bytes)`);
   return 0;
 }

@@ -2,7 +2,8 @@
 import { Option, type Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { buildCatalog, closeTargets, openTargets } from '../engine/catalog.js';
-import { backupView, renderBackupTable } from '../output/render.js';
+import { backupView, formatTime, renderBackupTable } from '../output/render.js';
+import { readRuns } from '../state/journal.js';
 import { collect, parseSince, positiveInt } from './shared.js';
 
 interface ListFlags {
@@ -39,18 +40,67 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<number> {
         (!flags.status || b.manifest.status === flags.status) &&
         (!since || Date.parse(b.manifest.startTime) >= since.getTime()),
     );
-    if (flags.limit) backups = backups.slice(0, flags.limit);
-    const views = backups.map((b) => backupView(b.manifest, b.targets, false));
-    ctx.output.result({ success: true, count: views.length, backups: views }, () =>
-      views.length === 0
-        ? catalog.unreachable.length > 0 ? 'no backups found on the reachable targets' : 'no backups yet (run "mongo-backup create")'
-        : renderBackupTable(ctx.output, backups.map((b) => ({ manifest: b.manifest, targets: b.targets }))),
-    );
+    const failed = flags.status === 'COMPLETED' || flags.type === 'INCREMENTAL' ? [] : await failedRuns(config.stateDir, since, (m) => ctx.output.debug(m));
+    type Row = { time: string; completed?: (typeof backups)[number]; failed?: FailedRun };
+    let rows: Row[] = [
+      ...(flags.status === 'FAILED' ? [] : backups.map((b) => ({ time: b.manifest.startTime, completed: b }))),
+      ...failed.map((f) => ({ time: f.startTime, failed: f })),
+    ].sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+    if (flags.limit) rows = rows.slice(0, flags.limit);
+    const views = rows.map((r) => (r.completed ? backupView(r.completed.manifest, r.completed.targets, false) : r.failed!));
+    ctx.output.result({ success: true, count: views.length, backups: views }, () => {
+      if (views.length === 0) {
+        return catalog.unreachable.length > 0 ? 'no backups found on the reachable targets' : 'no backups yet (run "mongo-backup create")';
+      }
+      const lines = [renderBackupTable(ctx.output, rows.filter((r) => r.completed).map((r) => ({ manifest: r.completed!.manifest, targets: r.completed!.targets })))];
+      const failedRows = rows.filter((r) => r.failed);
+      if (failedRows.length > 0) {
+        lines.push('', `failed runs (from this host's journal, ${config.stateDir}):`);
+        for (const { failed: f } of failedRows) lines.push(`  ${ctx.output.c.red(f!.status)}  ${formatTime(f!.startTime)}  ${f!.id}  ${f!.error?.message ?? ''}`);
+      }
+      return lines;
+    });
     if (catalog.incomplete.length > 0 && !flags.status) {
       ctx.output.info(`(${catalog.incomplete.length} incomplete backup folder(s) without a valid manifest not shown; "prune" removes them after 24 h)`);
     }
     return catalog.unreachable.length > 0 && catalog.unreachable.length === targets.length ? 1 : 0;
   } finally {
     await closeTargets(targets);
+  }
+}
+
+interface FailedRun {
+  id: string;
+  type: string;
+  status: 'FAILED';
+  startTime: string;
+  endTime: string;
+  duration: number;
+  targets: string[];
+  error?: { code: string; message: string };
+}
+
+/**
+ * Failed and interrupted backups leave no manifest on any target (nothing to list there); this
+ * host's run journal remembers them, so `list` shows them too, marked FAILED.
+ */
+async function failedRuns(stateDir: string, since: Date | undefined, debug: (m: string) => void): Promise<FailedRun[]> {
+  try {
+    const runs = await readRuns(stateDir, { command: 'create', ...(since ? { since } : {}) });
+    return runs
+      .filter((r) => r.status === 'FAILED' || r.status === 'INTERRUPTED')
+      .map((r) => ({
+        id: r.backupId ?? r.runId,
+        type: r.type ?? 'FULL',
+        status: 'FAILED' as const,
+        startTime: r.startTime,
+        endTime: r.endTime,
+        duration: r.duration,
+        targets: [],
+        ...(r.error ? { error: r.error } : {}),
+      }));
+  } catch (error) {
+    debug(`run journal not readable: ${(error as Error).message}`);
+    return [];
   }
 }

@@ -63,7 +63,8 @@ function describeCommand(command: Command, path: string[], parent: Command | und
   const subcommands = help
     .visibleCommands(command)
     .map((sub) => describeCommand(sub, [...path, sub.name()], command));
-  const argumentsOf = help.visibleArguments(command).map(describeArgument);
+  // Not help.visibleArguments(): it hides arguments that have no description.
+  const argumentsOf = command.registeredArguments.map(describeArgument);
   // commander's implicit `help [command]` takes the name of a sibling command.
   if (parent && command.name() === 'help' && command.commands.length === 0 && argumentsOf[0]) {
     argumentsOf[0].choices = help.visibleCommands(parent).map((sibling) => sibling.name()).filter((name) => name !== 'help');

@@ -13,6 +13,7 @@ import { BackupError, ErrorCodes, registerSecret } from '../errors.js';
 import type { RetentionConfig, TargetConfigBase } from '../targets/types.js';
 import type { CompressionAlgorithm } from '../engine/manifest.js';
 import { parseHexKey, parseIdentities, recipientFingerprint } from '../crypto/index.js';
+import { parseDuration } from '../duration.js';
 
 export const SYSTEM_CONFIG_FILE = '/etc/mongo-backup/backuprc.yaml';
 
@@ -153,7 +154,9 @@ function resolveConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, fil
     health: resolveHealth(section(raw, 'health')),
     alerts: resolveAlerts(section(raw, 'alerts')),
     autoBackupEnabled: (env.ENABLE_AUTO_BACKUP ?? 'true').toLowerCase() !== 'false',
-    incompleteGraceMs: 24 * 3600_000,
+    incompleteGraceMs: raw.incompleteGracePeriod === undefined || raw.incompleteGracePeriod === null
+      ? 24 * 3600_000
+      : parseDuration(str(raw.incompleteGracePeriod, 'incompleteGracePeriod') ?? '', 'incompleteGracePeriod'),
     retries: int(raw.retries, 'retries', 0, 20) ?? 3,
   };
   if (file) config.configFile = file;
@@ -298,7 +301,7 @@ function resolveEncryption(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     try {
       recipientFingerprint(r);
     } catch (error) {
-      throw configError(`encryption.recipients[${i}]`, `is not a valid public key: ${(error as Error).message}`);
+      throw configError(`encryption.recipients[${i}]`, `is not usable: ${(error as Error).message}`);
     }
   }
   let identities: string[] = [];

@@ -13,6 +13,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Target } from '../targets/types.js';
 import { TOOL_VERSION } from '../version.js';
 import { closeTargets, openTargets } from './catalog.js';
+import { checkpoint, checkpointAfterFirstChunk } from './checkpoints.js';
 import { removeBackupEverywhere } from './delete.js';
 import { createCompressor, defaultLevel } from './compression.js';
 import { FanOut } from './fanout.js';
@@ -140,6 +141,12 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
       namespaces: stream.summary.namespaces,
     };
     const outcomes = await finishTargets(targets, usable, stream.saved, base, options, events);
+    if (options.signal.aborted) {
+      // Interrupted while verifying or writing manifests: a copy that got its manifest meanwhile
+      // must not stay behind as COMPLETED (SPEC §8).
+      await removeBackupEverywhere(usable, id);
+      throw new BackupError(ErrorCodes.INTERRUPTED, `backup ${id} interrupted before it completed; its copies were removed`);
+    }
     const endTime = new Date();
     const manifest: Manifest = { ...base, endTime: endTime.toISOString(), duration: endTime.getTime() - startTime.getTime() };
     const completedOn = outcomes.filter((o) => o.ok).map((o) => o.name);
@@ -226,6 +233,7 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
     signal: pipelineAbort.signal,
     ...(events?.toolLine ? { onLine: events.toolLine } : {}),
   });
+  await checkpoint('dump-started', options.signal);
   const inspector = new ArchiveInspector();
   const plainHash = new HashingStream((bytes) => events?.progress?.('dump', bytes));
   const encryptor = input.encryptionKeys ? createEncryptStream(input.encryptionKeys) : undefined;
@@ -234,6 +242,8 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   const stages: Transform[] = [inspector, plainHash, createCompressor(input.algorithm, input.level)];
   if (encryptor) stages.push(encryptor);
   stages.push(storedHash);
+  const uploadStarted = checkpointAfterFirstChunk('upload-started', pipelineAbort.signal);
+  if (uploadStarted) stages.push(uploadStarted);
   try {
     await Promise.all([
       pipeline([dump.child.stdout!, ...stages, fanout], { signal: pipelineAbort.signal }),
@@ -303,6 +313,7 @@ async function finishTargets(
         }
         const endTime = new Date();
         const manifest: Manifest = { ...base, endTime: endTime.toISOString(), duration: endTime.getTime() - started };
+        await checkpoint('before-manifest', options.signal);
         await target.save(`${base.id}/${MANIFEST_FILE}`, Readable.from([Buffer.from(serializeManifest(manifest), 'utf8')]), {
           contentType: 'application/json',
           signal: options.signal,

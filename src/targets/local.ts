@@ -60,6 +60,7 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
       await fsyncPath(dir);
     } catch (error) {
       await fs.rm(tempPath, { force: true });
+      await this.removeEmptyFolder(dir);
       throw wrapFsError(error, `write ${key} to ${this.root}`);
     }
     return { size: counter.bytes };
@@ -149,6 +150,7 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
           const st = await fs.stat(full).catch(() => undefined);
           if (st && Date.now() - st.mtimeMs > olderThanMs) {
             await fs.rm(full, { force: true });
+            await this.removeEmptyFolder(dir);
             removed.push(path.relative(this.root, full));
           }
         }
@@ -156,6 +158,15 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
     };
     await walk(this.root);
     return removed;
+  }
+
+  /**
+   * Removes a backup folder left empty by a failed save or a cleanup, so an interrupted run leaves
+   * no trace. rmdir refuses a folder that still holds anything (e.g. another save's temp file).
+   */
+  private async removeEmptyFolder(dir: string): Promise<void> {
+    if (dir === this.root || !dir.startsWith(this.root)) return;
+    await fs.rmdir(dir).catch(() => undefined);
   }
 
   async check(): Promise<void> {

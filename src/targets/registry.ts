@@ -3,6 +3,7 @@
  */
 import { BackupError, ErrorCodes } from '../errors.js';
 import { azureTargetFactory } from './azure.js';
+import { ftpTargetFactory } from './ftp.js';
 import { gcsTargetFactory } from './gcs.js';
 import { localTargetFactory } from './local.js';
 import { s3TargetFactory } from './s3.js';
@@ -20,6 +21,7 @@ registerTargetFactory(s3TargetFactory);
 registerTargetFactory(azureTargetFactory);
 registerTargetFactory(gcsTargetFactory);
 registerTargetFactory(sftpTargetFactory);
+registerTargetFactory(ftpTargetFactory);
 
 export function targetTypes(): string[] {
   return [...factories.keys()].sort();

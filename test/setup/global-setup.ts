@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import { startTestbed } from './start-testbed.js';
+import { notSelectedReason, startTestbed } from './start-testbed.js';
 import { repoRoot } from './process.js';
 
 const execFileAsync = promisify(execFile);
@@ -35,8 +35,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const perPeer = Object.entries(startupMs).map(([name, ms]) => `${name} ${ms} ms`).join(', ');
   log(`ready in ${Date.now() - started} ms (in parallel: tsc build ${build.value.ms} ms, peers ${bed.value.ms} ms: ${perPeer || 'none'}); data under ${rootDir}`);
+  const consequence = process.env['CI'] === 'true' ? 'CI: tests that need them fail' : 'tests that need them are skipped';
+  const notSelected = Object.keys(testbed.missing).filter((name) => testbed.missing[name] === notSelectedReason);
+  if (notSelected.length > 0) log(`not started (MONGO_BACKUP_TEST_PEERS): ${notSelected.join(', ')}; ${consequence}`);
   for (const [name, reason] of Object.entries(testbed.missing)) {
-    log(`${name} unavailable${process.env['CI'] === 'true' ? ' (CI: tests that need it will fail)' : ', tests that need it are skipped'}: ${reason}`);
+    if (reason !== notSelectedReason) log(`${name} unavailable (${consequence}): ${reason}`);
   }
   return async () => {
     await stopAll();

@@ -160,23 +160,26 @@ export async function startFerretDB(options: StartOptions): Promise<PeerHandle<M
   return launch(spawned, { port, dataDir: options.dataDir, details: { uri, ...tools, kind: 'ferretdb' }, what: 'ping' }, () => mongoAnswersPing(uri));
 }
 
+/** mongod, mongodump and mongorestore from PATH, when all three are there. */
+export function mongoServerToolsOnPath(): { mongod: string; mongodump: string; mongorestore: string } | undefined {
+  const [mongod, mongodump, mongorestore] = ['mongod', 'mongodump', 'mongorestore'].map(findOnPath);
+  return mongod && mongodump && mongorestore ? { mongod, mongodump, mongorestore } : undefined;
+}
+
 /** A real mongod from PATH, with PATH's mongodump and mongorestore (MONGO_BACKUP_TEST_MONGOD=1). */
 export async function startMongod(options: StartOptions): Promise<PeerHandle<MongoPeer>> {
-  const [mongod, mongodump, mongorestore] = await Promise.all(['mongod', 'mongodump', 'mongorestore'].map(findOnPath));
-  if (!mongod || !mongodump || !mongorestore) {
-    throw new PeerUnavailableError('MONGO_BACKUP_TEST_MONGOD=1 needs mongod, mongodump and mongorestore on PATH');
-  }
+  const tools = mongoServerToolsOnPath();
+  if (!tools) throw new PeerUnavailableError('mongod, mongodump and mongorestore are not all on PATH');
   const { port, logFile } = await prepare(options, 'mongod');
   const dbPath = join(options.dataDir, 'db');
   await mkdir(dbPath, { recursive: true });
-  const spawned = spawnPeer('mongod', mongod, ['--dbpath', dbPath, '--bind_ip', '127.0.0.1', '--port', String(port), '--quiet'], logFile);
+  const spawned = spawnPeer('mongod', tools.mongod, ['--dbpath', dbPath, '--bind_ip', '127.0.0.1', '--port', String(port), '--quiet'], logFile);
   const uri = `mongodb://127.0.0.1:${port}/`;
-  return launch(spawned, { port, dataDir: options.dataDir, details: { uri, mongodump, mongorestore, kind: 'mongod' }, what: 'ping', graceMs: 10_000 }, () =>
-    mongoAnswersPing(uri),
-  );
+  const details: MongoPeer = { uri, mongodump: tools.mongodump, mongorestore: tools.mongorestore, kind: 'mongod' };
+  return launch(spawned, { port, dataDir: options.dataDir, details, what: 'ping', graceMs: 10_000 }, () => mongoAnswersPing(uri));
 }
 
-async function findOnPath(command: string): Promise<string | undefined> {
+function findOnPath(command: string): string | undefined {
   for (const dir of (process.env['PATH'] ?? '').split(':')) {
     const candidate = join(dir, command);
     if (dir && existsSync(candidate)) return candidate;

@@ -1,9 +1,10 @@
 // Process plumbing for the test peers: free ports, spawning a server in its own process group,
 // polling readiness, and stopping by PID so nothing outlives the test run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -236,4 +237,58 @@ export async function waitUntilReady(peer: SpawnedPeer, what: string, probe: () 
     }
     await new Promise((done) => setTimeout(done, 100));
   }
+}
+
+// Peers outlive a test process that was SIGKILLed (no exit handler runs then). Every data
+// directory under the temp dir records its owner's PID; a later run removes directories whose
+// owner is dead and kills the processes still running from them.
+const ownerFileName = 'owner.pid';
+export const peerDirPrefixes = ['mongo-backup-testbed-', 'mongo-backup-peer-'];
+
+export function claimPeerDir(dir: string): void {
+  writeFileSync(join(dir, ownerFileName), String(process.pid));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Kills processes left over from dead test runs and removes their directories. */
+export function reapAbandonedPeerDirs(): string[] {
+  const reaped: string[] = [];
+  const root = tmpdir();
+  for (const entry of readdirSync(root)) {
+    if (!peerDirPrefixes.some((prefix) => entry.startsWith(prefix))) continue;
+    const dir = join(root, entry);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, ownerFileName), 'utf8'));
+    } catch {
+      continue; // not ours, or still being set up
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    for (const pid of processesMentioning(dir)) killProcessGroup(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    reaped.push(dir);
+  }
+  return reaped;
+}
+
+/** PIDs whose command line names `dir` (so a reused PID is never hit). */
+function processesMentioning(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
 }

@@ -9,6 +9,7 @@ import {
   startFerretDB,
   startFtp,
   startGcs,
+  mongoServerToolsOnPath,
   startMongod,
   startS3,
   startSftp,
@@ -16,6 +17,9 @@ import {
   type PeerName,
   type Testbed,
 } from './peers.js';
+import { claimPeerDir, reapAbandonedPeerDirs } from './process.js';
+
+export const notSelectedReason = 'not selected by MONGO_BACKUP_TEST_PEERS';
 
 export const peerNames: readonly PeerName[] = ['mongo', 's3', 'gcs', 'azure', 'sftp', 'ftp', 'ftps'];
 
@@ -50,7 +54,8 @@ export function selectedPeers(env: NodeJS.ProcessEnv = process.env): Set<PeerNam
 function starterFor(name: PeerName, dataDir: string): () => Promise<PeerHandle<Testbed[PeerName]>> {
   switch (name) {
     case 'mongo':
-      return process.env['MONGO_BACKUP_TEST_MONGOD'] === '1' ? () => startMongod({ dataDir }) : () => startFerretDB({ dataDir });
+      // A real mongod only when asked for and installed; FerretDB otherwise.
+      return process.env['MONGO_BACKUP_TEST_MONGOD'] === '1' && mongoServerToolsOnPath() ? () => startMongod({ dataDir }) : () => startFerretDB({ dataDir });
     case 's3':
       return () => startS3({ dataDir });
     case 'gcs':
@@ -67,7 +72,10 @@ function starterFor(name: PeerName, dataDir: string): () => Promise<PeerHandle<T
 }
 
 export async function startTestbed(): Promise<StartedTestbed> {
+  const reaped = reapAbandonedPeerDirs();
+  if (reaped.length > 0) process.stderr.write(`[testbed] removed ${reaped.length} test bed(s) left by dead runs: ${reaped.join(', ')}\n`);
   const rootDir = await mkdtemp(join(tmpdir(), 'mongo-backup-testbed-'));
+  claimPeerDir(rootDir);
   // Servers that drop privileges (vsftpd) must be able to reach their data below this root.
   await chmod(rootDir, 0o755);
   const wanted = selectedPeers();
@@ -78,7 +86,7 @@ export async function startTestbed(): Promise<StartedTestbed> {
   await Promise.all(
     peerNames.map(async (name) => {
       if (!wanted.has(name)) {
-        testbed.missing[name] = 'not selected by MONGO_BACKUP_TEST_PEERS';
+        testbed.missing[name] = notSelectedReason;
         return;
       }
       const started = Date.now();

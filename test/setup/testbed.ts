@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { MongoClient, type Document } from 'mongodb';
 import type { PeerName, Testbed } from './peers.js';
+import { claimPeerDir } from './process.js';
 
 export type { AzurePeer, FtpHandle, FtpPeer, FtpStartOptions, GcsPeer, MongoPeer, PeerHandle, PeerName, S3Peer, SftpPeer, StartOptions, Testbed } from './peers.js';
 export {
   connectSftp,
   ftpAccessOptions,
+  mongoServerToolsOnPath,
   sftpConnectOptions,
   sshKeyFingerprint,
   startAzure,
@@ -60,6 +62,7 @@ export function peerOrSkip<Name extends PeerName>(name: Name, context: { skip(no
 export async function peerDataDir(label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `mongo-backup-peer-${label}-`));
   await chmod(dir, 0o755);
+  claimPeerDir(dir);
   return dir;
 }
 

@@ -1,0 +1,78 @@
+/**
+ * Test-only fault injection (in the spirit of pgBackRest's test points): named places in `create`
+ * where a test can stop the process on purpose — SIGTERM to check the cleanup of an interrupted
+ * run, SIGKILL to check what a crash leaves behind and that the next run copes with it.
+ *
+ * With `MONGO_BACKUP_TEST_CHECKPOINT=<name>` in the environment, reaching that checkpoint writes
+ * the process id to the file named by `MONGO_BACKUP_TEST_CHECKPOINT_FILE` (atomically, so a test
+ * that polls for the file never reads it half-written) and then waits until the run's abort
+ * signal fires (SIGTERM/SIGINT), or until the test removes that file to let the run go on.
+ * Afterwards the code continues as it would have, and meets an abort itself: the test exercises
+ * the engine's own cleanup, not a special path. Without the variable (every real run) a
+ * checkpoint returns at once; the environment is read once, at load time.
+ */
+import { existsSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
+
+export type CheckpointName = 'dump-started' | 'upload-started' | 'before-manifest';
+
+const armedCheckpoint = process.env['MONGO_BACKUP_TEST_CHECKPOINT'];
+const announceFile = process.env['MONGO_BACKUP_TEST_CHECKPOINT_FILE'];
+
+/** True when a test asked to stop at `name` (callers may skip building test-only stages otherwise). */
+export function isCheckpointArmed(name: CheckpointName): boolean {
+  return armedCheckpoint === name;
+}
+
+/** Returns at once unless a test armed this checkpoint; then announces the PID and waits for the abort. */
+export async function checkpoint(name: CheckpointName, signal: AbortSignal): Promise<void> {
+  if (armedCheckpoint !== name) return;
+  if (announceFile) {
+    const partial = `${announceFile}.${process.pid}.partial`;
+    await writeFile(partial, `${process.pid}\n`);
+    await rename(partial, announceFile);
+  }
+  await untilAbortedOrResumed(signal, announceFile);
+}
+
+const RESUME_POLL_MS = 20;
+
+function untilAbortedOrResumed(signal: AbortSignal, file: string | undefined): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    // The timer also keeps the event loop alive: an abort listener alone does not, and an
+    // otherwise idle process would simply exit here instead of waiting for the test.
+    const poll = setInterval(() => {
+      if (file !== undefined && !existsSync(file)) finish();
+    }, RESUME_POLL_MS);
+    function finish(): void {
+      clearInterval(poll);
+      signal.removeEventListener('abort', finish);
+      resolve();
+    }
+    signal.addEventListener('abort', finish, { once: true });
+  });
+}
+
+/**
+ * A pass-through stage that stops at `name` once the first chunk has gone on downstream (so it has
+ * reached the next stage, e.g. the fan-out and the targets), holding back everything after it.
+ * Undefined when the checkpoint is not armed, so real runs carry no extra stage.
+ */
+export function checkpointAfterFirstChunk(name: CheckpointName, signal: AbortSignal): Transform | undefined {
+  if (!isCheckpointArmed(name)) return undefined;
+  let reached = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+      this.push(chunk);
+      if (reached) {
+        callback();
+        return;
+      }
+      reached = true;
+      // Not calling back until the abort keeps the pipeline blocked right here (back-pressure holds).
+      checkpoint(name, signal).then(() => callback(), callback);
+    },
+  });
+}

@@ -1,0 +1,438 @@
+/**
+ * FTP and FTPS (explicit `AUTH TLS` with `secure: true`, implicit TLS on its own port with
+ * `secure: implicit`).
+ *
+ * - Plain FTP sends the password and the data unencrypted: `capabilities.insecureTransport` is
+ *   set so the engine warns. For FTPS with a private CA or a self-signed certificate, set `ca` (a
+ *   PEM file to trust) or, less safely, `allowSelfSigned: true` (no certificate check at all).
+ * - Saves upload to a temporary name (`.tmp-<name>-<random>`) in the destination folder and
+ *   rename it over the final name when complete, so a partial upload never appears under its
+ *   key; list() skips temporary names.
+ * - basic-ftp's Client runs one command at a time, so the target keeps a small pool of logged-in
+ *   clients (`maxConnections`, default 2) and gives each operation a client of its own. A load
+ *   holds its client until the download has been read or abandoned.
+ * - FTP has no ranged read with an end: a load starts at `range.start` (REST) and, when the range
+ *   has an end, stops reading there and drops that connection (rangedLoad: false).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as posix from 'node:path/posix';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
+import { Client, FTPError, type FileInfo } from 'basic-ftp';
+import { BackupError } from '../errors.js';
+import { TEMP_MARKER } from './local.js';
+import { authFailed, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { withRetry } from './retry.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
+import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
+
+/** "Requested action not taken: file unavailable" — missing file (or no permission). */
+const FILE_UNAVAILABLE = 550;
+const NOT_LOGGED_IN = 530;
+/** Node's TLS verification failures: the server could not be authenticated. */
+/** See uploadSource(): 10 ms sufficed in tests; 50 ms leaves room on a loaded machine. */
+const EMPTY_UPLOAD_SETTLE_MS = 50;
+const TLS_TRUST_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+export interface FtpTargetSettings {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  /** Folder on the server, with the prefix. */
+  root: string;
+  secure: boolean | 'implicit';
+  tls: ConnectionOptions;
+  maxConnections: number;
+  timeoutMs: number;
+}
+
+/** A counting semaphore: at most `size` holders at once, the rest wait in order. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/** A server reply with an error code leaves the connection usable; anything else may not. */
+function connectionStillUsable(error: unknown): boolean {
+  return error instanceof FTPError && error.code !== 421;
+}
+
+export class FtpTarget implements Target {
+  readonly type = 'ftp';
+  readonly capabilities;
+  private readonly slots: Slots;
+  private idle: Client[] = [];
+  private readonly busy = new Set<Client>();
+  /** Folders known to exist on the server (shared by all clients of the pool). */
+  private readonly folders = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    private readonly settings: FtpTargetSettings,
+  ) {
+    this.slots = new Slots(settings.maxConnections);
+    this.capabilities = { atomicSave: true, rangedLoad: false, localFilesystem: false, insecureTransport: settings.secure === false };
+  }
+
+  describe(): string {
+    const scheme = this.settings.secure === false ? 'ftp' : 'ftps';
+    return `${scheme}://${this.settings.user}@${this.settings.host}:${this.settings.port}/${this.settings.root.replace(/^\//, '')}`;
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    return posix.join(this.settings.root, key);
+  }
+
+  // --- connection pool ---------------------------------------------------------------------------
+
+  private async connect(): Promise<Client> {
+    const client = new Client(this.settings.timeoutMs);
+    try {
+      await client.access({
+        host: this.settings.host,
+        port: this.settings.port,
+        user: this.settings.user,
+        ...(this.settings.password !== undefined ? { password: this.settings.password } : {}),
+        secure: this.settings.secure,
+        secureOptions: this.settings.tls,
+      });
+      return client;
+    } catch (error) {
+      client.close();
+      throw this.toTargetError(error, 'log in');
+    }
+  }
+
+  /** Takes a slot and a logged-in client; the caller must hand both back with `giveBack`. */
+  private async borrow(): Promise<Client> {
+    await this.slots.acquire();
+    try {
+      let client = this.idle.pop();
+      while (client?.closed) client = this.idle.pop();
+      client ??= await this.connect();
+      this.busy.add(client);
+      return client;
+    } catch (error) {
+      this.slots.release();
+      throw error;
+    }
+  }
+
+  private giveBack(client: Client, reusable: boolean): void {
+    this.busy.delete(client);
+    if (reusable && !client.closed) this.idle.push(client);
+    else client.close();
+    this.slots.release();
+  }
+
+  /** Runs one operation on a client of its own. */
+  private async withClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
+    const client = await this.borrow();
+    let reusable = true;
+    try {
+      return await run(client);
+    } catch (error) {
+      reusable = connectionStillUsable(error);
+      throw error;
+    } finally {
+      this.giveBack(client, reusable);
+    }
+  }
+
+  // --- operations ------------------------------------------------------------------------------
+
+  async save(key: string, body: Readable, options: SaveOptions = {}): Promise<SaveResult> {
+    const finalPath = this.pathOf(key);
+    const folder = posix.dirname(finalPath);
+    const tempPath = posix.join(folder, `${TEMP_MARKER}${posix.basename(finalPath)}-${randomBytes(4).toString('hex')}`);
+    if (options.signal?.aborted) throw targetFailed(this, `save ${key}`, 'the upload was aborted', options.signal.reason);
+    // Logging in and creating folders happen before the body is touched (retryable, see retry.ts).
+    const client = await this.borrow();
+    let reusable = true;
+    let tracked: TrackedBody | undefined;
+    let uploadStarted = false;
+    try {
+      await this.ensureFolder(client, folder);
+      tracked = trackBody(body, options.signal);
+      uploadStarted = true;
+      await client.uploadFrom(await this.uploadSource(tracked.stream), tempPath);
+      if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+      await this.replace(client, tempPath, finalPath);
+      return { size: tracked.bytes() };
+    } catch (error) {
+      reusable = connectionStillUsable(error);
+      if (uploadStarted) await this.removeQuietly(reusable ? client : undefined, tempPath);
+      throw saveFailure(this, key, tracked, error, (e) => this.toTargetError(e, `save ${key}`));
+    } finally {
+      tracked?.dispose();
+      this.giveBack(client, reusable);
+    }
+  }
+
+  /**
+   * vsftpd (and other servers) reject an FTPS upload whose data connection is closed right after
+   * the TLS handshake: an empty body fails with "tlsv1 alert decode error". Holding the end of an
+   * empty body back for a moment lets the server finish its side of the handshake first.
+   */
+  private async uploadSource(stream: Readable): Promise<Readable> {
+    if (this.settings.secure === false) return stream;
+    const head = await readHead(stream, 1);
+    if (!head.ended) return head.whole;
+    if (head.data.length > 0) return Readable.from([head.data]);
+    return new Readable({
+      read() {
+        setTimeout(() => this.push(null), EMPTY_UPLOAD_SETTLE_MS);
+      },
+    });
+  }
+
+  private async ensureFolder(client: Client, folder: string): Promise<void> {
+    if (this.folders.has(folder)) return;
+    await client.ensureDir(folder); // creates each missing level (and changes into it)
+    this.folders.add(folder);
+  }
+
+  /** RNFR/RNTO over the final name; servers that refuse to overwrite get the old file removed first. */
+  private async replace(client: Client, from: string, to: string): Promise<void> {
+    try {
+      await client.rename(from, to);
+    } catch (error) {
+      if (!(error instanceof FTPError)) throw error;
+      await client.remove(to, true);
+      await client.rename(from, to);
+    }
+  }
+
+  /** Removes a leftover temporary file; on a broken connection, with a fresh client. */
+  private async removeQuietly(client: Client | undefined, path: string): Promise<void> {
+    const remove = (c: Client) => c.remove(path, true).then(() => undefined);
+    await (client ? remove(client) : this.withClient(remove)).catch(() => undefined);
+  }
+
+  async load(key: string, options: LoadOptions = {}): Promise<Readable> {
+    const path = this.pathOf(key);
+    const client = await this.borrow();
+    let size: number;
+    try {
+      size = await client.size(path);
+    } catch (error) {
+      this.giveBack(client, connectionStillUsable(error));
+      throw this.toTargetError(error, `load ${key}`, key);
+    }
+    const start = options.range?.start ?? 0;
+    const end = Math.min(options.range?.end ?? size, size);
+    const output = new PassThrough({ highWaterMark: 1024 * 1024 });
+    if (end <= start) {
+      this.giveBack(client, true);
+      output.end();
+      return output;
+    }
+    this.streamDownload(client, path, key, start, end - start, size - start, output);
+    options.signal?.addEventListener('abort', () => output.destroy(options.signal?.reason as Error), { once: true });
+    return output;
+  }
+
+  /** Downloads `wanted` bytes from `start` into `output`, then returns (or drops) the client. */
+  private streamDownload(client: Client, path: string, key: string, start: number, wanted: number, available: number, output: PassThrough): void {
+    let remaining = wanted;
+    let stoppedEarly = false;
+    // Passes bytes on with back-pressure and cuts the transfer off once the range is complete.
+    const limiter = new Writable({
+      highWaterMark: 1024 * 1024,
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (remaining <= 0) return callback();
+        const piece = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
+        remaining -= piece.length;
+        const flowing = output.write(piece);
+        if (remaining <= 0 && wanted < available) {
+          stoppedEarly = true;
+          output.end();
+          client.close(); // FTP cannot stop a RETR politely: drop this connection
+          return callback();
+        }
+        if (flowing) callback();
+        else output.once('drain', () => callback());
+      },
+      final: (callback) => {
+        output.end();
+        callback();
+      },
+    });
+    // The reader gave up: stop the transfer (this connection cannot be reused mid-RETR).
+    output.on('close', () => {
+      if (remaining > 0) client.close();
+    });
+    client.downloadTo(limiter, path, start).then(
+      () => this.giveBack(client, !stoppedEarly),
+      (error: unknown) => {
+        this.giveBack(client, false);
+        if (!stoppedEarly && !output.destroyed) output.destroy(this.toTargetError(error, `load ${key}`, key));
+      },
+    );
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    const path = this.pathOf(key);
+    return this.withClient(async (client) => {
+      try {
+        const size = await client.size(path);
+        const modified = await client.lastMod(path).catch(() => undefined);
+        return { key, size, ...(modified ? { modified } : {}) };
+      } catch (error) {
+        throw this.toTargetError(error, `stat ${key}`, key);
+      }
+    });
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    const slash = prefix.lastIndexOf('/');
+    yield* this.walk(slash >= 0 ? prefix.slice(0, slash) : '', prefix);
+  }
+
+  private async *walk(folderKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+    const folder = folderKey === '' ? this.settings.root : posix.join(this.settings.root, folderKey);
+    // Fetch the whole listing, then give the client back before yielding: the consumer may run
+    // other operations (remove, say) while it iterates.
+    let entries: FileInfo[];
+    try {
+      entries = await this.withClient((client) => client.list(folder));
+    } catch (error) {
+      if (error instanceof FTPError && error.code === FILE_UNAVAILABLE) return;
+      throw this.toTargetError(error, `list ${folderKey || 'the target folder'}`);
+    }
+    for (const entry of entries) {
+      if (entry.name === '.' || entry.name === '..' || entry.name.startsWith(TEMP_MARKER)) continue;
+      const key = folderKey === '' ? entry.name : `${folderKey}/${entry.name}`;
+      if (entry.isDirectory) {
+        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(key, prefix);
+      } else if (entry.isFile && key.startsWith(prefix)) {
+        yield { key, size: entry.size, ...(entry.modifiedAt ? { modified: entry.modifiedAt } : {}) };
+      }
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    const path = this.pathOf(key);
+    await this.withClient(async (client) => {
+      try {
+        await client.remove(path);
+      } catch (error) {
+        // 550 covers "no such file" and "not allowed": tell them apart.
+        if (error instanceof FTPError && error.code === FILE_UNAVAILABLE) {
+          const exists = await client.size(path).then(() => true, () => false);
+          if (!exists) throw notFound(this, key, error);
+        }
+        throw this.toTargetError(error, `remove ${key}`);
+      }
+      // Remove folders left empty, up to the target's root (RMD fails on a non-empty folder).
+      let folder = posix.dirname(path);
+      while (folder !== this.settings.root && folder.startsWith(`${this.settings.root}/`)) {
+        const removed = await client.send(`RMD ${folder}`).then(() => true, () => false);
+        if (!removed) break;
+        this.folders.delete(folder);
+        folder = posix.dirname(folder);
+      }
+    });
+  }
+
+  async check(): Promise<void> {
+    await this.withClient(async (client) => {
+      try {
+        await this.ensureFolder(client, this.settings.root);
+      } catch (error) {
+        throw this.toTargetError(error, `create or open folder ${this.settings.root}`);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const client of [...this.idle, ...this.busy]) client.close();
+    this.idle = [];
+    this.busy.clear();
+  }
+
+  private toTargetError(error: unknown, action: string, key?: string): BackupError {
+    if (error instanceof BackupError) return error;
+    const message = messageOf(error);
+    if (error instanceof FTPError) {
+      if (error.code === NOT_LOGGED_IN) {
+        return authFailed(this, `server replied: ${message}`, `check targets.${this.name}.user and passwordFile${this.settings.secure === false ? ' (and whether the server requires FTPS: secure: true)' : ''}`, error);
+      }
+      if (key !== undefined && error.code === FILE_UNAVAILABLE) return notFound(this, key, error);
+      return targetFailed(this, action, `server replied: ${message}`, error);
+    }
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_TRUST_ERRORS.test(code)) {
+      return authFailed(
+        this,
+        `the server's TLS certificate is not trusted (${code})`,
+        `check targets.${this.name}.ca (a PEM file with the server's CA or self-signed certificate), or set allowSelfSigned: true`,
+        error,
+      );
+    }
+    if (networkErrorCode(error) || /Timeout|socket|closed/i.test(message)) return unreachable(this, message, error);
+    return targetFailed(this, action, message, error);
+  }
+}
+
+export const ftpTargetFactory: TargetFactory = {
+  type: 'ftp',
+  create(config: TargetConfigBase): Target {
+    const rawSecure = config['secure'];
+    const secure = rawSecure === 'implicit' ? 'implicit' : (optionalBoolean(config, 'secure') ?? false);
+    const user = requireString(config, 'user');
+    const password = readSecretFile(config, 'passwordFile') ?? inlineSecret(config, 'password');
+    if (password === undefined && user !== 'anonymous') throw configError('passwordFile', `is required for user ${user}`, config.name);
+    const tls: ConnectionOptions = {};
+    const caPath = optionalString(config, 'ca');
+    if (caPath !== undefined) {
+      try {
+        tls.ca = readFileSync(caPath);
+      } catch (error) {
+        throw configError('ca', `names a file that cannot be read (${(error as NodeJS.ErrnoException).code}): ${caPath}`, config.name);
+      }
+    }
+    if (optionalBoolean(config, 'allowSelfSigned') === true) tls.rejectUnauthorized = false;
+    if (secure === false && (caPath !== undefined || tls.rejectUnauthorized === false)) {
+      throw configError(caPath !== undefined ? 'ca' : 'allowSelfSigned', 'only applies with secure: true or implicit', config.name);
+    }
+    const port = optionalNumber(config, 'port') ?? (secure === 'implicit' ? 990 : 21);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw configError('port', 'must be a port number', config.name);
+    const maxConnections = optionalNumber(config, 'maxConnections') ?? 2;
+    if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > 16) throw configError('maxConnections', 'must be between 1 and 16', config.name);
+    const folder = optionalString(config, 'path') ?? '/';
+    // Relative paths would follow the client's changing working folder (ensureDir changes it).
+    if (!folder.startsWith('/')) throw configError('path', 'must be an absolute path on the server (e.g. /backups)', config.name);
+    const root = posix.join(folder, normalizePrefix(config.prefix)).replace(/\/+$/, '') || '/';
+    const settings: FtpTargetSettings = {
+      host: requireString(config, 'host'),
+      port,
+      user,
+      root,
+      secure,
+      tls,
+      maxConnections,
+      timeoutMs: 30_000,
+      ...(password !== undefined ? { password } : {}),
+    };
+    return withRetry(new FtpTarget(config.name, settings));
+  },
+};

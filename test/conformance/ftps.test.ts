@@ -1,0 +1,14 @@
+import { createTarget } from '../../src/targets/registry.js';
+import { freePort } from '../setup/process.js';
+import { peerOrSkip } from '../setup/testbed.js';
+import { ftpConfig } from './ftp-config.js';
+import { secretFile } from './helpers.js';
+import { runTargetConformance } from './target-suite.js';
+
+runTargetConformance('ftps', (context) => createTarget(ftpConfig(peerOrSkip('ftps', context))), {
+  wrongCredentials: async (context) => {
+    const secret = 'wrong-ftp-password-for-the-conformance-test';
+    return { target: createTarget(ftpConfig(peerOrSkip('ftps', context), { passwordFile: await secretFile(secret) })), secret };
+  },
+  unreachable: async (context) => createTarget(ftpConfig(peerOrSkip('ftps', context), { port: await freePort() })),
+});

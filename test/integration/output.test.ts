@@ -1,0 +1,101 @@
+// What an operator sees: progress bars on a terminal, one plain line per phase under cron, nothing
+// but errors with --quiet, no colour with NO_COLOR, and exactly one JSON document with --json.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { peerOrSkip, seedDatabase, testbed } from '../setup/testbed.js';
+
+const repo = resolve(__dirname, '../..');
+const cli = join(repo, 'bin', 'mongo-backup');
+const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mb-output-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function env(): NodeJS.ProcessEnv {
+  const mongo = testbed().mongo;
+  return {
+    ...process.env,
+    MONGODB_URI: `${mongo.uri.replace(/\/$/, '')}/`,
+    BACKUP_STORAGE_PATH: join(dir, 'backups'),
+    BACKUP_STATE_DIR: join(dir, 'state'),
+    BACKUP_ENCRYPTION_KEY: 'c'.repeat(64),
+    PATH: `${resolve(mongo.mongodump, '..')}:${process.env.PATH}`,
+    NO_COLOR: '',
+    FORCE_COLOR: '',
+  };
+}
+
+function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: dir, env: { ...env(), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+describe('output for people and scripts', () => {
+  beforeAll(async () => {
+    if (testbed().missing.mongo === undefined) await seedDatabase(testbed().mongo.uri, 'outputdemo', { items: 3000 });
+  });
+
+  it('off a terminal (cron): one plain line per phase with sizes and durations, no bars, no colour', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    const r = await run(['create', '--db', 'outputdemo']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/dumping .* with mongodump/);
+    expect(r.stderr).toMatch(/dump: [\d.]+ (B|KB|MB) in [\d.]+(ms|s) \([\d.]+ (B|KB|MB)\/s\)/);
+    expect(r.stderr).not.toMatch(/ETA/);
+    expect(r.stdout + r.stderr).not.toMatch(ANSI);
+    expect(r.stdout).toMatch(/✔ backup backup-\S+ completed/);
+  });
+
+  it('--quiet prints nothing on success, and still prints errors', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    const ok = await run(['-q', 'create', '--db', 'outputdemo']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('');
+    expect(ok.stderr).toBe('');
+    const bad = await run(['-q', 'show', 'backup-2000-01-01-000000-abcdef']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/error: backup backup-2000-01-01-000000-abcdef was not found/);
+  });
+
+  it('--json prints exactly one JSON document on stdout, for success and for failure', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    const ok = await run(['--json', 'list']);
+    const doc = JSON.parse(ok.stdout) as { success: boolean; count: number; backups: Array<{ id: string; targets: string[] }> };
+    expect(doc.success).toBe(true);
+    expect(doc.count).toBe(doc.backups.length);
+    expect(doc.backups[0]!.targets).toEqual(['local']);
+    const bad = await run(['--json', 'list', '--limit', 'zero']);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ success: false, error: { code: 'USAGE' } });
+  });
+
+  it.runIf(hasScript)('on a terminal: a progress bar with bytes, rate and ETA; colour unless NO_COLOR', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    const command = `${process.execPath} ${cli} create --db outputdemo`;
+    const tty = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, env: { ...env(), TERM: 'xterm', COLUMNS: '120' }, encoding: 'utf8' });
+    expect(tty.status, tty.stdout).toBe(0);
+    expect(tty.stdout).toMatch(/ETA/);
+    expect(tty.stdout).toMatch(/\/s/);
+    expect(tty.stdout).toMatch(ANSI);
+    const plain = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, env: { ...env(), TERM: 'xterm', NO_COLOR: '1' }, encoding: 'utf8' });
+    expect(plain.status).toBe(0);
+    // Bars still move the cursor, but no colour (SGR) sequences appear.
+    expect(plain.stdout).not.toMatch(/\u001b\[3\d(;\d+)?m/);
+  });
+});

@@ -1,0 +1,265 @@
+// Shared by the fan-out, replicate, delete and disaster-recovery tests:
+// - target configuration objects (what an operator would write in backuprc.yaml) for every target
+//   type, built from the test bed's peer details, each under its own prefix so tests sharing a peer
+//   never see each other's backups;
+// - a workspace: a temporary directory with a config file, a state directory and an encryption key
+//   file, and a way to run the built CLI (bin/mongo-backup) against it;
+// - small polling helpers (no fixed sleeps).
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import type { AzurePeer, FtpPeer, GcsPeer, MongoPeer, PeerName, S3Peer, SftpPeer, Testbed } from '../setup/testbed.js';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+const cliPath = process.env['MONGO_BACKUP_TEST_CLI'] ?? join(repoRoot, 'bin/mongo-backup');
+
+/** The kinds of target the tests exercise; ftp and ftps are one target type with `secure` set. */
+export type TargetKind = 'local' | 's3' | 'gcs' | 'azure' | 'sftp' | 'ftp' | 'ftps';
+export const targetKinds: readonly TargetKind[] = ['local', 's3', 'gcs', 'azure', 'sftp', 'ftp', 'ftps'];
+
+/** The target `type` a kind is configured with. */
+export function targetTypeOf(kind: TargetKind): string {
+  return kind === 'ftps' ? 'ftp' : kind;
+}
+
+/** The test-bed peer a kind needs (none for local). */
+export function peerOf(kind: TargetKind): PeerName | undefined {
+  return kind === 'local' ? undefined : kind;
+}
+
+export type TargetConfig = Record<string, unknown> & { name: string; type: string };
+
+export function s3Target(name: string, peer: S3Peer, prefix: string, extra: Record<string, unknown> = {}): TargetConfig {
+  return {
+    name,
+    type: 's3',
+    bucket: peer.bucket,
+    prefix,
+    region: peer.region,
+    endpoint: peer.endpoint,
+    forcePathStyle: true,
+    accessKeyId: peer.accessKeyId,
+    secretAccessKey: peer.secretAccessKey,
+    ...extra,
+  };
+}
+
+export function gcsTarget(name: string, peer: GcsPeer, prefix: string): TargetConfig {
+  return { name, type: 'gcs', bucket: peer.bucket, prefix, projectId: peer.projectId, apiEndpoint: peer.apiEndpoint };
+}
+
+export function azureTarget(name: string, peer: AzurePeer, prefix: string): TargetConfig {
+  return { name, type: 'azure', container: peer.container, prefix, connectionString: peer.connectionString };
+}
+
+export function sftpTarget(name: string, peer: SftpPeer, prefix: string): TargetConfig {
+  return {
+    name,
+    type: 'sftp',
+    host: peer.host,
+    port: peer.port,
+    username: peer.username,
+    privateKey: peer.privateKeyPath,
+    hostFingerprint: peer.hostFingerprint,
+    path: peer.path,
+    prefix,
+  };
+}
+
+export function ftpTarget(name: string, peer: FtpPeer, prefix: string): TargetConfig {
+  return { name, type: 'ftp', host: peer.host, port: peer.port, user: peer.user, passwordFile: peer.passwordFile, path: peer.path, secure: peer.secure, prefix };
+}
+
+export function localTarget(name: string, path: string): TargetConfig {
+  return { name, type: 'local', path };
+}
+
+/**
+ * The configuration of a target of `kind` named `name`. Remote kinds live under `prefix` on the
+ * shared peer; a local one in `localDir`.
+ */
+export function targetConfig(kind: TargetKind, name: string, bed: Testbed, where: { prefix: string; localDir: string }): TargetConfig {
+  switch (kind) {
+    case 'local':
+      return localTarget(name, where.localDir);
+    case 's3':
+      return s3Target(name, bed.s3, where.prefix);
+    case 'gcs':
+      return gcsTarget(name, bed.gcs, where.prefix);
+    case 'azure':
+      return azureTarget(name, bed.azure, where.prefix);
+    case 'sftp':
+      return sftpTarget(name, bed.sftp, where.prefix);
+    case 'ftp':
+      return ftpTarget(name, bed.ftp, where.prefix);
+    case 'ftps':
+      return ftpTarget(name, bed.ftps, where.prefix);
+  }
+}
+
+/** Environment a CLI process needs to reach the peers (FTPS: trust the peer's self-signed certificate). */
+export function peerEnvironment(bed: Testbed): NodeJS.ProcessEnv {
+  return bed.ftps.caCertPath ? { NODE_EXTRA_CA_CERTS: bed.ftps.caCertPath } : {};
+}
+
+/** A random string of Latin letters (FerretDB database names allow nothing else). */
+export function letters(count: number): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz';
+  return Array.from(randomBytes(count), (b) => alphabet[b % alphabet.length]).join('');
+}
+
+/** A unique object-store prefix for one test, e.g. `fanout-kq3x9/`. */
+export function uniquePrefix(label: string): string {
+  return `it-${label}-${randomBytes(4).toString('hex')}/`;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON when it is JSON (commands run with --json), else undefined. */
+  json: any;
+  /** Wall time of the process, ms. */
+  ms: number;
+  /** Peak resident set size in bytes (only when run with `measureRss`). */
+  maxRssBytes?: number;
+}
+
+export interface Workspace {
+  dir: string;
+  stateDir: string;
+  configFile: string;
+  keyFile: string;
+  /** The key as 64 hex characters (also in keyFile). */
+  key: string;
+  /** Writes the config file: mongodb, the key, the state dir, then `settings` (targets, retries...). */
+  writeConfig(settings: Record<string, unknown>): Promise<void>;
+  /** Runs the built CLI with this workspace's config. */
+  run(args: string[], options?: RunOptions): Promise<CliResult>;
+  /** Starts the CLI without waiting, for tests that act while it runs. */
+  start(args: string[], options?: { env?: NodeJS.ProcessEnv }): RunningCli;
+  cleanup(): Promise<void>;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Run under `/usr/bin/time -v` and report the CLI's peak RSS (its report is cut from stderr). */
+  measureRss?: boolean;
+}
+
+export interface RunningCli {
+  pid: number;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  done: Promise<CliResult>;
+}
+
+/**
+ * A temporary directory with a config naming `mongo` as the source, a fresh key (or `key`), and a
+ * state directory of its own. `mongodump` can be overridden (a wrapper script, say).
+ */
+export async function makeWorkspace(label: string, mongo: MongoPeer, options: { key?: string; extraEnv?: NodeJS.ProcessEnv } = {}): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), `mongo-backup-${label}-`));
+  const key = options.key ?? randomBytes(32).toString('hex');
+  const keyFile = join(dir, 'backup.key');
+  await writeFile(keyFile, `${key}\n`, { mode: 0o600 });
+  const stateDir = join(dir, 'state');
+  const configFile = join(dir, 'backuprc.yaml');
+  const baseEnv = (): NodeJS.ProcessEnv => ({
+    PATH: process.env['PATH'],
+    HOME: dir,
+    NO_COLOR: '1',
+    ...options.extraEnv,
+  });
+  const argv = (args: string[]) => [cliPath, '--config', configFile, ...args];
+  const workspace: Workspace = {
+    dir,
+    stateDir,
+    configFile,
+    keyFile,
+    key,
+    async writeConfig(settings) {
+      const config = {
+        mongodb: { uri: mongo.uri, mongodump: mongo.mongodump, mongorestore: mongo.mongorestore },
+        encryption: { keyFile },
+        stateDir,
+        ...settings,
+      };
+      await writeFile(configFile, stringify(config));
+    },
+    run(args, runOptions = {}) {
+      const started = Date.now();
+      const command = runOptions.measureRss ? '/usr/bin/time' : process.execPath;
+      const commandArgs = runOptions.measureRss ? ['-v', process.execPath, ...argv(args)] : argv(args);
+      return new Promise((done) => {
+        execFile(
+          command,
+          commandArgs,
+          { cwd: dir, env: { ...baseEnv(), ...runOptions.env }, timeout: runOptions.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+          (error, stdout, stderr) => {
+            const ms = Date.now() - started;
+            const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+            const result: CliResult = { code, stdout, stderr, json: parseJson(stdout), ms };
+            if (runOptions.measureRss) {
+              // GNU time appends its report to stderr: "Maximum resident set size (kbytes): N".
+              const report = stderr.lastIndexOf('\tCommand being timed:');
+              const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr.slice(report));
+              if (report >= 0) result.stderr = stderr.slice(0, report).replace(/Command exited with non-zero status \d+\n$/, '');
+              if (rss) result.maxRssBytes = Number(rss[1]) * 1024;
+            }
+            done(result);
+          },
+        );
+      });
+    },
+    start(args, runOptions = {}) {
+      const started = Date.now();
+      const child = spawn(process.execPath, argv(args), { cwd: dir, env: { ...baseEnv(), ...runOptions.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+      child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      const done = new Promise<CliResult>((resolveDone) => {
+        child.once('close', (code, signal) => resolveDone({ code: code ?? (signal ? 128 : -1), stdout, stderr, json: parseJson(stdout), ms: Date.now() - started }));
+      });
+      return { pid: child.pid ?? -1, stderr: () => stderr, done };
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+  return workspace;
+}
+
+function parseJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls `condition` until it returns a truthy value (short pauses; fails after `timeoutMs`). */
+export async function waitFor<T>(what: string, condition: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, pauseMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, pauseMs));
+  }
+}
+
+/** Peak resident set size (VmHWM, bytes) of a live process, or undefined once it has exited. */
+export async function peakRss(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const match = status ? /^VmHWM:\s+(\d+) kB$/m.exec(status) : null;
+  return match ? Number(match[1]) * 1024 : undefined;
+}
+
+/** Megabytes per second of `bytes` moved in `ms`, rounded to one decimal. */
+export function mbPerSecond(bytes: number, ms: number): number {
+  return Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10;
+}
