@@ -121,8 +121,13 @@ function renderHuman(result: ScheduleResult): string[] {
           `OnCalendar: ${(result.onCalendar ?? []).join(' and ')}`,
           ...(result.enabled ? ['Timer enabled and started.'] : []),
         ];
-  if (result.nextRuns[0]) lines.push(`Next run: ${new Date(result.nextRuns[0]).toString()}`);
+  if (result.nextRuns[0]) lines.push(`Next run: ${formatLocalTime(new Date(result.nextRuns[0]))} (local time)`);
   return lines;
+}
+
+function formatLocalTime(date: Date): string {
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
 function definedOnly<T extends Record<string, string | undefined>>(values: T): { [K in keyof T]?: string } {

@@ -1,11 +1,12 @@
 /** The zsh completion script (`_mongo-backup`), generated from the command tree. */
 import { allCommands, flagsOf, optionsAt, type CompletionCommand, type CompletionModel, type CompletionOption } from './model.js';
-import { configFlags, GENERATED_NOTICE } from './shared.js';
+import { configFlags, functionName, GENERATED_NOTICE } from './shared.js';
 
 export function generateZsh(model: CompletionModel): string {
   const fn = `_${model.program}`;
   const config = configFlags(model);
   const commands = [model.root, ...allCommands(model.root)];
+  const allWords = allWordsVariable(model);
   return [
     `#compdef ${model.program}`,
     `# zsh completion for ${model.program}. ${GENERATED_NOTICE}`,
@@ -17,8 +18,9 @@ export function generateZsh(model: CompletionModel): string {
     '    local -a targets config',
     ...(config.length > 0
       ? [
-          `    local index=\${words[(I)${config.join('|')}]}`,
-          '    (( index )) && config=(--config "${words[index+1]}")',
+          // The words of the whole command line: nested subcommands only see their own words.
+          `    local index=\${${allWords}[(I)${config.join('|')}]}`,
+          `    (( index )) && config=(--config "\${(Q)${allWords}[index+1]}")`,
         ]
       : []),
     `    targets=(\${(f)"$(_call_program targets ${model.program} $config completion --targets 2>/dev/null)"})`,
@@ -34,6 +36,11 @@ export function generateZsh(model: CompletionModel): string {
     'fi',
     '',
   ].join('\n');
+}
+
+/** Set by the top-level function: nested subcommand functions only see their own `words`. */
+function allWordsVariable(model: CompletionModel): string {
+  return `_${functionName(model.program)}_all_words`;
 }
 
 function functionFor(model: CompletionModel, command: CompletionCommand): string {
@@ -58,6 +65,7 @@ function commandFunction(model: CompletionModel, command: CompletionCommand): st
   return [
     `${name}() {`,
     '    local curcontext="$curcontext" state state_descr line expl ret=1',
+    ...(command.path.length === 0 ? [`    local -a ${allWordsVariable(model)}=("\${(@)words}")`] : []),
     '    typeset -A opt_args',
     '    _arguments -C \\',
     ...optionSpecs.map((spec) => `        ${spec} \\`),

@@ -56,23 +56,34 @@ function untilAbortedOrResumed(signal: AbortSignal, file: string | undefined): P
 }
 
 /**
- * A pass-through stage that stops at `name` once the first chunk has gone on downstream (so it has
- * reached the next stage, e.g. the fan-out and the targets), holding back everything after it.
- * Undefined when the checkpoint is not armed, so real runs carry no extra stage.
+ * A pass-through stage for checkpoints inside a stream pipeline; undefined when `name` is not
+ * armed, so real runs carry no extra stage. Stopping is done by withholding the transform
+ * callback, which blocks the pipeline right there (back-pressure holds; nothing is buffered
+ * beyond the streams' own limits).
+ *
+ * - `before-first-chunk`: announces at once (call it when the pipeline is built) and lets nothing
+ *   through until the checkpoint is passed. The upstream is already being consumed, which matters
+ *   for a child's stdout: Node discards the output of a child that exits while nobody reads it.
+ * - `after-first-chunk`: passes the first chunk on downstream (so it reaches the next stage,
+ *   e.g. the fan-out and the targets), then stops.
  */
-export function checkpointAfterFirstChunk(name: CheckpointName, signal: AbortSignal): Transform | undefined {
+export function checkpointStage(name: CheckpointName, signal: AbortSignal, when: 'before-first-chunk' | 'after-first-chunk'): Transform | undefined {
   if (!isCheckpointArmed(name)) return undefined;
-  let reached = false;
+  let passed: Promise<void> | undefined = when === 'before-first-chunk' ? checkpoint(name, signal) : undefined;
+  // A failure to announce surfaces when the first chunk arrives, not as an unhandled rejection.
+  passed?.catch(() => undefined);
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-      this.push(chunk);
-      if (reached) {
-        callback();
+      if (when === 'after-first-chunk') {
+        this.push(chunk);
+        passed ??= checkpoint(name, signal);
+        passed.then(() => callback(), callback);
         return;
       }
-      reached = true;
-      // Not calling back until the abort keeps the pipeline blocked right here (back-pressure holds).
-      checkpoint(name, signal).then(() => callback(), callback);
+      (passed as Promise<void>).then(() => callback(null, chunk), callback);
+    },
+    flush(callback: TransformCallback): void {
+      (passed ?? Promise.resolve()).then(() => callback(), callback);
     },
   });
 }

@@ -40,10 +40,34 @@ export function createDecompressor(algorithm: CompressionAlgorithm): Transform {
   switch (algorithm) {
     case 'zstd':
       requireZstd();
-      return zlib.createZstdDecompress({ chunkSize: CHUNK });
+      return reportDamage(zlib.createZstdDecompress({ chunkSize: CHUNK }), algorithm);
     case 'gzip':
-      return zlib.createGunzip({ chunkSize: CHUNK });
+      return reportDamage(zlib.createGunzip({ chunkSize: CHUNK }), algorithm);
     case 'none':
       return new PassThrough();
   }
+}
+
+/**
+ * A decoder error (bad data, wrong checksum, unexpected end) means the stored bytes are damaged: an
+ * integrity failure (exit 3) like a checksum mismatch, not a generic failure (exit 1). The stream
+ * reports the error it is destroyed with, so the mapping happens in its `_destroy`.
+ */
+function reportDamage(stream: Transform, algorithm: CompressionAlgorithm): Transform {
+  const destroyStream = stream._destroy.bind(stream);
+  stream._destroy = (error, callback) =>
+    destroyStream(error, (reported) => callback(reported && isCodecError(reported) ? damaged(algorithm, reported) : reported));
+  return stream;
+}
+
+function isCodecError(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && /^(Z_|ZSTD_)/.test(code);
+}
+
+function damaged(algorithm: CompressionAlgorithm, cause: Error): BackupError {
+  return new BackupError(ErrorCodes.ARCHIVE_CORRUPT, `the ${algorithm}-compressed data is damaged (${cause.message})`, {
+    hint: 'the stored object is damaged or incomplete; restore from another copy (--from) or another backup',
+    cause,
+  });
 }

@@ -13,7 +13,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Target } from '../targets/types.js';
 import { TOOL_VERSION } from '../version.js';
 import { closeTargets, openTargets } from './catalog.js';
-import { checkpoint, checkpointAfterFirstChunk } from './checkpoints.js';
+import { checkpoint, checkpointStage } from './checkpoints.js';
 import { removeBackupEverywhere } from './delete.js';
 import { createCompressor, defaultLevel } from './compression.js';
 import { FanOut } from './fanout.js';
@@ -97,7 +97,7 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
     if (options.requireAllTargets && usable.length < targets.length) {
       throw new BackupError(ErrorCodes.TARGET_FAILED, 'a target is not usable and --require-all-targets was given; nothing was dumped');
     }
-    for (const t of usable) if (t.capabilities.insecureTransport) events?.warn?.(`target ${t.name} uses plain FTP: data and password cross the network unencrypted (set secure: true)`);
+    for (const t of usable) if (t.capabilities.insecureTransport) events?.warn?.(insecureTransportWarning(t));
 
     const id = newBackupId();
     const objectName = archiveObjectName(algorithm, encryptionKeys !== undefined);
@@ -172,6 +172,12 @@ interface EncryptionKeys {
   recipients?: string[];
 }
 
+/** Any type can talk in the clear (plain FTP, an http:// endpoint); only FTP sends a password that way. */
+function insecureTransportWarning(target: Target): string {
+  if (target.type === 'ftp') return `target ${target.name} uses plain FTP: data and password cross the network unencrypted (set secure: true)`;
+  return `target ${target.name} (${target.describe()}) uses an unencrypted connection: data crosses the network in the clear (use an https:// endpoint)`;
+}
+
 function chooseEncryption(config: ResolvedConfig, wanted: boolean): EncryptionKeys | undefined {
   if (!wanted) return undefined;
   if (config.encryption.recipients.length > 0) return { recipients: config.encryption.recipients };
@@ -233,7 +239,6 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
     signal: pipelineAbort.signal,
     ...(events?.toolLine ? { onLine: events.toolLine } : {}),
   });
-  await checkpoint('dump-started', options.signal);
   const inspector = new ArchiveInspector();
   const plainHash = new HashingStream((bytes) => events?.progress?.('dump', bytes));
   const encryptor = input.encryptionKeys ? createEncryptStream(input.encryptionKeys) : undefined;
@@ -242,7 +247,10 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   const stages: Transform[] = [inspector, plainHash, createCompressor(input.algorithm, input.level)];
   if (encryptor) stages.push(encryptor);
   stages.push(storedHash);
-  const uploadStarted = checkpointAfterFirstChunk('upload-started', pipelineAbort.signal);
+  // Test-only fault injection (checkpoints.ts): absent unless a test armed them.
+  const dumpStarted = checkpointStage('dump-started', pipelineAbort.signal, 'before-first-chunk');
+  if (dumpStarted) stages.unshift(dumpStarted);
+  const uploadStarted = checkpointStage('upload-started', pipelineAbort.signal, 'after-first-chunk');
   if (uploadStarted) stages.push(uploadStarted);
   try {
     await Promise.all([
@@ -256,7 +264,11 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
     // Let every branch settle (their saves remove partial uploads), then remove completed copies.
     await fanout.results();
     await removeObjectEverywhere(targets, input.key);
-    throw preferDumpError(error, dump.log(), options.signal);
+    const dumpFailure = await dump.done.then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    throw preferDumpError(error, dumpFailure, dump.log(), options.signal);
   } finally {
     options.signal.removeEventListener('abort', onAbort);
   }
@@ -273,8 +285,12 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   };
 }
 
-function preferDumpError(error: unknown, log: string[], signal: AbortSignal): BackupError {
+function preferDumpError(error: unknown, dumpFailure: unknown, log: string[], signal: AbortSignal): BackupError {
   if (signal.aborted) return new BackupError(ErrorCodes.INTERRUPTED, 'backup interrupted; partial uploads were removed');
+  // mongodump failing on its own (bad credentials, bad arguments) leaves an empty or cut archive
+  // behind; its message is the cause, not the "truncated archive" the inspector then reports.
+  // (A mongodump that only complains of the broken pipe is a symptom of a later stage failing.)
+  if (dumpFailure instanceof BackupError && dumpFailure.code !== ErrorCodes.INTERRUPTED && !/broken pipe/i.test(dumpFailure.message)) return dumpFailure;
   const e = toBackupError(error);
   // A broken pipe in a later stage is a symptom; mongodump's own failure is the cause.
   if (e.code === ErrorCodes.FAILED && log.length > 0 && /premature|EPIPE|aborted/i.test(e.message)) {

@@ -51,11 +51,14 @@ export interface SpawnToolOptions {
 
 /** Spawns the tool with its stdio as pipes: stdout = archive (dump), stdin = archive (restore). */
 export async function spawnTool(options: SpawnToolOptions): Promise<ToolProcess> {
-  const config = await writeToolConfig(options.uri);
+  const ownAuthSource = options.args.some((arg) => /^--authenticationDatabase\b/.test(arg));
+  const config = await writeToolConfig(ownAuthSource ? options.uri : withExplicitAuthSource(options.uri));
   const args = [`--config=${config.file}`, ...options.args];
   const child = spawn(options.binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let partial = '';
+  // The tools catch SIGTERM, log "signal 'terminated' received" and exit with code 1.
+  let acknowledgedSignal = false;
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => {
     const parts = (partial + text).split('\n');
@@ -63,12 +66,18 @@ export async function spawnTool(options: SpawnToolOptions): Promise<ToolProcess>
     for (const raw of parts) {
       const line = redactSecrets(raw.trimEnd());
       if (line === '') continue;
+      if (/signal '\w+' received/.test(line)) acknowledgedSignal = true;
       lines.push(line);
       if (lines.length > 40) lines.shift();
       options.onLine?.(line);
     }
   });
+  // Whether we stopped it. A tool that failed on its own (its stdout ended, the pipeline broke, the
+  // run was aborted, and only then was its exit noticed) failed: its message is the cause the user
+  // needs, not "interrupted".
+  let stoppedByUs = false;
   const onAbort = (): void => {
+    stoppedByUs = true;
     child.kill('SIGTERM');
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -80,7 +89,7 @@ export async function spawnTool(options: SpawnToolOptions): Promise<ToolProcess>
     child.once('close', (code, signal) => {
       if (partial.trim()) lines.push(redactSecrets(partial.trim()));
       if (code === 0) resolve();
-      else if (options.signal?.aborted) reject(new BackupError(ErrorCodes.INTERRUPTED, `${options.tool} was stopped (interrupted)`));
+      else if (stoppedByUs && (signal !== null || acknowledgedSignal)) reject(new BackupError(ErrorCodes.INTERRUPTED, `${options.tool} was stopped (interrupted)`));
       else reject(toolFailure(options.tool, code, signal, lines));
     });
   }).finally(async () => {
@@ -90,6 +99,27 @@ export async function spawnTool(options: SpawnToolOptions): Promise<ToolProcess>
   // Keep an unhandled rejection from crashing the process before a caller awaits `done`.
   done.catch(() => undefined);
   return { child, done, log: () => [...lines] };
+}
+
+/**
+ * mongodump and mongorestore authenticate against the `--db` database when the URI names no
+ * authSource (their documented default); the driver, and so the tool's own connection check, uses
+ * the URI's database or `admin`. Pinning the driver's choice makes `create --db shop` work with a
+ * user defined in admin, as the same URI does everywhere else. mongodb+srv URIs are left alone:
+ * their TXT record may set authSource.
+ */
+export function withExplicitAuthSource(uri: string): string {
+  const m = /^mongodb:\/\/[^@/]*@[^/?]*(?:\/([^?]*))?(?:\?(.*))?$/.exec(uri);
+  if (!m) return uri; // no credentials (or not a plain mongodb:// URI)
+  const options = new URLSearchParams(m[2] ?? '');
+  const keys = [...options.keys()].map((k) => k.toLowerCase());
+  if (keys.includes('authsource')) return uri;
+  // Mechanisms whose users live outside any database ($external) need no pinning.
+  if (/^(MONGODB-X509|GSSAPI|PLAIN|MONGODB-AWS|MONGODB-OIDC)$/i.test(options.get('authMechanism') ?? '')) return uri;
+  const database = m[1] ? decodeURIComponent(m[1]) : '';
+  const authSource = `authSource=${encodeURIComponent(database || 'admin')}`;
+  if (m[2] !== undefined) return `${uri}${m[2] === '' ? '' : '&'}${authSource}`;
+  return `${uri}${m[1] === undefined ? '/' : ''}?${authSource}`;
 }
 
 export function toolNotFound(tool: string, binary: string): BackupError {

@@ -5,21 +5,14 @@
  */
 import type { ResolvedConfig } from '../config/load.js';
 import { toBackupError, type BackupError } from '../errors.js';
-import { applyRetention, describePolicy, isEmptyPolicy, policyFromConfig, type RetentionDecision, type RetentionPolicy } from '../retention/policy.js';
+import { applyRetention, describePolicy, type RetentionConfig, isEmptyPolicy, policyFromConfig, type RetentionDecision, type RetentionPolicy } from '../retention/policy.js';
 import { createTarget } from '../targets/registry.js';
 import { hasTemporaryCleanup, type Target } from '../targets/types.js';
 import { closeTargets, listBackups, openTargets } from './catalog.js';
 import { removeBackup } from './delete.js';
 
-export interface PruneOverrides {
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-  maxAge?: string;
-}
+/** Retention flags of one `prune` run; any of them replaces the target's configured policy. */
+export type PruneOverrides = Omit<RetentionConfig, 'minAge'>;
 
 export interface PruneOptions {
   targets: string[];

@@ -176,6 +176,14 @@ async function streamIntoMongorestore(
     decode.check();
   } catch (error) {
     if (options.signal.aborted) throw new BackupError(ErrorCodes.INTERRUPTED, 'restore interrupted; the destination may be partially restored');
+    // mongorestore failing on its own (bad credentials, a refused index) breaks the pipe it reads
+    // from; its message is the cause, not the broken pipe. An integrity failure stays the cause.
+    const toolFailure = await restore.done.then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    const integrity = error instanceof BackupError && error.exitCode === 3;
+    if (!integrity && toolFailure instanceof BackupError && toolFailure.code !== ErrorCodes.INTERRUPTED) throw toolFailure;
     throw error;
   } finally {
     options.signal.removeEventListener('abort', onAbort);

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { usageError } from '../errors.js';
+import { BackupError, ErrorCodes, usageError } from '../errors.js';
 import { cronToOnCalendar } from './calendar.js';
 import { nextCronRuns, parseCron, type CronSchedule } from './cron.js';
 import {
@@ -204,7 +204,9 @@ async function runSystemd(request: ScheduleRequest, schedule: CronSchedule, envi
     return result;
   }
 
-  await writeUnits(files);
+  await writeUnits(files).catch((error: unknown) => {
+    throw permissionHint(error, request.user ? undefined : 'run it as root, or use --user for user units, or --dir to write elsewhere');
+  });
   result.installed = true;
   const envFile = request.user ? path.join(configHome, 'mongo-backup/env') : '/etc/mongo-backup/env';
   if (manageSystemd) {
@@ -268,13 +270,22 @@ async function runCron(request: ScheduleRequest, schedule: CronSchedule, environ
 
   const previous = findTaggedLine(before, tag);
   await mkdir(path.dirname(logFile), { recursive: true }).catch(() => undefined);
-  await store.write(upsertTaggedLine(before, tag, line));
+  await store.write(upsertTaggedLine(before, tag, line)).catch((error: unknown) => {
+    throw permissionHint(error, 'run it as root for system crontabs, or leave out --crontab-file to use your own crontab');
+  });
   result.installed = true;
   result.enabled = true;
   if (previous !== undefined && previous !== line) environment.info(`replaced: ${previous}`);
   result.nextSteps.push(`output of each run goes to ${logFile}`);
   result.nextSteps.push('cron passes no secrets: keep them in the config (keyFile, passwordFile, uriFile) or in variables at the top of the crontab');
   return result;
+}
+
+/** "permission denied" while writing becomes an error that says what to do instead. */
+function permissionHint(error: unknown, hint: string | undefined): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if ((code !== 'EACCES' && code !== 'EPERM') || hint === undefined) return error;
+  return new BackupError(ErrorCodes.FAILED, `cannot write the schedule: ${(error as Error).message}`, { cause: error, hint });
 }
 
 function isSystemCrontab(file: string): boolean {

@@ -23,7 +23,6 @@ import { Client, FTPError, type FileInfo } from 'basic-ftp';
 import { BackupError } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
 import { authFailed, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import { withRetry } from './retry.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
 
@@ -433,6 +432,6 @@ export const ftpTargetFactory: TargetFactory = {
       timeoutMs: 30_000,
       ...(password !== undefined ? { password } : {}),
     };
-    return withRetry(new FtpTarget(config.name, settings));
+    return new FtpTarget(config.name, settings);
   },
 };

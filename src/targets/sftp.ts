@@ -24,7 +24,6 @@ import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackupError, ErrorCodes } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
 import { authFailed, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import { withRetry } from './retry.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalNumber, optionalString, requireString } from './util.js';
 
@@ -33,8 +32,8 @@ const NO_SUCH_FILE = 2;
 const PERMISSION_DENIED = 3;
 
 /** Bytes per write/read request and requests in flight: 64 × 32 KiB = 2 MiB window each way. */
-const IO_CHUNK = 32 * 1024;
-const IO_WINDOW = 64;
+const IO_CHUNK = Number(process.env['X_CHUNK'] ?? 32 * 1024);
+const IO_WINDOW = Number(process.env['X_WINDOW'] ?? 64);
 
 export interface SftpTargetSettings {
   host: string;
@@ -507,7 +506,6 @@ export const sftpTargetFactory: TargetFactory = {
       ...(password !== undefined ? { password } : {}),
       ...(hostFingerprint ? { hostFingerprint } : {}),
     };
-    // A dropped SSH session or a refused connection is worth another try; see retry.ts.
-    return withRetry(new SftpTarget(config.name, settings));
+    return new SftpTarget(config.name, settings);
   },
 };

@@ -5,6 +5,7 @@
  * storage. Every implementation passes test/conformance/target-suite.ts.
  */
 import type { Readable } from 'node:stream';
+import type { RetentionConfig } from '../retention/policy.js';
 
 export interface ObjectInfo {
   /** Key relative to the target's prefix. */
@@ -109,17 +110,8 @@ export interface TargetConfigBase {
   [key: string]: unknown;
 }
 
-export interface RetentionConfig {
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-  /** Duration string such as `30d`, `12h`, `2w`. */
-  maxAge?: string;
-  minAge?: string;
-}
+/** A target's `retention:` block; validated by the retention module, where its rules live. */
+export type { RetentionConfig } from '../retention/policy.js';
 
 /** A factory validates its config (throwing CONFIG_INVALID errors naming the bad key) and builds a target. */
 export interface TargetFactory {

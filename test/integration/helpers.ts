@@ -14,7 +14,9 @@ import { freePort, peersBinDir, repoRoot, spawnPeer, stopPeer, waitUntilReady } 
 import { peerDataDir, removePeerDataDir, startFerretDB, startMongod, testbed, type MongoPeer, type PeerHandle } from '../setup/testbed.js';
 
 export { repoRoot };
-const cliPath = join(repoRoot, 'bin/mongo-backup');
+// MONGO_BACKUP_TEST_CLI runs another build of the CLI (e.g. a private `tsc --outDir` copy while
+// others rebuild dist/); by default the one the global setup just built.
+const cliPath = process.env['MONGO_BACKUP_TEST_CLI'] ?? join(repoRoot, 'bin/mongo-backup');
 
 // ---------------------------------------------------------------------------------------------
 // Running the CLI
@@ -232,9 +234,10 @@ export async function startAuthFerretDB(user: string, password: string): Promise
     '--test-enable-new-auth',
     '--setup-database=admin',
     `--setup-username=${user}`,
-    // Test-only password of a throwaway server; the point of the test is that the *tool* hides it.
-    `--setup-password=${password}`,
-  ], join(dataDir, 'ferretdb.log'));
+  ], join(dataDir, 'ferretdb.log'), {
+    // Through the environment, not argv: tests scan every process's argv for the password.
+    env: { ...process.env, FERRETDB_SETUP_PASSWORD: password },
+  });
   const uri = `mongodb://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/`;
   const stop = async (): Promise<void> => {
     await stopPeer(spawned);

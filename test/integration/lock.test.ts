@@ -64,11 +64,11 @@ describe('the run lock', () => {
     const first = await createHeldAt(sandbox, 'dump-started', ['--db', db, '--description', 'first']);
 
     const second = await runCli(sandbox, ['create', '--db', db, '--description', 'second']);
-    expect(second.code).toBe(4);
+    expect(second.code, second.stderr).toBe(4);
     expect(second.stderr).toContain(`PID ${first.pid} on host ${hostname()}`);
     expect(second.stderr).toContain(`"mongo-backup --config ${sandbox.configFile} create --db ${db} --description first"`);
     const secondJson = await runCli(sandbox, ['--json', 'create', '--db', db]);
-    expect(secondJson.code).toBe(4);
+    expect(secondJson.code, secondJson.stderr).toBe(4);
     expect(secondJson.json).toMatchObject({ success: false, error: { code: 'LOCKED' } });
     expect(secondJson.json.error.message).toContain(`PID ${first.pid}`);
 
@@ -98,7 +98,7 @@ describe('the run lock', () => {
     await writeLock({ pid, host: hostname(), command: 'mongo-backup create --description crashed', since: new Date() });
 
     const created = await runCli(sandbox, ['create', '--db', db]);
-    expect(created.code).toBe(0);
+    expect(created.code, created.stderr).toBe(0);
     expect(created.stderr).toContain(`took over a stale lock held by PID ${pid} on ${hostname()} (mongo-backup create --description crashed`);
     expect(created.stderr).toContain(`process ${pid} on this host no longer exists`);
     expect(await completedIds(sandbox)).toHaveLength(1);
@@ -108,7 +108,7 @@ describe('the run lock', () => {
     const pid2 = deadPid();
     await writeLock({ pid: pid2, host: hostname(), command: 'mongo-backup prune', since: new Date() });
     const pruned = await runCli(sandbox, ['prune', '--keep-last', '5']);
-    expect(pruned.code).toBe(0);
+    expect(pruned.code, pruned.stderr).toBe(0);
     expect(pruned.stderr).toContain(`took over a stale lock held by PID ${pid2}`);
     expect(existsSync(lockFile())).toBe(false);
   });
@@ -117,7 +117,7 @@ describe('the run lock', () => {
     const raw = await writeLock({ pid: process.pid, host: 'backup-host-b', command: 'mongo-backup create --type full', since: new Date() });
 
     const refused = await runCli(sandbox, ['create', '--db', db]);
-    expect(refused.code).toBe(4);
+    expect(refused.code, refused.stderr).toBe(4);
     expect(refused.stderr).toContain(`"mongo-backup create --type full" (PID ${process.pid} on host backup-host-b)`);
     expect(refused.stderr).toContain('backup-host-b is gone');
     expect(await filesUnder(sandbox.localDir)).toEqual([]);
@@ -126,7 +126,7 @@ describe('the run lock', () => {
 
     await writeLock({ pid: process.pid, host: 'backup-host-b', command: 'mongo-backup create --type full', since: new Date(Date.now() - 2 * DAY) });
     const created = await runCli(sandbox, ['create', '--db', db]);
-    expect(created.code).toBe(0);
+    expect(created.code, created.stderr).toBe(0);
     expect(created.stderr).toMatch(/took over a stale lock held by PID \d+ on backup-host-b .*older than the 1d limit/);
     expect(await completedIds(sandbox)).toHaveLength(1);
   });

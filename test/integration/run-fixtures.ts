@@ -120,12 +120,16 @@ function parsedJson(args: string[], stdout: string): unknown {
 
 /** Runs the built CLI to completion with the sandbox's config file and state directory. */
 export function runCli(sandbox: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((done) => {
+  const t0 = Date.now();
+  if (process.env.MB_TIMING) process.stderr.write(`[timing] start ${args.join(' ')}\n`);
+  return new Promise<CliResult>((done) => {
     execFile(process.execPath, cliArgs(sandbox, args), { cwd: sandbox.dir, env: cliEnv(sandbox, env), timeout: 60_000 }, (error, stdout, stderr) => {
       const failure = error as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
       const code = failure ? (typeof failure.code === 'number' ? failure.code : null) : 0;
       done({ code, signal: failure?.signal ?? null, stdout, stderr, json: parsedJson(args, stdout) });
     });
+  }).finally(() => {
+    if (process.env.MB_TIMING) process.stderr.write(`[timing] ${Date.now() - t0} ms: ${args.join(' ')}\n`);
   });
 }
 
@@ -193,6 +197,21 @@ export async function journal(sandbox: Sandbox): Promise<RunRecord[]> {
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as RunRecord);
+}
+
+export interface ListedBackup {
+  id: string;
+  status: string;
+  /** Targets holding a complete copy (COMPLETED backups). */
+  targets: string[];
+  error?: { code: string; message: string };
+}
+
+/** What `list --json` shows: COMPLETED backups from the targets, FAILED runs from the journal. */
+export async function listed(sandbox: Sandbox, args: string[] = []): Promise<ListedBackup[]> {
+  const result = await runCli(sandbox, ['--json', 'list', ...args]);
+  if (result.code !== 0) throw new Error(`list failed (${result.code}): ${result.stderr}`);
+  return result.json.backups as ListedBackup[];
 }
 
 /** Ids of the COMPLETED backups `list` shows (for one target, or all). */

@@ -6,12 +6,15 @@
 //   file, and a way to run the built CLI (bin/mongo-backup) against it;
 // - small polling helpers (no fixed sleeps).
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, posix, relative, resolve } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { stringify } from 'yaml';
-import type { AzurePeer, FtpPeer, GcsPeer, MongoPeer, PeerName, S3Peer, SftpPeer, Testbed } from '../setup/testbed.js';
+import { connectSftp, type AzurePeer, type FtpPeer, type GcsPeer, type MongoPeer, type PeerName, type S3Peer, type SftpPeer, type Testbed } from '../setup/testbed.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 const cliPath = process.env['MONGO_BACKUP_TEST_CLI'] ?? join(repoRoot, 'bin/mongo-backup');
@@ -69,8 +72,20 @@ export function sftpTarget(name: string, peer: SftpPeer, prefix: string): Target
   };
 }
 
+/** FTP, or FTPS when the peer is secure (its self-signed certificate trusted through `ca`). */
 export function ftpTarget(name: string, peer: FtpPeer, prefix: string): TargetConfig {
-  return { name, type: 'ftp', host: peer.host, port: peer.port, user: peer.user, passwordFile: peer.passwordFile, path: peer.path, secure: peer.secure, prefix };
+  return {
+    name,
+    type: 'ftp',
+    host: peer.host,
+    port: peer.port,
+    user: peer.user,
+    passwordFile: peer.passwordFile,
+    path: peer.path,
+    secure: peer.secure,
+    ...(peer.caCertPath ? { ca: peer.caCertPath } : {}),
+    prefix,
+  };
 }
 
 export function localTarget(name: string, path: string): TargetConfig {
@@ -98,11 +113,6 @@ export function targetConfig(kind: TargetKind, name: string, bed: Testbed, where
     case 'ftps':
       return ftpTarget(name, bed.ftps, where.prefix);
   }
-}
-
-/** Environment a CLI process needs to reach the peers (FTPS: trust the peer's self-signed certificate). */
-export function peerEnvironment(bed: Testbed): NodeJS.ProcessEnv {
-  return bed.ftps.caCertPath ? { NODE_EXTRA_CA_CERTS: bed.ftps.caCertPath } : {};
 }
 
 /** A random string of Latin letters (FerretDB database names allow nothing else). */
@@ -262,4 +272,85 @@ export async function peakRss(pid: number): Promise<number | undefined> {
 /** Megabytes per second of `bytes` moved in `ms`, rounded to one decimal. */
 export function mbPerSecond(bytes: number, ms: number): number {
   return Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading what a target really holds, with the storage's own client (not the code under test).
+
+/** SHA-256 (`sha256:hex`) and size of a stream. */
+export async function digestOf(stream: Readable): Promise<{ checksum: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { checksum: `sha256:${hash.digest('hex')}`, size };
+}
+
+function s3ClientFor(config: TargetConfig): S3Client {
+  return new S3Client({
+    endpoint: config['endpoint'] as string,
+    region: config['region'] as string,
+    forcePathStyle: true,
+    credentials: { accessKeyId: config['accessKeyId'] as string, secretAccessKey: config['secretAccessKey'] as string },
+  });
+}
+
+/** Digest of the object `key` (relative to the target's prefix) on a local, s3 or sftp target. */
+export async function storedDigest(config: TargetConfig, key: string, bed: Testbed): Promise<{ checksum: string; size: number }> {
+  switch (config.type) {
+    case 'local':
+      return digestOf(createReadStream(join(config['path'] as string, key)));
+    case 's3': {
+      const client = s3ClientFor(config);
+      try {
+        const reply = await client.send(new GetObjectCommand({ Bucket: config['bucket'] as string, Key: `${config['prefix'] as string}${key}` }));
+        return await digestOf(reply.Body as Readable);
+      } finally {
+        client.destroy();
+      }
+    }
+    case 'sftp': {
+      const client = await connectSftp(bed.sftp);
+      try {
+        // get() settles only once the remote file is closed, so ending the session after it is safe.
+        const hash = createHash('sha256');
+        let size = 0;
+        const sink = new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            hash.update(chunk);
+            size += chunk.length;
+            callback();
+          },
+        });
+        await client.get(posix.join(config['path'] as string, config['prefix'] as string, key), sink);
+        return { checksum: `sha256:${hash.digest('hex')}`, size };
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
+    default:
+      throw new Error(`storedDigest: no direct reader for target type ${config.type}`);
+  }
+}
+
+/** Every object key (relative to the target's prefix) under `folder` on a local or s3 target. */
+export async function storedKeys(config: TargetConfig, folder: string): Promise<string[]> {
+  if (config.type === 'local') {
+    const root = config['path'] as string;
+    const entries = await readdir(join(root, folder), { recursive: true, withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isFile()).map((e) => relative(root, join(e.parentPath, e.name))).sort();
+  }
+  if (config.type === 's3') {
+    const client = s3ClientFor(config);
+    const prefix = config['prefix'] as string;
+    try {
+      const reply = await client.send(new ListObjectsV2Command({ Bucket: config['bucket'] as string, Prefix: `${prefix}${folder}` }));
+      return (reply.Contents ?? []).map((o) => (o.Key ?? '').slice(prefix.length)).sort();
+    } finally {
+      client.destroy();
+    }
+  }
+  throw new Error(`storedKeys: no direct lister for target type ${config.type}`);
 }

@@ -123,7 +123,8 @@ async function launch<Details>(
   return { details: context.details, pid: spawned.pid, port: context.port, dataDir: context.dataDir, logFile: spawned.logFile, stop };
 }
 
-async function mongoAnswersPing(uri: string): Promise<boolean> {
+async function mongoAnswersPing(uri: string, port: number): Promise<boolean> {
+  if (!(await canConnect(port))) return false;
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 1000, connectTimeoutMS: 1000 });
   try {
     const reply = await client.db('admin').command({ ping: 1 });
@@ -157,7 +158,7 @@ export async function startFerretDB(options: StartOptions): Promise<PeerHandle<M
     '--log-level=warn',
   ], logFile);
   const uri = `mongodb://127.0.0.1:${port}/`;
-  return launch(spawned, { port, dataDir: options.dataDir, details: { uri, ...tools, kind: 'ferretdb' }, what: 'ping' }, () => mongoAnswersPing(uri));
+  return launch(spawned, { port, dataDir: options.dataDir, details: { uri, ...tools, kind: 'ferretdb' }, what: 'ping' }, () => mongoAnswersPing(uri, port));
 }
 
 /** mongod, mongodump and mongorestore from PATH, when all three are there. */
@@ -176,7 +177,7 @@ export async function startMongod(options: StartOptions): Promise<PeerHandle<Mon
   const spawned = spawnPeer('mongod', tools.mongod, ['--dbpath', dbPath, '--bind_ip', '127.0.0.1', '--port', String(port), '--quiet'], logFile);
   const uri = `mongodb://127.0.0.1:${port}/`;
   const details: MongoPeer = { uri, mongodump: tools.mongodump, mongorestore: tools.mongorestore, kind: 'mongod' };
-  return launch(spawned, { port, dataDir: options.dataDir, details, what: 'ping', graceMs: 10_000 }, () => mongoAnswersPing(uri));
+  return launch(spawned, { port, dataDir: options.dataDir, details, what: 'ping', graceMs: 10_000 }, () => mongoAnswersPing(uri, port));
 }
 
 function findOnPath(command: string): string | undefined {
@@ -208,7 +209,7 @@ export async function startS3(options: StartOptions & { bucket?: string }): Prom
     ...s3Credentials,
     forcePathStyle: true,
   };
-  return launch(spawned, { port, dataDir: options.dataDir, details, what: 'create bucket' }, () => ensureS3Bucket(details));
+  return launch(spawned, { port, dataDir: options.dataDir, details, what: 'create bucket' }, async () => (await canConnect(port)) && ensureS3Bucket(details));
 }
 
 async function ensureS3Bucket(peer: S3Peer): Promise<boolean> {
@@ -254,7 +255,7 @@ export async function startGcs(options: StartOptions & { bucket?: string }): Pro
     '-log-level', 'warn',
   ], logFile);
   const details: GcsPeer = { apiEndpoint, bucket: options.bucket ?? 'testbed-bucket', projectId: 'testbed-project' };
-  return launch(spawned, { port, dataDir: options.dataDir, details, what: 'create bucket' }, () => ensureGcsBucket(details));
+  return launch(spawned, { port, dataDir: options.dataDir, details, what: 'create bucket' }, async () => (await canConnect(port)) && ensureGcsBucket(details));
 }
 
 async function ensureGcsBucket(peer: GcsPeer): Promise<boolean> {
@@ -310,7 +311,11 @@ export async function startAzure(options: StartOptions & { container?: string })
   };
   // The first SIGTERM only closes Azurite's port; the second one ends the process.
   return launch(spawned, { port, dataDir: options.dataDir, details, what: 'create container', termSignals: 2 }, async () => {
-    const container = BlobServiceClient.fromConnectionString(details.connectionString).getContainerClient(details.container);
+    // Without the TCP check and with the SDK's default retries, a probe sent before the port
+    // opens backs off for seconds (a 2 s start looked like 16 s).
+    if (!(await canConnect(port))) return false;
+    const service = BlobServiceClient.fromConnectionString(details.connectionString, { retryOptions: { maxTries: 1 } });
+    const container = service.getContainerClient(details.container);
     await container.createIfNotExists();
     return container.exists();
   });
@@ -572,10 +577,27 @@ function ensureFtpUser(): Promise<string> {
         if (!(await execFileAsync('id', ['-u', ftpUser]).then(() => true, () => false))) throw error;
       });
     }
-    if (process.getuid?.() === 0) await runWithInput('chpasswd', `${ftpUser}:${password}\n`);
+    if (process.getuid?.() === 0) {
+      await runWithInput('chpasswd', `${ftpUser}:${password}\n`);
+      await ensureHomeDirectory(ftpUser);
+    }
     return password;
   })();
   return ftpUserReady;
+}
+
+/** vsftpd refuses a login whose home directory is missing ("500 OOPS: cannot change directory"). */
+async function ensureHomeDirectory(user: string): Promise<void> {
+  const { stdout } = await execFileAsync('getent', ['passwd', user]);
+  const home = stdout.trim().split(':')[5];
+  if (!home || existsSync(home)) return;
+  if (home === '/nonexistent') {
+    await execFileAsync('usermod', ['--home', `/home/${user}`, user]);
+    return ensureHomeDirectory(user);
+  }
+  await mkdir(home, { recursive: true, mode: 0o755 });
+  const { uid, gid } = await userIds(user);
+  await chown(home, uid, gid);
 }
 
 async function sharedFtpPassword(): Promise<string> {

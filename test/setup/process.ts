@@ -60,13 +60,14 @@ export async function canConnect(port: number, host = '127.0.0.1'): Promise<bool
 const livePeerPids = new Set<number>();
 let exitHandlersInstalled = false;
 
+// Peers are spawned detached, so each leads its own process group and -pid reaches it and its
+// children. The group id stays reserved while any member lives, so this never hits a stranger
+// that reused the PID (signalling the bare PID after the leader exited could).
 function killProcessGroup(pid: number, signal: NodeJS.Signals): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, signal);
-    } catch {
-      // already gone (ESRCH) or not a group leader: nothing to do
-    }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the whole group is gone (ESRCH): nothing to do
   }
 }
 
@@ -272,7 +273,14 @@ export function reapAbandonedPeerDirs(): string[] {
       continue; // not ours, or still being set up
     }
     if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
-    for (const pid of processesMentioning(dir)) killProcessGroup(pid, 'SIGKILL');
+    for (const pid of processesMentioning(dir)) {
+      killProcessGroup(pid, 'SIGKILL');
+      try {
+        process.kill(pid, 'SIGKILL'); // a member of a group it does not lead; its command line was just checked
+      } catch {
+        // gone with its group
+      }
+    }
     rmSync(dir, { recursive: true, force: true });
     reaped.push(dir);
   }

@@ -12,7 +12,16 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import SftpClient from 'ssh2-sftp-client';
 import { Client as FtpClient } from 'basic-ftp';
 import { pipeline } from 'node:stream/promises';
-import { connectSftp, ftpAccessOptions, peerOrSkip, sftpConnectOptions, type FtpPeer } from '../setup/testbed.js';
+import {
+  connectSftp,
+  ftpAccessOptions,
+  peerDataDir,
+  peerOrSkip,
+  removePeerDataDir,
+  sftpConnectOptions,
+  startFtp,
+  type FtpPeer,
+} from '../setup/testbed.js';
 import { payloadSize, randomPayload, sha256Of } from './payload.js';
 
 const payload = randomPayload();
@@ -72,8 +81,28 @@ describe('storage peers: 20 MB streamed round trip, same SHA-256', () => {
     const sftp = peerOrSkip('sftp', ctx);
     const client = new SftpClient();
     const impostor = { ...sftp, hostFingerprint: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
-    await expect(client.connect(sftpConnectOptions(impostor, await readFile(sftp.privateKeyPath)))).rejects.toThrow();
+    await expect(client.connect(sftpConnectOptions(impostor, await readFile(sftp.privateKeyPath)))).rejects.toThrow(/verification failed/i);
     await client.end().catch(() => undefined);
+  });
+
+  it('implicit FTPS (private vsftpd): TLS from the first byte, round trip of 1 MB', async (ctx) => {
+    peerOrSkip('ftps', ctx);
+    const dataDir = await peerDataDir('ftps-implicit');
+    const server = await startFtp({ dataDir, secure: 'implicit' });
+    const client = new FtpClient(30_000);
+    const small = randomPayload(1024 * 1024);
+    try {
+      await client.access(await ftpAccessOptions(server.details));
+      expect(client.ftp.socket instanceof TLSSocket).toBe(true);
+      await client.uploadFrom(small.stream(), `${server.details.path}/small.bin`);
+      const received = new PassThrough();
+      const [hashed] = await Promise.all([sha256Of(received), client.downloadTo(received, `${server.details.path}/small.bin`)]);
+      expect(hashed).toEqual({ sha256: small.sha256, size: small.bytes.length });
+    } finally {
+      client.close();
+      await server.stop();
+      await removePeerDataDir(dataDir);
+    }
   });
 
   for (const name of ['ftp', 'ftps'] as const) {
