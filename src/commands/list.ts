@@ -4,6 +4,7 @@ import { defineAction, type CommandContext } from '../cli-context.js';
 import { buildCatalog, closeTargets, openTargets } from '../engine/catalog.js';
 import { backupView, formatTime, renderBackupTable } from '../output/render.js';
 import { readRuns } from '../state/journal.js';
+import { formatDuration } from '../duration.js';
 import { collect, parseSince, positiveInt } from './shared.js';
 
 interface ListFlags {
@@ -61,7 +62,9 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<number> {
       return lines;
     });
     if (catalog.incomplete.length > 0 && !flags.status) {
-      ctx.output.info(`(${catalog.incomplete.length} incomplete backup folder(s) without a valid manifest not shown; "prune" removes them after 24 h)`);
+      ctx.output.info(
+        `(${catalog.incomplete.length} incomplete backup folder(s) without a valid manifest not shown; "prune" removes them after ${formatDuration(config.incompleteGraceMs)})`,
+      );
     }
     return catalog.unreachable.length > 0 && catalog.unreachable.length === targets.length ? 1 : 0;
   } finally {

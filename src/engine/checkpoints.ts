@@ -28,12 +28,19 @@ export function isCheckpointArmed(name: CheckpointName): boolean {
 /** Returns at once unless a test armed this checkpoint; then announces the PID and waits for the abort. */
 export async function checkpoint(name: CheckpointName, signal: AbortSignal): Promise<void> {
   if (armedCheckpoint !== name) return;
-  if (announceFile) {
-    const partial = `${announceFile}.${process.pid}.partial`;
-    await writeFile(partial, `${process.pid}\n`);
-    await rename(partial, announceFile);
-  }
+  // Several targets reach `before-manifest` at once: announce once, and all of them wait.
+  announcement ??= announce();
+  await announcement;
   await untilAbortedOrResumed(signal, announceFile);
+}
+
+let announcement: Promise<void> | undefined;
+
+async function announce(): Promise<void> {
+  if (!announceFile) return;
+  const partial = `${announceFile}.${process.pid}.partial`;
+  await writeFile(partial, `${process.pid}\n`);
+  await rename(partial, announceFile);
 }
 
 const RESUME_POLL_MS = 20;

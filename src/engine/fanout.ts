@@ -36,6 +36,9 @@ export class FanOut extends Writable {
 
   private startBranch(target: Target, key: string, signal: AbortSignal): Branch {
     const input = new PassThrough({ highWaterMark: BRANCH_BUFFER });
+    // A branch destroyed before its target attached listeners must not crash the process: the
+    // save's rejection already reports the failure.
+    input.on('error', () => undefined);
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

@@ -31,9 +31,15 @@ import { assertValidKey, configError, normalizePrefix, optionalNumber, optionalS
 const NO_SUCH_FILE = 2;
 const PERMISSION_DENIED = 3;
 
-/** Bytes per write/read request and requests in flight: 64 × 32 KiB = 2 MiB window each way. */
-const IO_CHUNK = Number(process.env['X_CHUNK'] ?? 32 * 1024);
-const IO_WINDOW = Number(process.env['X_WINDOW'] ?? 64);
+/** Reads: 64 requests of 32 KiB in flight (2 MiB read-ahead); larger reads measured no faster. */
+const READ_CHUNK = 32 * 1024;
+const READ_WINDOW = 64;
+/**
+ * Writes: 16 requests of up to 128 KiB in flight (2 MiB). Larger writes uploaded about 1.5× faster
+ * than 32 KiB ones against OpenSSH; servers that announce a smaller limit get that size.
+ */
+const WRITE_CHUNK = 128 * 1024;
+const WRITE_WINDOW = 16;
 
 export interface SftpTargetSettings {
   host: string;
@@ -83,20 +89,29 @@ export class SftpTarget implements Target {
   // --- connection ------------------------------------------------------------------------------
 
   private connect(): Promise<Session> {
-    this.session ??= this.openSession().catch((error: unknown) => {
-      this.session = undefined;
-      throw error;
-    });
+    if (!this.session) {
+      const opening: Promise<Session> = this.openSession(() => {
+        // The connection went away: the next operation opens a new one.
+        if (this.session === opening) this.session = undefined;
+      }).catch((error: unknown) => {
+        if (this.session === opening) this.session = undefined;
+        throw error;
+      });
+      this.session = opening;
+    }
     return this.session;
   }
 
-  private async openSession(): Promise<Session> {
-    const forget = () => {
-      this.session = undefined;
-    };
-    // The library logs these events to the console by default; a dropped connection just means
-    // the next operation reconnects.
-    const client = new SftpClient(`mongo-backup:${this.name}`, { error: forget, end: forget, close: forget });
+  /** Ends the current connection (after a network failure), so the next operation reconnects. */
+  private dropSession(): void {
+    const session = this.session;
+    this.session = undefined;
+    void session?.then((open) => open.client.end()).catch(() => undefined);
+  }
+
+  private async openSession(onGone: () => void): Promise<Session> {
+    // The library logs these events to the console by default.
+    const client = new SftpClient(`mongo-backup:${this.name}`, { error: onGone, end: onGone, close: onGone });
     this.refusedFingerprint = undefined;
     try {
       const sftp = await client.connect({
@@ -338,7 +353,7 @@ export class SftpTarget implements Target {
     }
     const message = messageOf(error);
     if (networkErrorCode(error) || /No response from server|Not connected|connection (lost|closed)/i.test(message)) {
-      this.session = undefined;
+      this.dropSession();
       return unreachable(this, message, error);
     }
     return targetFailed(this, action, message, error);
@@ -369,7 +384,7 @@ async function isFolder(sftp: SFTPWrapper, path: string): Promise<boolean> {
 }
 
 /**
- * Writes a stream to an open SFTP handle with up to IO_WINDOW write requests in flight, then
+ * Writes a stream to an open SFTP handle with up to WRITE_WINDOW write requests in flight, then
  * fsyncs (when the server offers fsync@openssh.com) and closes the handle.
  */
 class SftpUpload extends Writable {
@@ -378,17 +393,22 @@ class SftpUpload extends Writable {
   private failure: Error | undefined;
   private waiting: (() => void) | undefined;
 
+  private readonly chunkSize: number;
+
   constructor(
     private readonly sftp: SFTPWrapper,
     private handle: Buffer,
   ) {
-    super({ highWaterMark: IO_CHUNK * 4 });
+    super({ highWaterMark: WRITE_CHUNK * 2 });
+    // ssh2 splits a write above the server's limit into sequential requests; stay within it.
+    const serverLimit = (sftp as SFTPWrapper & { _maxWriteLen?: number })._maxWriteLen;
+    this.chunkSize = serverLimit !== undefined && serverLimit > 0 ? Math.min(WRITE_CHUNK, serverLimit) : 32 * 1024;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.failure) return callback(this.failure);
-    for (let offset = 0; offset < chunk.length; offset += IO_CHUNK) {
-      const piece = chunk.subarray(offset, Math.min(offset + IO_CHUNK, chunk.length));
+    for (let offset = 0; offset < chunk.length; offset += this.chunkSize) {
+      const piece = chunk.subarray(offset, Math.min(offset + this.chunkSize, chunk.length));
       this.inFlight++;
       this.sftp.write(this.handle, piece, 0, piece.length, this.position, (error) => {
         this.inFlight--;
@@ -397,7 +417,7 @@ class SftpUpload extends Writable {
       });
       this.position += piece.length;
     }
-    this.whenBelow(IO_WINDOW, callback);
+    this.whenBelow(WRITE_WINDOW, callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -431,7 +451,7 @@ class SftpUpload extends Writable {
 }
 
 /**
- * Reads [start, end) from an open handle with up to IO_WINDOW read requests in flight, yielding
+ * Reads [start, end) from an open handle with up to READ_WINDOW read requests in flight, yielding
  * the bytes in order; closes the handle when done or abandoned.
  */
 async function* readAhead(sftp: SFTPWrapper, handle: Buffer, start: number, end: number): AsyncGenerator<Buffer> {
@@ -455,8 +475,8 @@ async function* readAhead(sftp: SFTPWrapper, handle: Buffer, start: number, end:
   };
   try {
     while (next < end || pending.length > 0) {
-      while (pending.length < IO_WINDOW && next < end) {
-        const length = Math.min(IO_CHUNK, end - next);
+      while (pending.length < READ_WINDOW && next < end) {
+        const length = Math.min(READ_CHUNK, end - next);
         const read = readFully(next, length);
         read.catch(() => undefined); // awaited in order below; avoid unhandled rejections meanwhile
         pending.push(read);

@@ -1,5 +1,6 @@
 // `delete` end to end on a local and an S3 target: --target removes only that copy, without it
 // every copy goes, and without --yes off a terminal nothing is touched (exit 2).
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { peerMissingReason, seedDatabase, testbed } from '../setup/testbed.js';
@@ -82,6 +83,7 @@ describe.skipIf(missing !== undefined)('delete', () => {
     const remaining = await holders();
     expect(remaining[backup.id]).toBeUndefined();
     expect(await objectsOf(backup)).toEqual({ local: [], s3: [] });
+    expect(existsSync(join(local['path'] as string, backup.id)), 'no empty folder is left behind').toBe(false);
     // The others are untouched.
     expect(remaining[backups[0]!.id]).toEqual(['local', 's3']);
   });

@@ -134,7 +134,7 @@ describe('integrity failures: exit 3, nothing reaches the destination, the backu
     });
   });
 
-  it.each(['none', 'gzip', 'zstd'] as const)(
+  it.for(['none', 'gzip', 'zstd'] as const)(
     'one flipped byte in an unencrypted object (compression %s) fails restore, verify and verify --deep',
     async (compression, ctx) => {
       peerOrSkip('mongo', ctx);

@@ -153,12 +153,12 @@ describe('fan-out: a target stops in the middle of an upload', () => {
     await gate.reset();
     const storage = join(context.s3.dataDir, 's3');
     const before = await bytesUnder(storage);
-    const run = ws.start(['--json', 'create', '--db', db, '--compression', 'none', ...extraArgs]);
+    const run = ws.run(['--json', 'create', '--db', db, '--compression', 'none', ...extraArgs]);
     await gate.reached();
     await waitFor('the S3 peer to receive upload data', async () => (await bytesUnder(storage)) > before, 30_000);
     await context.s3.stop();
     await gate.open();
-    const result = await run.done;
+    const result = await run;
     context.s3 = await restart(context.s3);
     return result;
   }
@@ -232,7 +232,7 @@ describe('fan-out: a target that is down for a moment', () => {
       socket.resetAndDestroy();
     });
     await new Promise<void>((done) => resetter.listen(s3.port, '127.0.0.1', done));
-    const run = ws.start(['--json', 'create', '--db', db]);
+    const run = ws.run(['--json', 'create', '--db', db]);
     try {
       await waitFor('create to try the S3 peer', () => refused.length > 0, 60_000);
     } finally {
@@ -240,7 +240,7 @@ describe('fan-out: a target that is down for a moment', () => {
     }
     await restart(s3);
 
-    const result = await run.done;
+    const result = await run;
     expect(refused.length).toBeGreaterThan(0);
     expect(result.code, result.stderr).toBe(0);
     expect(result.json.backup.targets).toEqual(['local', 's3']);

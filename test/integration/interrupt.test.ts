@@ -6,6 +6,7 @@
 // - SIGKILL: no cleanup at all — the lock names a dead PID and the next create takes it over with
 //   a warning; the leftovers (temporary files, a folder without manifest) never list as
 //   COMPLETED, and prune removes them once they are older than the grace period.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import {
   runCli,
   s3TargetConfig,
   seededDatabase,
+  spawnCli,
   uniquePrefix,
   type RunningCli,
   type Sandbox,
@@ -53,8 +55,8 @@ beforeEach(async ({ skip, onTestFinished }) => {
   onTestFinished(() => sandbox.cleanup());
 });
 
-async function writeConfig(extra: Record<string, unknown> = {}): Promise<void> {
-  const targets = [localTargetConfig(sandbox), ...(s3Prefix ? [s3TargetConfig('offsite', s3Prefix)] : [])];
+async function writeConfig(extra: Record<string, unknown> = {}, s3Extra: Record<string, unknown> = {}): Promise<void> {
+  const targets = [localTargetConfig(sandbox), ...(s3Prefix ? [s3TargetConfig('offsite', s3Prefix, s3Extra)] : [])];
   await sandbox.writeConfig({ mongodb: mongoConfig(mongo), stateDir: sandbox.stateDir, targets, ...extra });
 }
 
@@ -90,6 +92,11 @@ async function onlyCompletedId(): Promise<string> {
   const completed = await listed(sandbox, ['--status', 'COMPLETED']);
   expect(completed).toEqual([expect.objectContaining({ targets: s3Prefix ? ['local', 'offsite'] : ['local'] })]);
   return completed[0]!.id;
+}
+
+/** Documents holding `bytes` of random base64 each: nothing for a compressor to win. */
+function randomDocuments(count: number, bytes: number): Array<{ _id: number; payload: string }> {
+  return Array.from({ length: count }, (_, index) => ({ _id: index, payload: randomBytes((bytes * 3) / 4).toString('base64') }));
 }
 
 const isTemporary = (file: string): boolean => /(^|\/)\.tmp-/.test(file);
@@ -150,6 +157,26 @@ describe('SIGTERM during create', () => {
       ]);
     });
   }
+});
+
+describe('SIGTERM during a multipart upload', () => {
+  it('aborts the upload on S3: no object, no pending multipart upload', async ({ skip }) => {
+    peerOrSkip('s3', { skip });
+    // Incompressible documents, stored uncompressed in 5 MiB parts: the upload is a multipart one
+    // and stays open for several parts. The signal goes out once S3 lists it as pending.
+    const bigDb = await seededDatabase(mongo, 'multipart', { blobs: randomDocuments(320, 48 * 1024) });
+    await writeConfig({}, { partSize: 5 * 1024 * 1024 });
+    const run = spawnCli(sandbox, ['create', '--db', bigDb, '--compression', 'none', '--target', 'offsite']);
+    await pollUntil('a pending multipart upload on S3', async () => {
+      if (run.exited()) throw new Error(`create ended before a multipart upload was seen:\n${(await run.result).stderr}`);
+      return (await s3State()).pendingUploads.length > 0;
+    });
+    process.kill(run.pid, 'SIGTERM');
+    const result = await run.result;
+    expect(result.code, result.stderr).toBe(130);
+    expect(await s3State()).toEqual({ keys: [], pendingUploads: [] });
+    expect((await journal(sandbox)).map((r) => r.status)).toEqual(['INTERRUPTED']);
+  });
 });
 
 describe('SIGKILL during create', () => {

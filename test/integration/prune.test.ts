@@ -245,5 +245,11 @@ describe('prune on real targets', () => {
       expect(newest).toMatchObject({ action: 'keep', reasons: ['newest completed backup (always kept)'] });
       expect(Object.keys(await folders(target))).toEqual([ids.newest]);
     }
+
+    // The grace period for incomplete backups is configurable; a bad value is a usage error (exit 2).
+    await sandbox.writeConfig({ mongodb: mongoConfig(mongo), stateDir: sandbox.stateDir, targets: targetConfigs, incompleteGracePeriod: 'soon' });
+    const badGrace = await runCli(sandbox, ['prune']);
+    expect(badGrace.code).toBe(2);
+    expect(badGrace.stderr).toContain('incompleteGracePeriod: "soon" is not a valid duration');
   });
 });

@@ -127,7 +127,8 @@ async function expectManifestView(
     expect(view['encryption']).toBeNull();
     expect(object).not.toMatch(/\.enc$/);
   }
-  const extension = { zstd: '.zst', gzip: '.gz', none: '' }[expected.compression];
+  const extensions: Record<string, string> = { zstd: '.zst', gzip: '.gz', none: '' };
+  const extension = extensions[expected.compression] ?? '(unknown compression)';
   expect(object.replace(/\.enc$/, '')).toMatch(new RegExp(`dump\\.archive${extension.replace('.', '\\.')}$`));
   // The key never appears, in any spelling.
   const text = JSON.stringify(view);
@@ -252,7 +253,7 @@ describe('round trip: every other compression × encryption combination (small d
   ] as const;
   const restoredCopies: Array<{ db: string; copy: string }> = [];
 
-  it.each(combinations)('compression $compression, encrypted $encrypted: create --db, restore elsewhere, verify --deep', async ({ compression, encrypted }, ctx) => {
+  it.for(combinations)('compression $compression, encrypted $encrypted: create --db, restore elsewhere, verify --deep', async ({ compression, encrypted }, ctx) => {
     peerOrSkip('mongo', ctx);
     const db = `small${compression}${encrypted ? 'enc' : 'plain'}`;
     const copy = `${db}copy`;

@@ -16,7 +16,7 @@ import { archiveObjectName, MANIFEST_FILE, MANIFEST_FORMAT, serializeManifest, t
 import type { RunRecord } from '../../src/state/journal.js';
 import { createTarget } from '../../src/targets/registry.js';
 import type { Target, TargetConfigBase } from '../../src/targets/types.js';
-import { seedDatabase, testbed, type MongoPeer } from '../setup/testbed.js';
+import { seedDatabase, testbed, type MongoPeer, type SeedSpec } from '../setup/testbed.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const HOUR = 3_600_000;
@@ -48,10 +48,10 @@ export async function makeSandbox(label: string): Promise<Sandbox> {
 }
 
 /** A unique, Latin-letters-only database name (FerretDB's rule), seeded with a few documents. */
-export async function seededDatabase(mongo: MongoPeer, label: string): Promise<string> {
+export async function seededDatabase(mongo: MongoPeer, label: string, spec: SeedSpec = { users: 40, orders: 25 }): Promise<string> {
   const letters = Array.from(randomBytes(6), (b) => String.fromCharCode(97 + (b % 26))).join('');
   const db = `${label}${letters}`;
-  await seedDatabase(mongo.uri, db, { users: 40, orders: 25 });
+  await seedDatabase(mongo.uri, db, spec);
   return db;
 }
 
@@ -120,16 +120,12 @@ function parsedJson(args: string[], stdout: string): unknown {
 
 /** Runs the built CLI to completion with the sandbox's config file and state directory. */
 export function runCli(sandbox: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const t0 = Date.now();
-  if (process.env.MB_TIMING) process.stderr.write(`[timing] start ${args.join(' ')}\n`);
   return new Promise<CliResult>((done) => {
     execFile(process.execPath, cliArgs(sandbox, args), { cwd: sandbox.dir, env: cliEnv(sandbox, env), timeout: 60_000 }, (error, stdout, stderr) => {
       const failure = error as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
       const code = failure ? (typeof failure.code === 'number' ? failure.code : null) : 0;
       done({ code, signal: failure?.signal ?? null, stdout, stderr, json: parsedJson(args, stdout) });
     });
-  }).finally(() => {
-    if (process.env.MB_TIMING) process.stderr.write(`[timing] ${Date.now() - t0} ms: ${args.join(' ')}\n`);
   });
 }
 

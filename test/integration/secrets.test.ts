@@ -4,7 +4,7 @@
 // the alert log. The server is a private FerretDB that checks passwords, so a backup that
 // succeeds proves the password did reach mongodump — just not through its command line.
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { peerMissingReason, peerOrSkip, testbed } from '../setup/testbed.js';
@@ -43,8 +43,9 @@ beforeAll(async () => {
   // Enough documents that mongodump runs for a moment while its argv is watched.
   await withMongo(auth.uri, async (client) => {
     const docs = Array.from({ length: 4000 }, (_, i) => ({ _id: i, text: `row ${i} ${'x'.repeat(400)}` }));
-    for (let i = 0; i < docs.length; i += 1000) await client.db(DB).collection('rows').insertMany(docs.slice(i, i + 1000));
-    await client.db(DB).collection('small').insertOne({ _id: 1, note: 'hello' });
+    const rows = client.db(DB).collection<{ _id: number; text: string }>('rows');
+    for (let i = 0; i < docs.length; i += 1000) await rows.insertMany(docs.slice(i, i + 1000));
+    await client.db(DB).collection<{ _id: number; note: string }>('small').insertOne({ _id: 1, note: 'hello' });
   });
 });
 
@@ -81,6 +82,8 @@ interface Watched {
   tools: string[][];
   /** argv of any process that held a secret. */
   leaks: string[][];
+  /** Permission bits of the `--config=FILE` files the tools were given (seen while they ran). */
+  configModes: number[];
 }
 
 /**
@@ -92,15 +95,21 @@ async function runWatched(args: string[], env?: NodeJS.ProcessEnv): Promise<Watc
   const run = ws.run(args, env ? { env } : {}).finally(() => (finished = true));
   const tools = new Map<number, string[]>();
   const leaks: string[][] = [];
+  const configModes: number[] = [];
   const secrets = secretSpellings();
   while (!finished) {
     for (const [pid, argv] of await allCommandLines()) {
       const joined = argv.join(' ');
-      if (/(^|\/)(mongodump|mongorestore)$/.test(argv[0] ?? '')) tools.set(pid, argv);
+      if (/(^|\/)(mongodump|mongorestore)$/.test(argv[0] ?? '') && !tools.has(pid)) {
+        tools.set(pid, argv);
+        const configFile = argv.find((arg) => arg.startsWith('--config='))?.slice('--config='.length);
+        const mode = configFile ? await stat(configFile).then((info) => info.mode & 0o777, () => undefined) : undefined;
+        if (mode !== undefined) configModes.push(mode);
+      }
       if (secrets.some((s) => joined.includes(s.text))) leaks.push(argv);
     }
   }
-  return { result: await run, tools: [...tools.values()], leaks };
+  return { result: await run, tools: [...tools.values()], leaks, configModes };
 }
 
 describe('secrets: the database password and the encryption key', () => {
@@ -116,7 +125,12 @@ describe('secrets: the database password and the encryption key', () => {
     peerOrSkip('mongo', ctx);
     const create = await runWatched(['create', '--db', DB, '--description', 'secrets test']);
     expect(create.result.code, describeRun(create.result)).toBe(0);
-    expect(create.tools.some((argv) => argv[0]!.endsWith('mongodump')), 'mongodump was seen running').toBe(true);
+    const mongodump = create.tools.find((argv) => argv[0]!.endsWith('mongodump'));
+    expect(mongodump, 'mongodump was seen running').toBeDefined();
+    // The connection string went through a private file instead (readable by this user only).
+    expect(mongodump).toEqual(expect.arrayContaining([expect.stringMatching(/^--config=/)]));
+    expect(create.configModes.length, 'the --config file was seen while mongodump ran').toBeGreaterThan(0);
+    expect(create.configModes.every((mode) => (mode & 0o077) === 0), create.configModes.map((m) => m.toString(8)).join(',')).toBe(true);
     expect(create.leaks).toEqual([]);
     expectCleanOutput('create', create.result);
 

@@ -3,21 +3,19 @@
 //   type, built from the test bed's peer details, each under its own prefix so tests sharing a peer
 //   never see each other's backups;
 // - a workspace: a temporary directory with a config file, a state directory and an encryption key
-//   file, and a way to run the built CLI (bin/mongo-backup) against it;
+//   file, and a way to run the built CLI (bin/mongo-backup, through helpers.ts's runCli) against it;
 // - small polling helpers (no fixed sleeps).
-import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, posix, relative, resolve } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { stringify } from 'yaml';
+import { runCli } from './helpers.js';
 import { connectSftp, type AzurePeer, type FtpPeer, type GcsPeer, type MongoPeer, type PeerName, type S3Peer, type SftpPeer, type Testbed } from '../setup/testbed.js';
-
-export const repoRoot = resolve(import.meta.dirname, '../..');
-const cliPath = process.env['MONGO_BACKUP_TEST_CLI'] ?? join(repoRoot, 'bin/mongo-backup');
 
 /** The kinds of target the tests exercise; ftp and ftps are one target type with `secure` set. */
 export type TargetKind = 'local' | 's3' | 'gcs' | 'azure' | 'sftp' | 'ftp' | 'ftps';
@@ -138,6 +136,12 @@ export interface CliResult {
   maxRssBytes?: number;
 }
 
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Sample the CLI's peak RSS (VmHWM) until it exits. */
+  measureRss?: boolean;
+}
+
 export interface Workspace {
   dir: string;
   stateDir: string;
@@ -147,45 +151,23 @@ export interface Workspace {
   key: string;
   /** Writes the config file: mongodb, the key, the state dir, then `settings` (targets, retries...). */
   writeConfig(settings: Record<string, unknown>): Promise<void>;
-  /** Runs the built CLI with this workspace's config. */
+  /** Runs the built CLI with this workspace's config (stdin closed: not a terminal). */
   run(args: string[], options?: RunOptions): Promise<CliResult>;
-  /** Starts the CLI without waiting, for tests that act while it runs. */
-  start(args: string[], options?: { env?: NodeJS.ProcessEnv }): RunningCli;
   cleanup(): Promise<void>;
-}
-
-export interface RunOptions {
-  env?: NodeJS.ProcessEnv;
-  timeoutMs?: number;
-  /** Run under `/usr/bin/time -v` and report the CLI's peak RSS (its report is cut from stderr). */
-  measureRss?: boolean;
-}
-
-export interface RunningCli {
-  pid: number;
-  /** Everything written to stderr so far. */
-  stderr(): string;
-  done: Promise<CliResult>;
 }
 
 /**
  * A temporary directory with a config naming `mongo` as the source, a fresh key (or `key`), and a
- * state directory of its own. `mongodump` can be overridden (a wrapper script, say).
+ * state directory of its own. The CLI runs through helpers.ts's runCli (MONGO_BACKUP_TEST_CLI
+ * selects another build).
  */
-export async function makeWorkspace(label: string, mongo: MongoPeer, options: { key?: string; extraEnv?: NodeJS.ProcessEnv } = {}): Promise<Workspace> {
+export async function makeWorkspace(label: string, mongo: MongoPeer, options: { key?: string } = {}): Promise<Workspace> {
   const dir = await mkdtemp(join(tmpdir(), `mongo-backup-${label}-`));
   const key = options.key ?? randomBytes(32).toString('hex');
   const keyFile = join(dir, 'backup.key');
   await writeFile(keyFile, `${key}\n`, { mode: 0o600 });
   const stateDir = join(dir, 'state');
   const configFile = join(dir, 'backuprc.yaml');
-  const baseEnv = (): NodeJS.ProcessEnv => ({
-    PATH: process.env['PATH'],
-    HOME: dir,
-    NO_COLOR: '1',
-    ...options.extraEnv,
-  });
-  const argv = (args: string[]) => [cliPath, '--config', configFile, ...args];
   const workspace: Workspace = {
     dir,
     stateDir,
@@ -201,42 +183,22 @@ export async function makeWorkspace(label: string, mongo: MongoPeer, options: { 
       };
       await writeFile(configFile, stringify(config));
     },
-    run(args, runOptions = {}) {
-      const started = Date.now();
-      const command = runOptions.measureRss ? '/usr/bin/time' : process.execPath;
-      const commandArgs = runOptions.measureRss ? ['-v', process.execPath, ...argv(args)] : argv(args);
-      return new Promise((done) => {
-        execFile(
-          command,
-          commandArgs,
-          { cwd: dir, env: { ...baseEnv(), ...runOptions.env }, timeout: runOptions.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
-          (error, stdout, stderr) => {
-            const ms = Date.now() - started;
-            const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-            const result: CliResult = { code, stdout, stderr, json: parseJson(stdout), ms };
-            if (runOptions.measureRss) {
-              // GNU time appends its report to stderr: "Maximum resident set size (kbytes): N".
-              const report = stderr.lastIndexOf('\tCommand being timed:');
-              const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr.slice(report));
-              if (report >= 0) result.stderr = stderr.slice(0, report).replace(/Command exited with non-zero status \d+\n$/, '');
-              if (rss) result.maxRssBytes = Number(rss[1]) * 1024;
-            }
-            done(result);
-          },
-        );
+    async run(args, runOptions = {}) {
+      let rss: Promise<number | undefined> | undefined;
+      const result = await runCli(['--config', configFile, ...args], {
+        cwd: dir,
+        env: { PATH: process.env['PATH'], HOME: dir, NO_COLOR: '1', ...runOptions.env },
+        ...(runOptions.measureRss ? { onSpawn: (child: ChildProcess) => (rss = samplePeakRss(child)) } : {}),
       });
-    },
-    start(args, runOptions = {}) {
-      const started = Date.now();
-      const child = spawn(process.execPath, argv(args), { cwd: dir, env: { ...baseEnv(), ...runOptions.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-      child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-      const done = new Promise<CliResult>((resolveDone) => {
-        child.once('close', (code, signal) => resolveDone({ code: code ?? (signal ? 128 : -1), stdout, stderr, json: parseJson(stdout), ms: Date.now() - started }));
-      });
-      return { pid: child.pid ?? -1, stderr: () => stderr, done };
+      const maxRssBytes = await rss;
+      return {
+        code: result.code,
+        stdout: result.stdout,
+        stderr: result.stderr,
+        json: parseJson(result.stdout),
+        ms: result.durationMs,
+        ...(maxRssBytes !== undefined ? { maxRssBytes } : {}),
+      };
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
@@ -251,6 +213,20 @@ function parseJson(text: string): any {
   }
 }
 
+/** The highest VmHWM (peak RSS, bytes) read from /proc while the child runs (every 10 ms). */
+async function samplePeakRss(child: ChildProcess): Promise<number | undefined> {
+  let peak: number | undefined;
+  let running = true;
+  child.once('exit', () => (running = false));
+  while (running && child.pid !== undefined) {
+    const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => undefined);
+    const match = status ? /^VmHWM:\s+(\d+) kB$/m.exec(status) : null;
+    if (match) peak = Math.max(peak ?? 0, Number(match[1]) * 1024);
+    await new Promise((done) => setTimeout(done, 10));
+  }
+  return peak;
+}
+
 /** Polls `condition` until it returns a truthy value (short pauses; fails after `timeoutMs`). */
 export async function waitFor<T>(what: string, condition: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, pauseMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -260,13 +236,6 @@ export async function waitFor<T>(what: string, condition: () => Promise<T | unde
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((done) => setTimeout(done, pauseMs));
   }
-}
-
-/** Peak resident set size (VmHWM, bytes) of a live process, or undefined once it has exited. */
-export async function peakRss(pid: number): Promise<number | undefined> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
-  const match = status ? /^VmHWM:\s+(\d+) kB$/m.exec(status) : null;
-  return match ? Number(match[1]) * 1024 : undefined;
 }
 
 /** Megabytes per second of `bytes` moved in `ms`, rounded to one decimal. */
