@@ -66,7 +66,9 @@ function runCommand(command, argv, { env = process.env, stdoutTo, input } = {}) 
     const fd = stdoutTo ? openSync(stdoutTo, 'w') : undefined;
     const started = process.hrtime.bigint();
     const load = loadAverage();
-    const child = spawn(command, argv, { env, stdio: [input ? 'pipe' : 'ignore', fd ?? 'pipe', 'pipe'] });
+    // GNU time reports the CPU seconds of the whole command, its children (the source) included.
+    const timeFile = join(tmpdir(), `mongo-backup-bench-time-${process.pid}`);
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, command, ...argv], { env, stdio: [input ? 'pipe' : 'ignore', fd ?? 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d) => (stdout += d));
@@ -74,7 +76,14 @@ function runCommand(command, argv, { env = process.env, stdoutTo, input } = {}) 
     child.once('error', reject);
     child.once('close', (code) => {
       if (fd !== undefined) closeSync(fd);
-      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, code, stdout, stderr, load });
+      let cpuSeconds = NaN;
+      try {
+        const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+        cpuSeconds = user + system;
+      } catch {
+        // no timing (the command did not start)
+      }
+      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds, code, stdout, stderr, load });
     });
   });
 }
@@ -142,7 +151,7 @@ async function main() {
         }
         const result = await best(fn);
         row[name] = { ...result, mbps: mbps(plainBytes, result.seconds) };
-        log(`${name.padEnd(18)} ${row[name].mbps.toFixed(0).padStart(6)} MB/s  ${result.seconds.toFixed(2)} s  load ${result.load.toFixed(1)}${result.rssKiB ? `  rss ${(result.rssKiB / 1024).toFixed(0)} MiB` : ''}${result.storedBytes ? `  stored ${(result.storedBytes / 1e6).toFixed(1)} MB` : ''}`);
+        log(`${name.padEnd(18)} ${row[name].mbps.toFixed(0).padStart(6)} MB/s  ${result.seconds.toFixed(2)} s  cpu ${result.cpuSeconds.toFixed(2)} s  load ${result.load.toFixed(1)}${result.rssKiB ? `  rss ${(result.rssKiB / 1024).toFixed(0)} MiB` : ''}${result.storedBytes ? `  stored ${(result.storedBytes / 1e6).toFixed(1)} MB` : ''}`);
         return result;
       };
 
@@ -174,7 +183,11 @@ async function main() {
         BENCH_RSS_FILE: join(work, 'rss'),
         NODE_OPTIONS: [`--import=${join(benchDir, 'lib/rss-reporter.mjs')}`, ...(args.profile ? [`--cpu-prof`, `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}-${size.label}-${Date.now()}.cpuprofile`] : [])].join(' '),
       });
-      const rss = () => Number(readFileSync(join(work, 'rss'), 'utf8'));
+      /** The CLI's own peak RSS and CPU seconds (all its threads, not its children). */
+      const usage = () => {
+        const { maxRssKiB, cpuSeconds } = JSON.parse(readFileSync(join(work, 'rss'), 'utf8'));
+        return { rssKiB: maxRssKiB, ownCpuSeconds: cpuSeconds };
+      };
       const cliArgs = ['--config', configFile, '--json', '--no-progress'];
 
       let lastId;
@@ -184,17 +197,17 @@ async function main() {
         const backup = JSON.parse(r.stdout).backup;
         if (backup.size !== plainBytes) throw new Error(`create stored ${backup.size} plain bytes, expected ${plainBytes}`);
         lastId = backup.id;
-        return { ...r, stdout: undefined, rssKiB: rss(), storedBytes: backup.storedSize, id: backup.id };
+        return { ...r, stdout: undefined, ...usage(), storedBytes: backup.storedSize, id: backup.id };
       };
       await measure('create', () => create(['t1'], 'create'));
       await measure('restore', async () => {
         const r = await mustRun('restore', node, [cli, ...cliArgs, 'restore', 'latest', '--force'], { env: cliEnv('restore') });
         const warnings = JSON.parse(r.stdout).result?.warnings ?? [];
-        return { ...r, stdout: undefined, rssKiB: rss(), countWarnings: warnings.length };
+        return { ...r, stdout: undefined, ...usage(), countWarnings: warnings.length };
       });
       await measure('cat', async () => {
         const r = await mustRun('cat', node, [cli, '--config', configFile, 'cat', 'latest'], { env: cliEnv('cat'), stdoutTo: '/dev/null' });
-        return { ...r, rssKiB: rss() };
+        return { ...r, ...usage() };
       });
       if (withFanout) await measure('create3', () => create(['t1', 't2', 't3'], 'create3'));
       await clearTargets(targets);
@@ -249,17 +262,27 @@ function stripNoise(row) {
 }
 
 function table(results) {
-  const lines = [];
   const f0 = (x) => (x == null || Number.isNaN(x) ? '–' : x.toFixed(0));
   const f2 = (x) => (x == null || Number.isNaN(x) ? '–' : x.toFixed(2));
-  lines.push(`Node ${results.node}, zstd level ${results.level}, best of ${results.runs}; MB/s of plain archive bytes (1 MB = 10^6 bytes)`);
-  lines.push('');
-  lines.push('| size | source | limit (zstd alone) | zstd CLI -T1/-T2 | baseline gzip+openssl | ours create | create/limit | create/baseline | stored ours / baseline (MB) | stored ratio | decompress limit | ours restore | restore/limit | ours cat | baseline restore | RSS create/restore (MiB) | 3 targets / 1 | load avg |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  const mib = (m) => f0(m?.rssKiB / 1024);
+  const cpuPerGB = (r, m) => f2(m?.cpuSeconds / (r.plainBytes / 1e9));
+  const lines = [
+    `Node ${results.node}, zstd level ${results.level}, best of ${results.runs} runs; MB/s of plain archive bytes (1 MB = 10^6 bytes); CPU = user+system seconds per GB of the whole command, source included`,
+    '',
+    '| size | source | limit: zstd alone | zstd CLI -T1 / -T2 | baseline gzip-6+openssl | **ours create** | create / limit | create / baseline | stored ours / baseline (MB) | stored ratio | 3 targets / 1 (time) | load avg |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of results.sizes) {
     const q = r.ratios;
     lines.push(
-      `| ${r.size} | ${f0(r.source.mbps)} | ${f0(r.limit.mbps)} | ${f0(r.zstdCli1.mbps)}/${f0(r.zstdCli2.mbps)} | ${f0(r.baseline?.mbps)} | ${f0(r.create.mbps)} | ${f2(q.createVsLimit)} | ${f2(q.createVsBaseline)} | ${f0(r.create.storedBytes / 1e6)} / ${r.baseline ? f0(r.baseline.storedBytes / 1e6) : '–'} | ${f2(q.storedVsBaseline)} | ${f0(r.decompressLimit.mbps)} | ${f0(r.restore.mbps)} | ${f2(q.restoreVsDecompressLimit)} | ${f0(r.cat.mbps)} | ${f0(r.baselineRestore?.mbps)} | ${f0(r.create.rssKiB / 1024)}/${f0(r.restore.rssKiB / 1024)} | ${f2(q.fanout3Vs1)} | ${f2(r.create.load)} |`,
+      `| ${r.size} | ${f0(r.source.mbps)} | ${f0(r.limit.mbps)} | ${f0(r.zstdCli1.mbps)} / ${f0(r.zstdCli2.mbps)} | ${f0(r.baseline?.mbps)} | **${f0(r.create.mbps)}** | ${f2(q.createVsLimit)} | ${f2(q.createVsBaseline)} | ${f0(r.create.storedBytes / 1e6)} / ${r.baseline ? f0(r.baseline.storedBytes / 1e6) : '–'} | ${f2(q.storedVsBaseline)} | ${f2(q.fanout3Vs1)} | ${f2(r.create.load)} |`,
+    );
+  }
+  lines.push('', '| size | decompress limit | **ours restore** | restore / limit | ours cat | cat / limit | baseline restore (openssl -d, gunzip) | peak RSS MiB: create / create×3 / restore / cat | CPU s/GB: limit / create / baseline / restore / cat |', '|---|---|---|---|---|---|---|---|---|');
+  for (const r of results.sizes) {
+    const q = r.ratios;
+    lines.push(
+      `| ${r.size} | ${f0(r.decompressLimit.mbps)} | **${f0(r.restore.mbps)}** | ${f2(q.restoreVsDecompressLimit)} | ${f0(r.cat.mbps)} | ${f2(q.catVsDecompressLimit)} | ${f0(r.baselineRestore?.mbps)} | ${mib(r.create)} / ${mib(r.create3)} / ${mib(r.restore)} / ${mib(r.cat)} | ${cpuPerGB(r, r.limit)} / ${cpuPerGB(r, r.create)} / ${cpuPerGB(r, r.baseline)} / ${cpuPerGB(r, r.restore)} / ${cpuPerGB(r, r.cat)} |`,
     );
   }
   return lines.join('\n');

@@ -15,9 +15,31 @@ process.on('exit', () => {
   for (const dir of secretDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+const TEMP_PREFIX = 'mongo-backup-';
+
+/**
+ * Removes config directories left by processes that were killed (kill -9 skips the exit handler):
+ * their names carry the owner's PID, and a dead owner's directory is swept on the next run.
+ */
+async function sweepOrphanedConfigs(): Promise<void> {
+  const entries = await fsp.readdir(os.tmpdir()).catch(() => [] as string[]);
+  for (const name of entries) {
+    const m = new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') {
+        await fsp.rm(path.join(os.tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
+      }
+    }
+  }
+}
+
 /** Writes the URI to a private config file for the tools; returns its path and a cleanup function. */
 export async function writeToolConfig(uri: string): Promise<{ file: string; cleanup: () => Promise<void> }> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'mongo-backup-'));
+  await sweepOrphanedConfigs();
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
   secretDirs.add(dir);
   await fsp.chmod(dir, 0o700);
   const file = path.join(dir, 'tools.yaml');

@@ -26,7 +26,8 @@ import {
   type PeerHandle,
   type S3Peer,
 } from '../setup/testbed.js';
-import { letters, localTarget, makeWorkspace, s3Target, sftpTarget, uniquePrefix, waitFor, type TargetConfig, type Workspace } from './target-configs.js';
+import { freePort } from '../setup/process.js';
+import { letters, localTarget, makeWorkspace, s3Target, sftpTarget, storedKeys, uniquePrefix, waitFor, type TargetConfig, type Workspace } from './target-configs.js';
 
 const MIB = 1024 * 1024;
 /** Bytes mongodump may emit before the gate: more than two 5 MiB S3 parts. */
@@ -250,6 +251,35 @@ describe('fan-out: a target that is down for a moment', () => {
     const verified = await ws.run(['--json', 'verify', 'latest', '--target', 's3', '--deep']);
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.json.result.valid).toBe(true);
+  });
+});
+
+describe('fan-out: a target that is down from the start', () => {
+  it('the others still get the backup (exit 1, reported); with --require-all-targets nothing is dumped', async (ctx) => {
+    const mongo = peerOrSkip('mongo', ctx);
+    const db = `downstart${letters(6)}`;
+    const counts = await seedDatabase(mongo.uri, db, { people: 200 });
+    const ws = await workspace('downstart', mongo);
+    // Nothing listens on this port: every request is refused.
+    const deadS3 = s3Target('s3', { ...testbed().s3, endpoint: `http://127.0.0.1:${await freePort()}`, bucket: 'nowhere' }, 'down/');
+    const local = localTarget('local', join(ws.dir, 'local'));
+    await ws.writeConfig({ retries: 0, targets: [local, deadS3] });
+
+    const strict = await ws.run(['--json', 'create', '--db', db, '--require-all-targets']);
+    expect(strict.code, strict.stderr).toBe(1);
+    expect(strict.json).toMatchObject({ success: false, error: { code: 'TARGET_FAILED', message: expect.stringContaining('nothing was dumped') } });
+    expect(strict.stderr).toMatch(/target s3 failed/);
+    expect(await storedKeys(local, '')).toEqual([]);
+
+    const lenient = await ws.run(['--json', 'create', '--db', db]);
+    expect(lenient.code, lenient.stderr).toBe(1);
+    expect(lenient.json.success).toBe(false);
+    expect(lenient.json.backup).toMatchObject({ targets: ['local'], namespaces: counts });
+    expect(lenient.json.targets).toEqual([
+      expect.objectContaining({ name: 'local', ok: true, verified: true }),
+      expect.objectContaining({ name: 's3', ok: false, error: expect.objectContaining({ code: 'TARGET_UNREACHABLE' }) }),
+    ]);
+    expect(await completedIds(ws, ['local'])).toEqual([lenient.json.backup.id]);
   });
 });
 

@@ -125,8 +125,9 @@ describe('secrets: the database password and the encryption key', () => {
     peerOrSkip('mongo', ctx);
     const create = await runWatched(['create', '--db', DB, '--description', 'secrets test']);
     expect(create.result.code, describeRun(create.result)).toBe(0);
-    const mongodump = create.tools.find((argv) => argv[0]!.endsWith('mongodump'));
-    expect(mongodump, 'mongodump was seen running').toBeDefined();
+    // (`mongodump --version` runs first, briefly; the dump itself is the one with --archive.)
+    const mongodump = create.tools.find((argv) => argv[0]!.endsWith('mongodump') && argv.includes('--archive'));
+    expect(mongodump, 'mongodump --archive was seen running').toBeDefined();
     // The connection string went through a private file instead (readable by this user only).
     expect(mongodump).toEqual(expect.arrayContaining([expect.stringMatching(/^--config=/)]));
     expect(create.configModes.length, 'the --config file was seen while mongodump ran').toBeGreaterThan(0);
@@ -147,7 +148,7 @@ describe('secrets: the database password and the encryption key', () => {
 
     const restore = await runWatched(['--verbose', 'restore', 'latest', '--ns-from', `${DB}.$c$`, '--ns-to', 'secretcopy.$c$']);
     expect(restore.result.code, describeRun(restore.result)).toBe(0);
-    expect(restore.tools.some((argv) => argv[0]!.endsWith('mongorestore')), 'mongorestore was seen running').toBe(true);
+    expect(restore.tools.some((argv) => argv[0]!.endsWith('mongorestore') && argv.includes('--archive')), 'mongorestore --archive was seen running').toBe(true);
     expect(restore.leaks).toEqual([]);
     expectCleanOutput('restore --verbose', restore.result);
     // The password reached mongorestore (the server refuses anonymous writes): the data is there.
