@@ -8,6 +8,11 @@ const ZSTD_DEFAULT_LEVEL = 3;
 const GZIP_DEFAULT_LEVEL = 6;
 /** Bigger chunks mean fewer thread-pool round trips; 256 KiB measured well for both codecs. */
 const CHUNK = 256 * 1024;
+/**
+ * Decompression output per thread-pool job. A decoder produces ~4× more bytes than it reads, so
+ * 1 MiB jobs halve the main thread's share of the zstd work against 256 KiB (docs/PERFORMANCE.md).
+ */
+const DECOMPRESS_CHUNK = 1024 * 1024;
 
 export function defaultLevel(algorithm: CompressionAlgorithm): number | undefined {
   return algorithm === 'zstd' ? ZSTD_DEFAULT_LEVEL : algorithm === 'gzip' ? GZIP_DEFAULT_LEVEL : undefined;
@@ -40,9 +45,9 @@ export function createDecompressor(algorithm: CompressionAlgorithm): Transform {
   switch (algorithm) {
     case 'zstd':
       requireZstd();
-      return reportDamage(zlib.createZstdDecompress({ chunkSize: CHUNK }), algorithm);
+      return reportDamage(zlib.createZstdDecompress({ chunkSize: DECOMPRESS_CHUNK }), algorithm);
     case 'gzip':
-      return reportDamage(zlib.createGunzip({ chunkSize: CHUNK }), algorithm);
+      return reportDamage(zlib.createGunzip({ chunkSize: DECOMPRESS_CHUNK }), algorithm);
     case 'none':
       return new PassThrough();
   }

@@ -23,7 +23,12 @@ interface Branch {
   done: Promise<BranchResult>;
 }
 
-const BRANCH_BUFFER = 4 * 1024 * 1024;
+/**
+ * Bytes buffered per branch (and in front of the fan-out). 1 MiB keeps a local disk or an
+ * uploader busy (their own writes are 16 KiB to a few MiB); 4 MiB measured no faster and cost
+ * 3 MiB more peak memory per target (docs/PERFORMANCE.md).
+ */
+const BRANCH_BUFFER = 1024 * 1024;
 
 export class FanOut extends Writable {
   private readonly branches: Branch[];

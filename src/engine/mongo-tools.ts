@@ -16,6 +16,7 @@ process.on('exit', () => {
 });
 
 const TEMP_PREFIX = 'mongo-backup-';
+const KILL_GRACE_MS = 5_000;
 
 /**
  * Removes config directories left by processes that were killed (kill -9 skips the exit handler):
@@ -101,6 +102,11 @@ export async function spawnTool(options: SpawnToolOptions): Promise<ToolProcess>
   const onAbort = (): void => {
     stoppedByUs = true;
     child.kill('SIGTERM');
+    // mongodump keeps waiting for server selection (up to 30 s) after SIGTERM; an interrupted run
+    // must not hang on it, so it is killed outright after a grace period.
+    const force = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    force.unref();
+    child.once('close', () => clearTimeout(force));
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
 

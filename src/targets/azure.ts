@@ -15,7 +15,7 @@ import {
 } from '@azure/storage-blob';
 import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
-import { authFailed, inlineSecret, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString } from './util.js';
 
@@ -97,7 +97,9 @@ export class AzureTarget implements Target {
       );
       const stream = response.readableStreamBody;
       if (!stream) throw new Error('download returned no body');
-      return stream instanceof Readable ? stream : Readable.from(stream);
+      const readable = stream instanceof Readable ? stream : Readable.from(stream);
+      destroyOnAbort(readable, options.signal);
+      return readable;
     } catch (error) {
       throw this.toTargetError(error, `load ${key}`, key);
     }

@@ -22,7 +22,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Client, FTPError, type FileInfo } from 'basic-ftp';
 import { BackupError } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
-import { authFailed, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
 
@@ -245,7 +245,7 @@ export class FtpTarget implements Target {
       return output;
     }
     this.streamDownload(client, path, key, start, end - start, size - start, output);
-    options.signal?.addEventListener('abort', () => output.destroy(options.signal?.reason as Error), { once: true });
+    destroyOnAbort(output, options.signal);
     return output;
   }
 

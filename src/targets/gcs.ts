@@ -15,7 +15,7 @@ import { Storage, type Bucket, type File, type GetFilesOptions } from '@google-c
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackupError } from '../errors.js';
-import { authFailed, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString, requireString } from './util.js';
 
@@ -104,7 +104,7 @@ export class GcsTarget implements Target {
     const output = new PassThrough({ highWaterMark: 1024 * 1024 });
     stream.on('error', (error) => output.destroy(this.toTargetError(error, `load ${key}`, key)));
     output.on('close', () => stream.destroy());
-    options.signal?.addEventListener('abort', () => output.destroy(options.signal?.reason as Error), { once: true });
+    destroyOnAbort(output, options.signal);
     stream.pipe(output);
     return output;
   }

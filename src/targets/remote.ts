@@ -127,6 +127,8 @@ export interface TrackedBody {
   bytes(): number;
   /** The body's own error, or the abort reason: a failure that is not the target's fault. */
   sourceFailure(): unknown;
+  /** True when the save's AbortSignal fired. */
+  aborted(): boolean;
   /** Stops reading the body (after a target failure) and detaches from the signal. */
   dispose(): void;
 }
@@ -138,12 +140,14 @@ export interface TrackedBody {
 export function trackBody(body: Readable, signal?: AbortSignal): TrackedBody {
   const counter = new ByteCounter();
   let sourceFailure: unknown;
+  let aborted = false;
   body.once('error', (error) => {
     sourceFailure ??= error;
   });
   // pipeline() destroys both streams on any error, so the counter's consumer sees the failure too.
   pipeline(body, counter, () => undefined);
   const onAbort = () => {
+    aborted = true;
     sourceFailure ??= abortReason(signal as AbortSignal);
     counter.destroy(sourceFailure as Error);
   };
@@ -153,6 +157,7 @@ export function trackBody(body: Readable, signal?: AbortSignal): TrackedBody {
     stream: counter,
     bytes: () => counter.bytes,
     sourceFailure: () => sourceFailure,
+    aborted: () => aborted,
     dispose: () => {
       signal?.removeEventListener('abort', onAbort);
       if (!counter.writableFinished) counter.destroy();
@@ -168,8 +173,8 @@ export function saveFailure(source: FailureSource, key: string, tracked: Tracked
   const sourceFailure = tracked?.sourceFailure();
   if (sourceFailure instanceof BackupError) return sourceFailure;
   if (sourceFailure !== undefined) {
-    const aborted = (sourceFailure as Error).name === 'AbortError';
-    return targetFailed(source, `save ${key}`, aborted ? 'the upload was aborted' : `the data stream failed: ${messageOf(sourceFailure)}`, sourceFailure);
+    const detail = tracked?.aborted() ? `the upload was aborted (${messageOf(sourceFailure)})` : `the data stream failed: ${messageOf(sourceFailure)}`;
+    return targetFailed(source, `save ${key}`, detail, sourceFailure);
   }
   return mapError(error);
 }
@@ -205,4 +210,19 @@ export async function readHead(stream: Readable, limit: number): Promise<BodyHea
     }
   }
   return { ended: false, whole: Readable.from(replay(), { objectMode: false }) };
+}
+
+/**
+ * Destroys a load's stream when the caller's signal fires, and forgets the signal once the stream
+ * is closed (one run-wide signal may serve many loads).
+ */
+export function destroyOnAbort(stream: Readable, signal: AbortSignal | undefined): void {
+  if (!signal) return;
+  if (signal.aborted) {
+    stream.destroy(abortReason(signal));
+    return;
+  }
+  const onAbort = () => stream.destroy(abortReason(signal));
+  signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', onAbort));
 }

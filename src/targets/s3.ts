@@ -22,6 +22,7 @@ import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
 import {
   authFailed,
+  destroyOnAbort,
   inlineSecret,
   messageOf,
   networkErrorCode,
@@ -130,6 +131,8 @@ export class S3Target implements Target {
         options.signal ? { abortSignal: options.signal } : {},
       );
       if (!(response.Body instanceof Readable)) throw new Error('GetObject returned no readable body');
+      // The SDK's signal covers the request; the body stream needs its own hook.
+      destroyOnAbort(response.Body, options.signal);
       return response.Body;
     } catch (error) {
       throw this.toTargetError(error, `load ${key}`, key);

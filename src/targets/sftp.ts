@@ -23,7 +23,7 @@ import SftpClient from 'ssh2-sftp-client';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackupError, ErrorCodes } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
-import { authFailed, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalNumber, optionalString, requireString } from './util.js';
 
@@ -264,9 +264,18 @@ export class SftpTarget implements Target {
     }
     const start = options.range?.start ?? 0;
     const end = Math.min(options.range?.end ?? size, size);
-    const stream = Readable.from(readAhead(session.sftp, handle, start, end), { objectMode: false });
-    options.signal?.addEventListener('abort', () => stream.destroy(options.signal?.reason as Error), { once: true });
+    const stream = Readable.from(this.typedErrors(readAhead(session.sftp, handle, start, end), key), { objectMode: false });
+    destroyOnAbort(stream, options.signal);
     return stream;
+  }
+
+  /** Passes chunks through; a failure mid-read (connection lost) reaches the reader as a typed error. */
+  private async *typedErrors(chunks: AsyncGenerator<Buffer>, key: string): AsyncGenerator<Buffer> {
+    try {
+      yield* chunks;
+    } catch (error) {
+      throw this.toTargetError(error, `load ${key}`, key);
+    }
   }
 
   async stat(key: string): Promise<ObjectInfo> {

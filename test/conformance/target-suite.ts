@@ -145,6 +145,29 @@ export function runTargetConformance(name: string, makeTarget: Make<Target>, opt
       expect((await loadText(target, key, { start: 10, end: 10 })).length).toBe(0);
     });
 
+    it('lets a reader stop a load early or abort it, and stays usable afterwards', async (context) => {
+      const target = await open(context);
+      const key = `${run}/abandoned/object.bin`;
+      const data = pseudoRandomBytes(`abandoned-${run}`, 8 * MIB);
+      await save(target, key, data);
+      // More abandoned loads than a connection pool has connections: none may stay checked out.
+      for (let i = 0; i < 4; i++) {
+        for await (const chunk of await target.load(key)) {
+          expect((chunk as Buffer).length).toBeGreaterThan(0);
+          break; // leaving the loop destroys the stream
+        }
+      }
+      const controller = new AbortController();
+      const reading = (async () => {
+        for await (const chunk of await target.load(key, { signal: controller.signal })) {
+          void chunk;
+          controller.abort(new Error('the reader gave up'));
+        }
+      })();
+      await expect(reading).rejects.toBeDefined();
+      expect((await loadText(target, key)).equals(data)).toBe(true);
+    });
+
     it('stats an object: its size and a plausible modification time', async (context) => {
       const target = await open(context);
       const key = `${run}/stat/object.bin`;

@@ -177,5 +177,19 @@ describe.runIf(process.env['MONGO_BACKUP_MEASURE'] === '1')('throughput per targ
       );
     }
     console.info(`[measure] throughput per target, ${((blobs.length * 64 * 1024) / 1e6).toFixed(0)} MB dump, --compression none, encrypted:\n${rows.join('\n')}`);
+
+    // Peak memory of a three-target fan-out does not grow with the dump: ~100 MB this time.
+    const bigDb = `measurebig${letters(6)}`;
+    for (let batch = 0; batch < 5; batch++) {
+      const more = Array.from({ length: 300 }, (_, i) => ({ _id: batch * 300 + i, payload: randomBytes(48 * 1024).toString('base64') }));
+      await seedDatabase(mongo.uri, bigDb, { blobs: more });
+    }
+    const fanoutTargets = (['local', 's3', 'sftp'] as const).filter((kind) => kinds.includes(kind));
+    const fanout = await ws.run(['--json', 'create', '--db', bigDb, ...fanoutTargets.flatMap((kind) => ['--target', kind])], { measureRss: true });
+    expect(fanout.code, fanout.stderr).toBe(0);
+    console.info(
+      `[measure] fan-out to ${fanoutTargets.join('+')}: ${(fanout.json.backup.size / 1e6).toFixed(0)} MB archive → ${(fanout.json.backup.storedSize / 1e6).toFixed(0)} MB stored, ` +
+        `${fanout.ms} ms wall, dump+upload ${phaseRate(fanout.stderr, 'dump')}, peak RSS ${((fanout.maxRssBytes ?? 0) / 1e6).toFixed(0)} MB`,
+    );
   });
 });

@@ -1,4 +1,7 @@
-// A target that goes away in the middle of a fan-out, and one that is down only for a moment.
+// Targets that fail during a fan-out: one that goes away in the middle of an upload (with and
+// without --require-all-targets), one that is down only for a moment (the retry reaches it once it
+// is back), one that is down from the start; and, at the Target level, what a target that dies
+// while its body is still flowing reports.
 //
 // To stop a peer "while its upload is under way" without racing the clock, mongodump's output
 // passes through a gate (a wrapper around the real mongodump): the first GATE_BYTES flow, then
@@ -7,11 +10,11 @@
 // a target that is gone.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackupError } from '../../src/errors.js';
 import { createTarget } from '../../src/targets/registry.js';
