@@ -39,7 +39,7 @@ describe('alert log', () => {
     const alerts = await loadAlerts(stateDir);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ id: first.alert?.id, occurrences: 2, message: 'target local has 0.5 GB free' });
-    expect(alerts[0]?.lastSeenAt >= alerts[0]!.createdAt).toBe(true);
+    expect(alerts[0]!.lastSeenAt >= alerts[0]!.createdAt).toBe(true);
   });
 
   it('keeps conditions on different targets apart', async () => {
