@@ -20,6 +20,21 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions(false);
   registerCommands(program);
+  program.addHelpText(
+    'after',
+    `
+Environment: MONGODB_URI, BACKUP_ENCRYPTION_KEY, BACKUP_STORAGE_PATH, BACKUP_STATE_DIR, MAX_BACKUPS,
+BACKUP_RETENTION_DAYS, AWS_S3_BUCKET, AWS_REGION, ENABLE_AUTO_BACKUP, NO_COLOR (they override the file).
+
+Exit codes: 0 ok (health: HEALTHY) · 1 failed or partial (WARNING) · 2 bad usage/config, nothing done
+(CRITICAL) · 3 integrity failure (checksum, authentication, archive, counts, wrong key) · 4 locked by
+another run · 130 interrupted.
+
+Examples:
+  $ mongo-backup create && mongo-backup verify latest --deep
+  $ mongo-backup restore latest --ns-from 'shop.$c$' --ns-to 'shop_check.$c$'
+  $ mongo-backup health --prometheus /var/lib/node_exporter/mongo_backup.prom`,
+  );
   return program;
 }
 
@@ -27,6 +42,10 @@ export { Option };
 
 /** Runs the CLI and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // A reader that goes away early (`| head`) is not an error worth a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
   const program = buildProgram();
   applyRecursively(program, (command) => command.exitOverride());
   try {

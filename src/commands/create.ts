@@ -2,14 +2,14 @@
 import { Option, type Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { createBackup, type CreateResult } from '../engine/create.js';
-import { recordedRun, withLock } from '../engine/runs.js';
-import { pruneTargets } from '../engine/prune.js';
+import { recordedRun, withLock, type RunDetails } from '../engine/runs.js';
+import { policyFor, pruneTargets, type PruneReport } from '../engine/prune.js';
 import type { CompressionAlgorithm } from '../engine/manifest.js';
 import { backupView } from '../output/render.js';
 import { formatBytes } from '../output/output.js';
 import { formatDurationMs } from '../output/render.js';
 import { ProgressReporter } from '../output/progress.js';
-import { usageError } from '../errors.js';
+import { BackupError, ErrorCodes, usageError } from '../errors.js';
 import { collect } from './shared.js';
 import { renderPruneReport } from './prune.js';
 
@@ -53,78 +53,101 @@ Examples:
 
 async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<number> {
   if (flags.collection && !flags.db) throw usageError('--collection needs --db');
+  if (flags.type === 'incremental') {
+    // Caught before any work: no lock, no journal entry, no alert (SPEC §3, §6 exit 2).
+    throw new BackupError(ErrorCodes.NOT_SUPPORTED, 'incremental (oplog-based) backups are not available yet', { hint: 'use --type full' });
+  }
   const config = await ctx.config();
+  const prune = Boolean(flags.prune || config.autoPrune);
+  // Validate the retention policies now, so a typo there cannot fail the run after a good backup.
+  if (prune) for (const t of config.targets) policyFor(config, t.name, undefined);
   const reporter = new ProgressReporter(ctx.output);
   const warn = (m: string): void => ctx.output.warn(m);
-  const type = flags.type === 'incremental' ? 'INCREMENTAL' : 'FULL';
-  const result = await withLock(config, ctx.commandLine, warn, () =>
-    recordedRun<CreateResult>(
-      config,
-      'create',
-      warn,
-      async () => {
-        const value = await createBackup(config, {
-          type,
-          ...(flags.description !== undefined ? { description: flags.description } : {}),
-          targets: flags.target ?? [],
-          ...(flags.db ? { db: flags.db } : {}),
-          ...(flags.collection ? { collection: flags.collection } : {}),
-          ...(flags.compression ? { compression: flags.compression } : {}),
-          encrypt: flags.encrypt,
-          verify: flags.verify,
-          requireAllTargets: Boolean(flags.requireAllTargets),
-          triggeredBy: process.env.INVOCATION_ID ? 'systemd' : process.stdin.isTTY ? 'manual' : 'scheduled',
-          signal: ctx.signal,
-          events: reporter,
-        });
-        reporter.endPhase();
-        const partial = value.completedOn.length < value.outcomes.length;
-        return {
-          value,
-          status: partial ? 'PARTIAL' : 'SUCCESS',
-          details: {
-            backupId: value.manifest.id,
-            type: value.manifest.type,
-            size: value.manifest.size,
-            storedSize: value.manifest.storedSize,
-            targets: Object.fromEntries(
-              value.outcomes.map((o) => [o.name, o.ok ? { status: 'ok' as const } : { status: 'failed' as const, ...(o.error ? { error: o.error.message } : {}) }]),
-            ),
-            ...(flags.verify ? { verified: value.outcomes.filter((o) => o.ok).every((o) => o.verified) } : {}),
-          },
-        };
-      },
-    ).finally(() => reporter.endPhase()),
-  );
-  const partial = result.completedOn.length < result.outcomes.length;
-  const verified = flags.verify && result.outcomes.filter((o) => o.ok).every((o) => o.verified);
-  const view = backupView(result.manifest, result.completedOn, verified);
+  const { result, pruneReport } = await withLock(config, ctx.commandLine, warn, async () => {
+    const created = await recordedRun<CreateResult>(config, 'create', warn, async () => {
+      const value = await createBackup(config, {
+        type: 'FULL',
+        ...(flags.description !== undefined ? { description: flags.description } : {}),
+        targets: flags.target ?? [],
+        ...(flags.db ? { db: flags.db } : {}),
+        ...(flags.collection ? { collection: flags.collection } : {}),
+        ...(flags.compression ? { compression: flags.compression } : {}),
+        encrypt: flags.encrypt,
+        verify: flags.verify,
+        requireAllTargets: Boolean(flags.requireAllTargets),
+        triggeredBy: triggeredBy(),
+        signal: ctx.signal,
+        events: reporter,
+      }).finally(() => reporter.endPhase());
+      return { value, status: isPartial(value) ? 'PARTIAL' : 'SUCCESS', details: runDetails(value, flags.verify) };
+    });
+    // Retention runs under the same lock, and only after a backup that reached every target.
+    const report = prune && !isPartial(created) ? await pruneTargets(config, { targets: flags.target ?? [], dryRun: false, signal: ctx.signal }) : undefined;
+    return { result: created, pruneReport: report };
+  });
+  const partial = isPartial(result);
+  const view = backupView(result.manifest, result.completedOn);
+  const failedCopies = result.outcomes.filter((o) => !o.ok);
+  const error = partial
+    ? { code: ErrorCodes.TARGET_FAILED, message: `backup ${result.manifest.id} is stored on ${result.completedOn.join(', ')} only; failed on ${failedCopies.map((o) => `${o.name} (${o.error?.message ?? 'failed'})`).join(', ')}` }
+    : undefined;
   ctx.output.result(
-    { success: !partial, backup: view, targets: result.outcomes },
-    () => {
-      const m = result.manifest;
-      const lines = [
-        `${ctx.output.c.green('✔')} backup ${m.id} completed in ${formatDurationMs(m.duration)}: ${formatBytes(m.size)} archive → ${formatBytes(m.storedSize)} stored (${m.compression.algorithm}${m.encrypted ? ', encrypted' : ', NOT encrypted'})`,
-        `  ${Object.keys(m.namespaces).length} namespaces, ${Object.values(m.namespaces).reduce((a, b) => a + b, 0)} documents, ${m.checksum}`,
-      ];
-      for (const o of result.outcomes) {
-        lines.push(
-          o.ok
-            ? `  ${ctx.output.c.green('✔')} ${o.name.padEnd(12)} ${o.location}${o.verified ? ' (verified)' : ''}`
-            : `  ${ctx.output.c.red('✘')} ${o.name.padEnd(12)} ${o.error?.message ?? 'failed'}`,
-        );
-      }
-      return lines;
-    },
+    { success: !partial, backup: view, copies: result.outcomes, ...(error ? { error } : {}), ...(pruneReport ? { prune: pruneReport } : {}) },
+    () => renderCreateResult(ctx, result, pruneReport),
   );
   if (!result.manifest.encrypted && flags.encrypt) {
     ctx.output.warn('no encryption key is configured: this backup is stored unencrypted (set BACKUP_ENCRYPTION_KEY or encryption.keyFile)');
   }
-  if (flags.prune || config.autoPrune) {
-    const report = await withLock(config, `${ctx.commandLine} (prune)`, (m) => ctx.output.warn(m), () =>
-      pruneTargets(config, { targets: flags.target ?? [], dryRun: false, signal: ctx.signal }),
-    );
-    if (!ctx.output.json) ctx.output.info(renderPruneReport(ctx.output, report).join('\n'));
+  if (flags.db && Object.keys(result.manifest.namespaces).length === 0) {
+    ctx.output.warn(`database "${flags.db}"${flags.collection ? ` collection "${flags.collection}"` : ''} matched nothing: the backup is empty (a typo?)`);
   }
+  if (prune && partial) ctx.output.warn('retention was not applied: the backup did not reach every target');
   return partial ? 1 : 0;
+}
+
+function isPartial(result: CreateResult): boolean {
+  return result.completedOn.length < result.outcomes.length;
+}
+
+function runDetails(value: CreateResult, verify: boolean): RunDetails {
+  return {
+    backupId: value.manifest.id,
+    type: value.manifest.type,
+    size: value.manifest.size,
+    storedSize: value.manifest.storedSize,
+    targets: Object.fromEntries(
+      value.outcomes.map((o) => [o.name, o.ok ? { status: 'ok' as const } : { status: 'failed' as const, ...(o.error ? { error: o.error.message } : {}) }]),
+    ),
+    ...(verify ? { verified: value.outcomes.filter((o) => o.ok).every((o) => o.verified) } : {}),
+  };
+}
+
+/** Who started the run, for the manifest: systemd sets INVOCATION_ID; schedulers may set MONGO_BACKUP_TRIGGER. */
+function triggeredBy(): string {
+  if (process.env.MONGO_BACKUP_TRIGGER) return process.env.MONGO_BACKUP_TRIGGER;
+  if (process.env.INVOCATION_ID) return 'systemd';
+  if (process.env.CI === 'true') return 'ci';
+  return process.stdin.isTTY ? 'manual' : 'script';
+}
+
+function renderCreateResult(ctx: CommandContext, result: CreateResult, pruneReport: PruneReport | undefined): string[] {
+  const { c } = ctx.output;
+  const m = result.manifest;
+  const partial = isPartial(result);
+  const headline = partial
+    ? `${c.yellow('⚠')} backup ${m.id} stored on ${result.completedOn.length} of ${result.outcomes.length} targets`
+    : `${c.green('✔')} backup ${m.id} completed`;
+  const lines = [
+    `${headline} in ${formatDurationMs(m.duration)}: ${formatBytes(m.size)} archive → ${formatBytes(m.storedSize)} stored (${m.compression.algorithm}${m.encrypted ? ', encrypted' : ', NOT encrypted'})`,
+    `  ${Object.keys(m.namespaces).length} namespaces, ${Object.values(m.namespaces).reduce((a, b) => a + b, 0)} documents, ${m.checksum}`,
+  ];
+  for (const o of result.outcomes) {
+    lines.push(
+      o.ok
+        ? `  ${c.green('✔')} ${o.name.padEnd(12)} ${o.location}${o.verified ? ' (verified)' : ''}`
+        : `  ${c.red('✘')} ${o.name.padEnd(12)} ${o.error?.message ?? 'failed'}`,
+    );
+  }
+  if (pruneReport) lines.push('', ...renderPruneReport(ctx.output, pruneReport));
+  return lines;
 }

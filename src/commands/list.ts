@@ -1,5 +1,5 @@
 /** `list`: backups on the chosen targets, newest first (read from the targets themselves). */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { buildCatalog, closeTargets, openTargets } from '../engine/catalog.js';
 import { backupView, formatTime, renderBackupTable } from '../output/render.js';
@@ -20,8 +20,8 @@ export function registerListCommand(program: Command): void {
     .command('list')
     .description('list backups, newest first')
     .option('--target <name>', 'only backups on this target (repeatable)', collect)
-    .addOption(new Option('--type <type>', 'only this type').choices(['FULL', 'INCREMENTAL']).argParser((v) => v.toUpperCase()))
-    .addOption(new Option('--status <status>', 'only this status').choices(['COMPLETED', 'FAILED']).argParser((v) => v.toUpperCase()))
+    .addOption(new Option('--type <type>', 'only this type').choices(['FULL', 'INCREMENTAL']).argParser(upperChoice('--type', ['FULL', 'INCREMENTAL'])))
+    .addOption(new Option('--status <status>', 'only this status').choices(['COMPLETED', 'FAILED']).argParser(upperChoice('--status', ['COMPLETED', 'FAILED'])))
     .option('--since <date>', 'only backups started at or after this date (ISO date or an age like 7d)')
     .option('--limit <n>', 'at most n backups', positiveInt)
     .addHelpText('after', '\nExamples:\n  $ mongo-backup list --limit 5\n  $ mongo-backup list --target offsite --since 7d --json')
@@ -48,16 +48,20 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<number> {
       ...failed.map((f) => ({ time: f.startTime, failed: f })),
     ].sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
     if (flags.limit) rows = rows.slice(0, flags.limit);
-    const views = rows.map((r) => (r.completed ? backupView(r.completed.manifest, r.completed.targets, false) : r.failed!));
-    ctx.output.result({ success: true, count: views.length, backups: views }, () => {
-      if (views.length === 0) {
+    const views = rows.filter((r) => r.completed).map((r) => backupView(r.completed!.manifest, r.completed!.targets));
+    const failedViews = rows.filter((r) => r.failed).map((r) => r.failed!);
+    ctx.output.result({ success: true, count: views.length, backups: views, ...(failedViews.length > 0 ? { failedRuns: failedViews } : {}) }, () => {
+      if (rows.length === 0) {
         return catalog.unreachable.length > 0 ? 'no backups found on the reachable targets' : 'no backups yet (run "mongo-backup create")';
       }
-      const lines = [renderBackupTable(ctx.output, rows.filter((r) => r.completed).map((r) => ({ manifest: r.completed!.manifest, targets: r.completed!.targets })))];
+      const completedRows = rows.filter((r) => r.completed).map((r) => ({ manifest: r.completed!.manifest, targets: r.completed!.targets }));
+      const lines = completedRows.length > 0 ? [renderBackupTable(ctx.output, completedRows)] : [];
       const failedRows = rows.filter((r) => r.failed);
       if (failedRows.length > 0) {
         lines.push('', `failed runs (from this host's journal, ${config.stateDir}):`);
-        for (const { failed: f } of failedRows) lines.push(`  ${ctx.output.c.red(f!.status)}  ${formatTime(f!.startTime)}  ${f!.id}  ${f!.error?.message ?? ''}`);
+        for (const { failed: f } of failedRows) {
+          lines.push(`  ${ctx.output.c.red(f!.status)}  ${formatTime(f!.startTime)}  ${f!.id}  ${(f!.error?.message ?? '').split('\n')[0]}`);
+        }
       }
       return lines;
     });
@@ -70,6 +74,15 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<number> {
   } finally {
     await closeTargets(targets);
   }
+}
+
+/** Case-insensitive choice (commander's own check is bypassed by a custom parser). */
+function upperChoice(flag: string, choices: string[]): (value: string) => string {
+  return (value) => {
+    const upper = value.toUpperCase();
+    if (!choices.includes(upper)) throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')}`);
+    return upper;
+  };
 }
 
 interface FailedRun {

@@ -5,7 +5,7 @@ import { pruneTargets, type PruneOverrides, type PruneReport } from '../engine/p
 import { recordedRun, withLock } from '../engine/runs.js';
 import { formatTable, type Output } from '../output/output.js';
 import { formatTime } from '../output/render.js';
-import { collect, nonNegativeInt } from './shared.js';
+import { collect, durationFlag, nonNegativeInt } from './shared.js';
 
 interface PruneFlags extends PruneOverrides {
   target?: string[];
@@ -24,7 +24,7 @@ export function registerPruneCommand(program: Command): void {
     .option('--keep-weekly <n>', 'keep the newest backup of each of the last n ISO weeks', nonNegativeInt)
     .option('--keep-monthly <n>', 'keep the newest backup of each of the last n months', nonNegativeInt)
     .option('--keep-yearly <n>', 'keep the newest backup of each of the last n years', nonNegativeInt)
-    .option('--max-age <duration>', 'delete backups older than this (e.g. 30d, 12h, 2w)')
+    .option('--max-age <duration>', 'delete backups older than this (e.g. 30d, 12h, 2w)', durationFlag('--max-age'))
     .addHelpText(
       'after',
       `

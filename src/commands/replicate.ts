@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { replicateBackups } from '../engine/replicate.js';
 import { recordedRun, withLock } from '../engine/runs.js';
-import { usageError } from '../errors.js';
+import { BackupError, usageError, type ErrorCode } from '../errors.js';
 import { formatBytes } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
 
@@ -58,5 +58,6 @@ async function runReplicate(ctx: CommandContext, ref: string | undefined, flags:
               : `${ctx.output.c.red('✘')} ${o.backupId}: ${o.error?.message}`,
         ),
   );
-  return ok ? 0 : (outcomes.find((o) => o.action === 'failed')?.error?.code === 'CHECKSUM_MISMATCH' ? 3 : 1);
+  const firstFailure = outcomes.find((o) => o.action === 'failed')?.error;
+  return ok ? 0 : firstFailure ? new BackupError(firstFailure.code as ErrorCode, firstFailure.message).exitCode : 1;
 }

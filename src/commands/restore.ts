@@ -80,8 +80,8 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
       ? await restoreBackup(config, options)
       : await recordedRun(config, 'restore', warn, async () => {
           const value = await restoreBackup(config, options);
-          return { value, status: 'SUCCESS', details: { backupId: value.backupId, verified: flags.verify } };
-        });
+          return { value, status: 'SUCCESS', details: { backupId: value.backupId, ...(flags.verify ? { verified: true } : {}) } };
+        }, undefined, { alertOnUsageErrors: false });
   } finally {
     reporter.endPhase();
   }

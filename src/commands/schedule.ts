@@ -1,6 +1,7 @@
 /** `schedule print|install|remove`: a systemd timer or a crontab line that runs `create`. */
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
+import { BackupError, ErrorCodes } from '../errors.js';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { runSchedule, type ScheduleAction, type ScheduleRequest, type ScheduleResult } from '../schedule/index.js';
 import { BACKUP_TYPES, type BackupType, type ScheduleKind } from '../schedule/types.js';
@@ -52,6 +53,12 @@ function addSubcommand(schedule: Command, action: ScheduleAction, description: s
 }
 
 async function runScheduleCommand(ctx: CommandContext, action: ScheduleAction, flags: ScheduleFlags): Promise<number> {
+  if (action === 'install' && flags.type === 'incremental') {
+    // An installed job that exits 2 every night helps nobody; print stays available for planning.
+    throw new BackupError(ErrorCodes.NOT_SUPPORTED, 'incremental (oplog-based) backups are not available yet, so they cannot be scheduled', {
+      hint: 'schedule full backups (--type full)',
+    });
+  }
   const kind: ScheduleKind | undefined = flags.systemd ? 'systemd' : flags.cron ? 'cron' : undefined;
   const request: ScheduleRequest = {
     action,

@@ -1,6 +1,7 @@
 /** Small pieces of flag handling shared by several commands. */
 import { InvalidArgumentError } from 'commander';
 import { usageError } from '../errors.js';
+import { parseDuration } from '../duration.js';
 
 /** Collects a repeatable option (`--target a --target b`). */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -31,4 +32,16 @@ export function parseSince(value: string, now: Date = new Date()): Date {
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) throw usageError(`--since "${value}" is not a date`, 'use e.g. 2026-02-18, 2026-02-18T10:30:00Z or 7d');
   return date;
+}
+
+/** Validates a duration flag (30d, 12h, 2w) at parse time, keeping the text for the policy. */
+export function durationFlag(flag: string): (value: string) => string {
+  return (value) => {
+    try {
+      parseDuration(value, flag);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message.replace(/^configuration: /, ''));
+    }
+    return value;
+  };
 }

@@ -22,7 +22,7 @@ async function runShow(ctx: CommandContext, ref: string, flags: { target?: strin
     const resolved = await resolveBackup(targets, ref);
     const names = resolved.holders.map((t) => t.name);
     const locations = Object.fromEntries(resolved.holders.map((t) => [t.name, t.describe()]));
-    const view = backupView(resolved.manifest, names, false);
+    const view = backupView(resolved.manifest, names);
     ctx.output.result({ success: true, backup: { ...view, locations } }, () => renderBackupDetail(ctx.output, view, locations));
     return 0;
   } finally {

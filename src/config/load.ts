@@ -48,6 +48,8 @@ export interface ResolvedConfig {
   incompleteGraceMs: number;
   /** Retries for transient target errors. */
   retries: number;
+  /** A lock older than this is taken over even when its process still runs (raise it for backups that take days). */
+  lockStaleAfterMs: number;
 }
 
 export interface LoadConfigOptions {
@@ -68,6 +70,7 @@ const TOP_LEVEL_KEYS = new Set([
   'retention',
   'retries',
   'incompleteGracePeriod',
+  'lockStaleAfter',
 ]);
 
 export function configError(key: string, problem: string, hint?: string): BackupError {
@@ -143,7 +146,7 @@ function resolveConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, fil
     encryption: resolveEncryption(section(raw, 'encryption'), env, baseDir),
     stateDir: resolveStateDir(raw.stateDir, env, baseDir),
     autoPrune: bool(raw.autoPrune, 'autoPrune') ?? false,
-    targets: resolveTargets(raw.targets, env, cwd),
+    targets: resolveTargets(raw.targets, env, cwd, baseDir),
     // The original design's defaults: keep at most 10, delete older than 30 days.
     retentionDefaults: {
       maxBackups: 10,
@@ -154,13 +157,18 @@ function resolveConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, fil
     health: resolveHealth(section(raw, 'health')),
     alerts: resolveAlerts(section(raw, 'alerts')),
     autoBackupEnabled: (env.ENABLE_AUTO_BACKUP ?? 'true').toLowerCase() !== 'false',
-    incompleteGraceMs: raw.incompleteGracePeriod === undefined || raw.incompleteGracePeriod === null
-      ? 24 * 3600_000
-      : parseDuration(str(raw.incompleteGracePeriod, 'incompleteGracePeriod') ?? '', 'incompleteGracePeriod'),
+    incompleteGraceMs: optionalDuration(raw, 'incompleteGracePeriod') ?? 24 * 3600_000,
+    lockStaleAfterMs: optionalDuration(raw, 'lockStaleAfter') ?? 24 * 3600_000,
     retries: int(raw.retries, 'retries', 0, 20) ?? 3,
   };
+  applyDefaultRetention(raw.retention, config.targets);
   if (file) config.configFile = file;
   return config;
+}
+
+function optionalDuration(raw: Record<string, unknown>, key: string): number | undefined {
+  const value = raw[key];
+  return value === undefined || value === null ? undefined : parseDuration(str(value, key) ?? '', key);
 }
 
 function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
@@ -326,18 +334,27 @@ function resolveStateDir(raw: unknown, env: NodeJS.ProcessEnv, baseDir: string):
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const RETENTION_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly', 'maxAge', 'minAge'];
 
-function resolveTargets(raw: unknown, env: NodeJS.ProcessEnv, cwd: string): TargetConfigBase[] {
+/** Relative paths in the file are relative to the file (like stateDir and keyFile); env and defaults to the working directory. */
+function resolveTargets(raw: unknown, env: NodeJS.ProcessEnv, cwd: string, baseDir: string): TargetConfigBase[] {
   let targets: TargetConfigBase[] = [];
   if (raw !== undefined && raw !== null) {
     if (!Array.isArray(raw)) throw configError('targets', 'must be a list of targets');
     targets = raw.map((entry, i) => validateTarget(entry, i));
+    for (const t of targets) {
+      if (t.type === 'local' && typeof t.path === 'string') t.path = path.resolve(baseDir, t.path);
+    }
   }
   const storagePath = env.BACKUP_STORAGE_PATH;
   if (targets.length === 0) {
     targets.push({ name: 'local', type: 'local', path: path.resolve(cwd, storagePath || './backups') });
   } else if (storagePath) {
-    const local = targets.find((t) => t.name === 'local' && t.type === 'local');
+    // The local target: the only one of type local, or the one named "local" among several.
+    const locals = targets.filter((t) => t.type === 'local');
+    const local = locals.length === 1 ? locals[0] : locals.find((t) => t.name === 'local');
     if (local) local.path = path.resolve(cwd, storagePath);
+    else if (locals.length > 1) {
+      throw configError('BACKUP_STORAGE_PATH', `is set but there are several local targets (${locals.map((t) => t.name).join(', ')}) and none is named "local"`);
+    }
   }
   if (env.AWS_S3_BUCKET && !targets.some((t) => t.type === 's3' && t.bucket === env.AWS_S3_BUCKET)) {
     targets.push({
@@ -346,9 +363,6 @@ function resolveTargets(raw: unknown, env: NodeJS.ProcessEnv, cwd: string): Targ
       bucket: env.AWS_S3_BUCKET,
       ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     });
-  }
-  for (const t of targets) {
-    if (t.type === 'local' && typeof t.path === 'string') t.path = path.resolve(cwd, t.path);
   }
   const seen = new Set<string>();
   for (const t of targets) {
@@ -371,6 +385,14 @@ function validateTarget(entry: unknown, index: number): TargetConfigBase {
     checkKeys(t.retention as Record<string, unknown>, `targets.${name}.retention`, RETENTION_KEYS);
   }
   return { ...t, name, type: t.type, ...(t.retention ? { retention: t.retention as RetentionConfig } : {}) };
+}
+
+/** A top-level `retention:` block is the policy of every target that has none of its own. */
+function applyDefaultRetention(raw: unknown, targets: TargetConfigBase[]): void {
+  if (raw === undefined || raw === null) return;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw configError('retention', 'must be a mapping');
+  checkKeys(raw as Record<string, unknown>, 'retention', RETENTION_KEYS);
+  for (const t of targets) t.retention ??= raw as RetentionConfig;
 }
 
 function resolveHealth(raw: Record<string, unknown>): ResolvedConfig['health'] {

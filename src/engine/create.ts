@@ -88,7 +88,7 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
       toolVersion(config.mongodb.mongodump, 'mongodump'),
       serverInfo(uri),
     ]);
-    const usable = await checkTargets(targets, events);
+    const { usable, unusable } = await checkTargets(targets, events);
     if (usable.length === 0) {
       throw new BackupError(ErrorCodes.TARGET_FAILED, 'no target is usable; nothing was dumped', {
         hint: 'see the errors above for each target',
@@ -115,7 +115,9 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
       encryptionKeys,
     });
 
-    const base: Omit<Manifest, 'endTime' | 'duration'> = {
+    // The backup's time span ends when its data is stored; verification per copy comes after.
+    const storedAt = new Date();
+    const base: Manifest = {
       manifestFormat: MANIFEST_FORMAT,
       id,
       type: 'FULL',
@@ -129,6 +131,8 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
       checksum: stream.storedChecksum,
       archiveChecksum: stream.plainChecksum,
       startTime: startTime.toISOString(),
+      endTime: storedAt.toISOString(),
+      duration: storedAt.getTime() - startTime.getTime(),
       description: options.description ?? '',
       triggeredBy: options.triggeredBy ?? 'manual',
       source: {
@@ -140,15 +144,15 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
       tool: { name: 'mongo-backup', version: TOOL_VERSION, mongodump: mongodumpVersion },
       namespaces: stream.summary.namespaces,
     };
-    const outcomes = await finishTargets(targets, usable, stream.saved, base, options, events);
+    const outcomes = await finishTargets(targets, unusable, stream.saved, base, options, events);
     if (options.signal.aborted) {
       // Interrupted while verifying or writing manifests: a copy that got its manifest meanwhile
       // must not stay behind as COMPLETED (SPEC §8).
       await removeBackupEverywhere(usable, id);
       throw new BackupError(ErrorCodes.INTERRUPTED, `backup ${id} interrupted before it completed; its copies were removed`);
     }
-    const endTime = new Date();
-    const manifest: Manifest = { ...base, endTime: endTime.toISOString(), duration: endTime.getTime() - startTime.getTime() };
+    const completed = outcomes.filter((o) => o.ok);
+    const manifest: Manifest = { ...base, verified: completed.length > 0 && completed.every((o) => o.verified) };
     const completedOn = outcomes.filter((o) => o.ok).map((o) => o.name);
     if (completedOn.length === 0) {
       throw new BackupError(ErrorCodes.TARGET_FAILED, `backup ${id} failed on every target: ${outcomes.map((o) => `${o.name}: ${o.error?.message}`).join('; ')}`, {
@@ -185,19 +189,21 @@ function chooseEncryption(config: ResolvedConfig, wanted: boolean): EncryptionKe
   return undefined;
 }
 
-async function checkTargets(targets: Target[], events: EngineEvents | undefined): Promise<Target[]> {
-  const checks = await Promise.all(
+/** Checks every target before dumping; returns the usable ones and why the others are not. */
+async function checkTargets(targets: Target[], events: EngineEvents | undefined): Promise<{ usable: Target[]; unusable: Map<string, BackupError> }> {
+  const unusable = new Map<string, BackupError>();
+  await Promise.all(
     targets.map(async (t) => {
       try {
         await t.check();
-        return t;
       } catch (error) {
-        events?.targetFailed?.(t.name, toBackupError(error));
-        return undefined;
+        const e = toBackupError(error);
+        unusable.set(t.name, e);
+        events?.targetFailed?.(t.name, e);
       }
     }),
   );
-  return checks.filter((t): t is Target => t !== undefined);
+  return { usable: targets.filter((t) => !unusable.has(t.name)), unusable };
 }
 
 interface DumpPipelineInput {
@@ -301,18 +307,18 @@ function preferDumpError(error: unknown, dumpFailure: unknown, log: string[], si
 
 async function finishTargets(
   all: Target[],
-  usable: Target[],
+  unusable: Map<string, BackupError>,
   saved: Map<string, { ok: boolean; error?: BackupError }>,
-  base: Omit<Manifest, 'endTime' | 'duration'>,
+  base: Manifest,
   options: CreateOptions,
   events: EngineEvents | undefined,
 ): Promise<TargetOutcome[]> {
-  const started = Date.parse(base.startTime);
   return Promise.all(
     all.map(async (target): Promise<TargetOutcome> => {
       const location = target.describe();
-      if (!usable.includes(target)) {
-        return { name: target.name, ok: false, verified: false, location, error: { code: ErrorCodes.TARGET_UNREACHABLE, message: 'target check failed before the dump' } };
+      const checkError = unusable.get(target.name);
+      if (checkError) {
+        return { name: target.name, ok: false, verified: false, location, error: { code: checkError.code, message: `not usable, nothing was sent: ${checkError.message}` } };
       }
       const save = saved.get(target.name);
       if (!save?.ok) {
@@ -327,8 +333,7 @@ async function finishTargets(
           await verifyStoredObject(target, `${base.id}/${base.object}`, base.storedSize, base.checksum, options.signal);
           verified = true;
         }
-        const endTime = new Date();
-        const manifest: Manifest = { ...base, endTime: endTime.toISOString(), duration: endTime.getTime() - started };
+        const manifest: Manifest = { ...base, verified };
         await checkpoint('before-manifest', options.signal);
         await target.save(`${base.id}/${MANIFEST_FILE}`, Readable.from([Buffer.from(serializeManifest(manifest), 'utf8')]), {
           contentType: 'application/json',

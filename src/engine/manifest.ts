@@ -50,6 +50,8 @@ export interface Manifest {
   namespaces: Record<string, number>;
   /** Backup this one depends on (incrementals, later). */
   parent?: string;
+  /** This copy was read back and its SHA-256 checked before the manifest was written. */
+  verified?: boolean;
 }
 
 /** Validates the parsed JSON of a manifest; throws INTEGRITY errors naming the bad field. */

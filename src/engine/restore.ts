@@ -105,13 +105,16 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
     events?.phase?.('check', `backup ${manifest.id} from ${source.name} → ${hostsOf(uri)}${mongorestoreVersion ? ` (mongorestore ${mongorestoreVersion})` : ''}`);
     const before = await countNamespaces(uri, userNamespaces.map((p) => p.destination));
     const occupied = userNamespaces.filter((p) => (before[p.destination] ?? 0) > 0);
-    if (occupied.length > 0 && !options.drop && !options.force) {
-      throw new BackupError(
+    const refusal =
+      occupied.length > 0 && !options.drop && !options.force
+        ? new BackupError(
         ErrorCodes.NAMESPACE_NOT_EMPTY,
         `refusing to restore into namespaces that already hold documents: ${occupied.map((p) => `${p.destination} (${before[p.destination]})`).join(', ')}`,
-        { hint: 'use --drop to replace them, --force to insert anyway, or --ns-from/--ns-to to restore elsewhere' },
-      );
-    }
+            { hint: 'use --drop to replace them, --force to insert anyway, or --ns-from/--ns-to to restore elsewhere' },
+          )
+        : undefined;
+    // A dry run still verifies and shows the plan; the refusal becomes a warning in its result.
+    if (refusal && !options.dryRun) throw refusal;
     if (options.verify) {
       events?.phase?.('verify', `verifying ${manifest.object} on ${source.name} (${manifest.storedSize} bytes)`);
       await verifyStoredObject(source, `${manifest.id}/${manifest.object}`, manifest.storedSize, manifest.checksum, options.signal, (b) =>
@@ -125,7 +128,7 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
       destination: hostsOf(uri),
       dryRun: options.dryRun,
       namespaces: plan.map((p) => ({ ...p, checked: false })),
-      warnings: [],
+      warnings: refusal ? [`without --drop or --force the restore would refuse: ${refusal.message}`] : [],
     };
     if (options.dryRun) return result;
 

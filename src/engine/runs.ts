@@ -13,6 +13,7 @@ type Warn = (message: string) => void;
 /** Runs `fn` holding the state directory's lock; a stale lock is taken over with a warning. */
 export async function withLock<T>(config: ResolvedConfig, commandLine: string, warn: Warn, fn: () => Promise<T>): Promise<T> {
   const lock = await acquireLock(config.stateDir, commandLine, {
+    staleAfterMs: config.lockStaleAfterMs,
     onTakeover: (previous, reason) =>
       warn(`took over a stale lock held by PID ${previous.pid} on ${previous.host} (${previous.command}, since ${previous.since}): ${reason}`),
   });
@@ -36,6 +37,7 @@ export async function recordedRun<T>(
   warn: Warn,
   fn: () => Promise<{ value: T; status: RunStatus; details: RunDetails }>,
   failureDetails: () => RunDetails = () => ({}),
+  options: { alertOnUsageErrors?: boolean } = {},
 ): Promise<T> {
   const run = beginRun(command);
   const settings = { stateDir: config.stateDir, alerts: config.alerts };
@@ -57,7 +59,9 @@ export async function recordedRun<T>(
     const status: RunStatus = e.code === ErrorCodes.INTERRUPTED ? 'INTERRUPTED' : 'FAILED';
     const record = run.finish(status, { ...failureDetails(), ...detailsOf(e), error: { code: e.code, message: e.message } });
     await recordRunOrWarn(config.stateDir, record, warn);
-    await alertOnRunFailure(settings, record, { warn });
+    // A refusal caught before any work (exit 2) in an interactive command is the operator's to fix
+    // at the prompt, not an incident to page anyone about.
+    if (e.exitCode !== 2 || options.alertOnUsageErrors !== false) await alertOnRunFailure(settings, record, { warn });
     throw e;
   }
 }

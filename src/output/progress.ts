@@ -31,10 +31,16 @@ export class ProgressReporter implements EngineEvents {
     state.bytes = bytes;
     if (!this.output.progressEnabled) return;
     if (!state.bar) {
+      // Without a known total (a dump's size is unknown until it ends) there is no honest
+      // percentage or ETA: show bytes and rate only.
+      const format =
+        total === undefined
+          ? `  ${phase.padEnd(8)} {done} | {rate}/s | {elapsed}`
+          : `  ${phase.padEnd(8)} {bar} {percentage}% | {done} | {rate}/s | ETA {eta_formatted}`;
       state.bar = new cliProgress.SingleBar(
         {
           stream: this.output.stderr as NodeJS.WritableStream,
-          format: `  ${phase.padEnd(8)} {bar} {percentage}% | {done} | {rate}/s | ETA {eta_formatted}`,
+          format,
           hideCursor: true,
           clearOnComplete: true,
           etaBuffer: 50,
@@ -43,11 +49,11 @@ export class ProgressReporter implements EngineEvents {
         },
         cliProgress.Presets.shades_classic,
       );
-      state.bar.start(total ?? Math.max(bytes, 1), 0, { done: formatBytes(0), rate: formatBytes(0) });
+      state.bar.start(total ?? Math.max(bytes, 1), 0, { done: formatBytes(0), rate: formatBytes(0), elapsed: '0s' });
     }
-    if (total === undefined) state.bar.setTotal(Math.max(bytes * 2, 1));
+    if (total === undefined) state.bar.setTotal(Math.max(bytes, 1));
     const seconds = Math.max((Date.now() - state.started) / 1000, 0.001);
-    state.bar.update(bytes, { done: formatBytes(bytes), rate: formatBytes(bytes / seconds) });
+    state.bar.update(bytes, { done: formatBytes(bytes), rate: formatBytes(bytes / seconds), elapsed: formatDurationMs(seconds * 1000) });
   };
 
   readonly targetFailed = (target: string, error: { message: string }): void => {

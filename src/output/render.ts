@@ -7,8 +7,9 @@ export interface BackupView extends Manifest {
   verified: boolean;
 }
 
-export function backupView(manifest: Manifest, targets: string[], verified: boolean): BackupView {
-  return { ...manifest, targets, verified };
+/** A backup for output: its manifest, the targets holding it, and whether its copy was verified when written. */
+export function backupView(manifest: Manifest, targets: string[]): BackupView {
+  return { ...manifest, targets, verified: manifest.verified === true };
 }
 
 export function formatDurationMs(ms: number): string {

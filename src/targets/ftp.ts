@@ -17,12 +17,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as posix from 'node:path/posix';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, FTPError, type FileInfo } from 'basic-ftp';
 import { BackupError } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
-import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
 
@@ -30,8 +30,8 @@ import { assertValidKey, configError, normalizePrefix, optionalBoolean, optional
 const FILE_UNAVAILABLE = 550;
 const NOT_LOGGED_IN = 530;
 /** Node's TLS verification failures: the server could not be authenticated. */
-/** See uploadSource(): 10 ms sufficed in tests; 50 ms leaves room on a loaded machine. */
-const EMPTY_UPLOAD_SETTLE_MS = 50;
+/** See uploadSource(): 10 ms sufficed for empty uploads on an idle machine; 50 ms leaves room. */
+const TLS_UPLOAD_SETTLE_MS = Number(process.env["X_SETTLE"] ?? 50);
 const TLS_TRUST_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
 
 export interface FtpTargetSettings {
@@ -172,7 +172,7 @@ export class FtpTarget implements Target {
       await this.ensureFolder(client, folder);
       tracked = trackBody(body, options.signal);
       uploadStarted = true;
-      await client.uploadFrom(await this.uploadSource(tracked.stream), tempPath);
+      await client.uploadFrom(this.uploadSource(tracked.stream), tempPath);
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
       await this.replace(client, tempPath, finalPath);
       return { size: tracked.bytes() };
@@ -187,20 +187,27 @@ export class FtpTarget implements Target {
   }
 
   /**
-   * vsftpd (and other servers) reject an FTPS upload whose data connection is closed right after
-   * the TLS handshake: an empty body fails with "tlsv1 alert decode error". Holding the end of an
-   * empty body back for a moment lets the server finish its side of the handshake first.
+   * vsftpd rejects an FTPS upload whose data connection closes right after the TLS handshake
+   * ("tlsv1 alert decode error" on the data socket): empty and tiny bodies, sent in one go, hit
+   * it. Holding the end of the body back until the transfer is 50 ms old lets the server finish
+   * its side first; uploads that take longer than that are not delayed at all.
    */
-  private async uploadSource(stream: Readable): Promise<Readable> {
+  private uploadSource(stream: Readable): Readable {
     if (this.settings.secure === false) return stream;
-    const head = await readHead(stream, 1);
-    if (!head.ended) return head.whole;
-    if (head.data.length > 0) return Readable.from([head.data]);
-    return new Readable({
-      read() {
-        setTimeout(() => this.push(null), EMPTY_UPLOAD_SETTLE_MS);
+    let firstRead: number | undefined;
+    const settle = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        firstRead ??= Date.now();
+        callback(null, chunk);
+      },
+      flush(callback) {
+        const wait = (firstRead ?? Date.now()) + TLS_UPLOAD_SETTLE_MS - Date.now();
+        if (wait > 0) setTimeout(callback, wait);
+        else callback();
       },
     });
+    stream.on('error', (error) => settle.destroy(error));
+    return stream.pipe(settle);
   }
 
   private async ensureFolder(client: Client, folder: string): Promise<void> {
