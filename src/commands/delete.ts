@@ -2,7 +2,8 @@
 import * as readline from 'node:readline/promises';
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { closeTargets, openTargets, resolveBackup } from '../engine/catalog.js';
+import { buildCatalog, closeTargets, openTargets, type Catalog } from '../engine/catalog.js';
+import type { Target } from '../targets/types.js';
 import { removeBackup } from '../engine/delete.js';
 import { recordedRun, withLock } from '../engine/runs.js';
 import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
@@ -25,8 +26,7 @@ async function runDelete(ctx: CommandContext, id: string, flags: { target?: stri
   const targets = openTargets(config, flags.target ?? []);
   const warn = (m: string): void => ctx.output.warn(m);
   try {
-    const resolved = await resolveBackup(targets, id);
-    const holders = resolved.holders;
+    const { holders, unreachable } = await locateCopies(targets, id);
     if (!flags.yes) {
       if (!process.stdin.isTTY) throw new BackupError(ErrorCodes.USAGE, 'not on a terminal: add --yes to confirm the deletion');
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
@@ -39,15 +39,19 @@ async function runDelete(ctx: CommandContext, id: string, flags: { target?: stri
     }
     const outcomes = await withLock(config, ctx.commandLine, warn, () =>
       recordedRun(config, 'delete', warn, async () => {
-        const value = await Promise.all(
-          holders.map(async (t) => {
-            try {
-              return { target: t.name, ok: true, objects: await removeBackup(t, id) };
-            } catch (error) {
-              return { target: t.name, ok: false, error: toBackupError(error).message };
-            }
-          }),
-        );
+        const value = [
+          ...(await Promise.all(
+            holders.map(async (t) => {
+              try {
+                return { target: t.name, ok: true, objects: await removeBackup(t, id) };
+              } catch (error) {
+                return { target: t.name, ok: false, error: toBackupError(error).message };
+              }
+            }),
+          )),
+          // A copy may sit on a target that could not be listed: say so rather than claim success.
+          ...unreachable.map((u) => ({ target: u.target, ok: false, error: `not reachable, a copy may remain there: ${u.error.message}` })),
+        ];
         const failed = value.filter((o) => !o.ok);
         return {
           value,
@@ -64,4 +68,20 @@ async function runDelete(ctx: CommandContext, id: string, flags: { target?: stri
   } finally {
     await closeTargets(targets);
   }
+}
+
+/**
+ * The targets holding any part of backup `id` (complete or not: an incomplete folder can be deleted
+ * too), and the targets that could not be listed.
+ */
+async function locateCopies(targets: Target[], id: string): Promise<{ holders: Target[]; unreachable: Catalog['unreachable'] }> {
+  const catalog = await buildCatalog(targets);
+  const names = new Set([...catalog.backups.filter((b) => b.id === id).flatMap((b) => b.targets), ...catalog.incomplete.filter((b) => b.id === id).map((b) => b.target)]);
+  if (names.size === 0) {
+    if (catalog.unreachable.length === targets.length && targets.length > 0) throw catalog.unreachable[0]!.error;
+    throw new BackupError(ErrorCodes.BACKUP_NOT_FOUND, `backup ${id} was not found on ${targets.map((t) => t.name).join(', ')}`, {
+      hint: 'run "mongo-backup list" to see the backups',
+    });
+  }
+  return { holders: targets.filter((t) => names.has(t.name)), unreachable: catalog.unreachable };
 }

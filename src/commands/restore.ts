@@ -6,7 +6,7 @@ import { restoreBackup, type RestoreResult } from '../engine/restore.js';
 import { validateMongoUri } from '../config/load.js';
 import { formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
-import { usageError } from '../errors.js';
+import { registerSecret, usageError } from '../errors.js';
 import { collect, positiveInt } from './shared.js';
 
 interface RestoreFlags {
@@ -52,7 +52,13 @@ Examples:
 
 async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags): Promise<number> {
   if ((flags.nsFrom === undefined) !== (flags.nsTo === undefined)) throw usageError('--ns-from and --ns-to go together');
-  if (flags.uri) validateMongoUri(flags.uri, '--uri');
+  if (flags.uri) {
+    validateMongoUri(flags.uri, '--uri');
+    if (/^[a-z+]+:\/\/[^:@/]*:[^@/]+@/i.test(flags.uri)) {
+      registerSecret(flags.uri.replace(/^[a-z+]+:\/\/[^:@/]*:([^@/]+)@.*$/i, '$1'));
+      ctx.output.warn('the password in --uri is visible in the process list and shell history; prefer MONGODB_URI or a config file (mongodb.uri / uriFile)');
+    }
+  }
   const config = await ctx.config();
   const reporter = new ProgressReporter(ctx.output);
   const warn = (m: string): void => ctx.output.warn(m);
