@@ -26,3 +26,46 @@ export async function readAll(stream: NodeJS.ReadableStream, limitBytes = 64 * 1
   }
   return Buffer.concat(chunks);
 }
+
+/**
+ * Regroups a stream of small chunks into chunks of `batchBytes` (the last one may be shorter),
+ * copying each byte once. mongodump's output arrives in 64 KiB pipe reads; handing zstd 256 KiB
+ * at a time means a quarter of the thread-pool jobs, so the compressing thread waits less on the
+ * main thread between jobs (+20% create throughput measured, docs/PERFORMANCE.md).
+ */
+export class Batcher extends Transform {
+  private batch: Buffer | undefined;
+  private filled = 0;
+
+  constructor(private readonly batchBytes: number) {
+    super({ readableHighWaterMark: batchBytes, writableHighWaterMark: batchBytes });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    let at = 0;
+    // A chunk that arrives when nothing is pending and is already big enough passes as it is.
+    if (this.filled === 0 && chunk.length >= this.batchBytes) {
+      callback(null, chunk);
+      return;
+    }
+    while (at < chunk.length) {
+      this.batch ??= Buffer.allocUnsafe(this.batchBytes);
+      const copied = chunk.copy(this.batch, this.filled, at);
+      this.filled += copied;
+      at += copied;
+      if (this.filled === this.batchBytes) this.pushBatch();
+    }
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.filled > 0) this.pushBatch();
+    callback();
+  }
+
+  private pushBatch(): void {
+    this.push(this.filled === this.batchBytes ? this.batch : this.batch!.subarray(0, this.filled));
+    this.batch = undefined;
+    this.filled = 0;
+  }
+}

@@ -22,7 +22,6 @@ function fakeTarget(overrides: Partial<Target>): Target {
     save: unexpected,
     load: unexpected,
     stat: unexpected,
-    // eslint-disable-next-line require-yield
     list: async function* () {
       throw new Error('not scripted');
     },

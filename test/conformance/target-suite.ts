@@ -86,7 +86,7 @@ export function runTargetConformance(name: string, makeTarget: Make<Target>, opt
   }
 
   describe(`target conformance: ${name}`, () => {
-    it('passes check() and describes itself without secrets', async (context) => {
+    it('passes check() and describes its location', async (context) => {
       const target = await open(context);
       await target.check();
       expect(target.describe()).not.toBe('');
