@@ -1,13 +1,8 @@
-/**
- * Compression stages from node:zlib (zstd needs Node ≥ 22.15; gzip everywhere). Decoders run on
- * libuv's thread pool, off the main thread; encoders on a worker thread of their own, which keeps
- * them busy while the main thread collects garbage (compress-worker.ts).
- */
+/** Compression stages from node:zlib (zstd needs Node ≥ 22.15; gzip everywhere). Both run on libuv's thread pool, off the main thread. */
 import * as zlib from 'node:zlib';
 import { PassThrough, type Transform } from 'node:stream';
 import { BackupError, ErrorCodes } from '../errors.js';
 import type { CompressionAlgorithm } from './manifest.js';
-import { WorkerCompressor } from './compress-worker.js';
 
 const ZSTD_DEFAULT_LEVEL = 3;
 const GZIP_DEFAULT_LEVEL = 6;
@@ -31,20 +26,16 @@ function requireZstd(): void {
   }
 }
 
-/** The compressing stage of `create`: the codec runs on a worker thread (compress-worker.ts). */
 export function createCompressor(algorithm: CompressionAlgorithm, level?: number): Transform {
   switch (algorithm) {
     case 'zstd':
       requireZstd();
-      return new WorkerCompressor({
-        algorithm,
-        options: {
-          chunkSize: CHUNK,
-          params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? ZSTD_DEFAULT_LEVEL, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
-        },
+      return zlib.createZstdCompress({
+        chunkSize: CHUNK,
+        params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? ZSTD_DEFAULT_LEVEL, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
       });
     case 'gzip':
-      return new WorkerCompressor({ algorithm, options: { chunkSize: CHUNK, level: level ?? GZIP_DEFAULT_LEVEL } });
+      return zlib.createGzip({ chunkSize: CHUNK, level: level ?? GZIP_DEFAULT_LEVEL });
     case 'none':
       return new PassThrough();
   }

@@ -172,11 +172,18 @@ export function trackBody(body: Readable, signal?: AbortSignal): TrackedBody {
 export function saveFailure(source: FailureSource, key: string, tracked: TrackedBody | undefined, error: unknown, mapError: (error: unknown) => BackupError): BackupError {
   const sourceFailure = tracked?.sourceFailure();
   if (sourceFailure instanceof BackupError) return sourceFailure;
-  if (sourceFailure !== undefined) {
+  // When the target gives up while data still flows, Node destroys the body with an AbortError:
+  // a symptom of the target's failure, not its cause — report the target's own error then.
+  const bodyAbortedByTarget = isAbortError(sourceFailure) && !tracked?.aborted();
+  if (sourceFailure !== undefined && !bodyAbortedByTarget) {
     const detail = tracked?.aborted() ? `the upload was aborted (${messageOf(sourceFailure)})` : `the data stream failed: ${messageOf(sourceFailure)}`;
     return targetFailed(source, `save ${key}`, detail, sourceFailure);
   }
   return mapError(error);
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || (error as NodeJS.ErrnoException).code === 'ABORT_ERR');
 }
 
 /** The start of a body: either all of it (it ended within `limit` bytes) or the start plus the rest. */

@@ -94,7 +94,7 @@ function prepareSource(mongo: MongoPeer): Promise<Source> {
 
 /** What the fan-out create says about one target: the backup, or why that copy failed. */
 function outcomeOn(created: CliResult, kind: TargetKind): { backup?: { id: string; checksum: string; size: number; storedSize: number }; problem?: string } {
-  const outcomes = (created.json?.targets ?? created.json?.error?.details?.outcomes) as Array<{ name: string; ok: boolean; error?: { message: string } }> | undefined;
+  const outcomes = (created.json?.copies ?? created.json?.error?.details?.outcomes) as Array<{ name: string; ok: boolean; error?: { message: string } }> | undefined;
   const outcome = outcomes?.find((o) => o.name === kind);
   if (!outcome) return { problem: `create did not report on ${kind} (exit ${created.code}): ${created.stderr}` };
   if (!outcome.ok) return { problem: `create failed on ${kind}: ${outcome.error?.message}` };

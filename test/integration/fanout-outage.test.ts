@@ -178,7 +178,7 @@ describe('fan-out: a target stops in the middle of an upload', () => {
     expect(result.json.success).toBe(false);
     const id: string = result.json.backup.id;
     expect(result.json.backup.targets).toEqual(['local', 'sftp']);
-    const outcomes = Object.fromEntries((result.json.targets as Array<{ name: string; ok: boolean; error?: { code: string; message: string } }>).map((o) => [o.name, o]));
+    const outcomes = Object.fromEntries((result.json.copies as Array<{ name: string; ok: boolean; error?: { code: string; message: string } }>).map((o) => [o.name, o]));
     expect(outcomes['local']).toMatchObject({ ok: true, verified: true });
     expect(outcomes['sftp']).toMatchObject({ ok: true, verified: true });
     expect(outcomes['s3']).toMatchObject({ ok: false, error: { message: expect.stringContaining('target s3') } });
@@ -249,7 +249,7 @@ describe('fan-out: a target that is down for a moment', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.json.backup.targets).toEqual(['local', 's3']);
     expect(result.json.backup.namespaces).toEqual(counts);
-    expect(result.json.targets).toEqual([expect.objectContaining({ name: 'local', ok: true, verified: true }), expect.objectContaining({ name: 's3', ok: true, verified: true })]);
+    expect(result.json.copies).toEqual([expect.objectContaining({ name: 'local', ok: true, verified: true }), expect.objectContaining({ name: 's3', ok: true, verified: true })]);
     expect(await completedIds(ws, ['s3'])).toEqual([result.json.backup.id]);
     const verified = await ws.run(['--json', 'verify', 'latest', '--target', 's3', '--deep']);
     expect(verified.code, verified.stderr).toBe(0);
@@ -278,7 +278,7 @@ describe('fan-out: a target that is down from the start', () => {
     expect(lenient.code, lenient.stderr).toBe(1);
     expect(lenient.json.success).toBe(false);
     expect(lenient.json.backup).toMatchObject({ targets: ['local'], namespaces: counts });
-    expect(lenient.json.targets).toEqual([
+    expect(lenient.json.copies).toEqual([
       expect.objectContaining({ name: 'local', ok: true, verified: true }),
       expect.objectContaining({ name: 's3', ok: false, error: expect.objectContaining({ code: 'TARGET_UNREACHABLE' }) }),
     ]);

@@ -50,7 +50,7 @@ describe('create: fan-out to several targets at once', () => {
     const backup = created.json.backup;
     expect(backup.targets).toEqual(['local', 's3', 'sftp']);
     expect(backup.namespaces).toEqual(counts);
-    expect(created.json.targets).toEqual(
+    expect(created.json.copies).toEqual(
       ['local', 's3', 'sftp'].map((name) => expect.objectContaining({ name, ok: true, verified: true })),
     );
 
