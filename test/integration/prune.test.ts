@@ -193,18 +193,18 @@ describe('prune on real targets', () => {
     const planted = await plant({ a: ago(3 * DAY), b: ago(10 * DAY), c: ago(40 * DAY), d: ago(100 * DAY) }, { old: ago(2 * DAY) });
 
     // keepLast 2 keeps r and a; b is kept by no rule; c and d are older than maxAge; the incomplete
-    // folder is past its grace period. (Text output: the prune report is printed after the backup.)
+    // folder is past its grace period. (Text output: the prune report follows the backup's own lines on stdout.)
     const withPrune = await runCli(sandbox, ['create', '--db', db, '--prune']);
     expect(withPrune.code, withPrune.stderr).toBe(0);
     const r = { id: /backup (backup-\S+) completed/.exec(withPrune.stdout)?.[1] ?? 'no id printed' };
     for (const [index, target] of targets.entries()) {
       const ids = planted[index]!;
       expect(await folders(target)).toEqual({ [r.id]: 'COMPLETED', [ids.a!]: 'COMPLETED' });
-      expect(withPrune.stderr).toContain(`target ${target.name}: keep last 2; delete older than 30d`);
-      expect(withPrune.stderr).toMatch(new RegExp(`delete\\s+${ids.c}\\s.*older than maxAge 30d`));
-      expect(withPrune.stderr).toMatch(new RegExp(`delete\\s+${ids.b}\\s.*not kept by any keep rule`));
-      expect(withPrune.stderr).toMatch(new RegExp(`delete\\s+${ids.old}\\s.*INCOMPLETE`));
-      expect(withPrune.stderr).toMatch(new RegExp(`keep\\s+${r.id}\\s.*last 2 \\(#1\\)`));
+      expect(withPrune.stdout).toContain(`target ${target.name}: keep last 2; delete older than 30d`);
+      expect(withPrune.stdout).toMatch(new RegExp(`delete\\s+${ids.c}\\s.*older than maxAge 30d`));
+      expect(withPrune.stdout).toMatch(new RegExp(`delete\\s+${ids.b}\\s.*not kept by any keep rule`));
+      expect(withPrune.stdout).toMatch(new RegExp(`delete\\s+${ids.old}\\s.*INCOMPLETE`));
+      expect(withPrune.stdout).toMatch(new RegExp(`keep\\s+${r.id}\\s.*last 2 \\(#1\\)`));
     }
 
     // Without --prune and autoPrune off, create leaves the set alone.

@@ -207,7 +207,8 @@ export interface ListedBackup {
 export async function listed(sandbox: Sandbox, args: string[] = []): Promise<ListedBackup[]> {
   const result = await runCli(sandbox, ['--json', 'list', ...args]);
   if (result.code !== 0) throw new Error(`list failed (${result.code}): ${result.stderr}`);
-  return result.json.backups as ListedBackup[];
+  // Failed runs (from the journal) come in their own key, after the completed backups.
+  return [...(result.json.backups as ListedBackup[]), ...((result.json.failedRuns ?? []) as ListedBackup[])];
 }
 
 /** Ids of the COMPLETED backups `list` shows (for one target, or all). */
