@@ -11,6 +11,7 @@ import { cosmiconfig } from 'cosmiconfig';
 import { parse as parseYaml } from 'yaml';
 import { BackupError, ErrorCodes, registerSecret } from '../errors.js';
 import type { RetentionConfig, TargetConfigBase } from '../targets/types.js';
+import { loadTargetTypes } from '../targets/registry.js';
 import type { CompressionAlgorithm } from '../engine/manifest.js';
 import { parseHexKey, parseIdentities, recipientFingerprint } from '../crypto/index.js';
 import { parseDuration } from '../duration.js';
@@ -82,7 +83,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   const cwd = options.cwd ?? process.cwd();
   const { raw, file } = await readConfigFile(options.configFile, cwd);
   const expanded = expandEnv(raw, env, '') as Record<string, unknown>;
-  return resolveConfig(expanded, env, file, cwd);
+  const config = resolveConfig(expanded, env, file, cwd);
+  await loadTargetTypes(config.targets.map((t) => t.type));
+  return config;
 }
 
 async function readConfigFile(configFile: string | undefined, cwd: string): Promise<{ raw: unknown; file?: string }> {

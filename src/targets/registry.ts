@@ -1,35 +1,50 @@
 /**
  * The one place that knows every target type. Adding a type = one factory file + one line here.
+ *
+ * Each remote type's module pulls in a cloud SDK (tens of MB and a few hundred ms to load), so
+ * modules are imported only for the types a configuration uses: loadTargetTypes() runs when the
+ * configuration is loaded, and createTarget() stays synchronous, validating the config at once.
  */
 import { BackupError, ErrorCodes } from '../errors.js';
-import { azureTargetFactory } from './azure.js';
-import { ftpTargetFactory } from './ftp.js';
-import { gcsTargetFactory } from './gcs.js';
 import { localTargetFactory } from './local.js';
-import { s3TargetFactory } from './s3.js';
-import { sftpTargetFactory } from './sftp.js';
 import type { Target, TargetConfigBase, TargetFactory } from './types.js';
 
-const factories = new Map<string, TargetFactory>();
+const loaders: Record<string, () => Promise<TargetFactory>> = {
+  local: async () => localTargetFactory,
+  s3: async () => (await import('./s3.js')).s3TargetFactory,
+  gcs: async () => (await import('./gcs.js')).gcsTargetFactory,
+  azure: async () => (await import('./azure.js')).azureTargetFactory,
+  sftp: async () => (await import('./sftp.js')).sftpTargetFactory,
+  ftp: async () => (await import('./ftp.js')).ftpTargetFactory,
+};
 
+const factories = new Map<string, TargetFactory>([['local', localTargetFactory]]);
+
+/** Adds a type at run time (plugins, tests). */
 export function registerTargetFactory(factory: TargetFactory): void {
   factories.set(factory.type, factory);
 }
 
-registerTargetFactory(localTargetFactory);
-registerTargetFactory(s3TargetFactory);
-registerTargetFactory(azureTargetFactory);
-registerTargetFactory(gcsTargetFactory);
-registerTargetFactory(sftpTargetFactory);
-registerTargetFactory(ftpTargetFactory);
-
 export function targetTypes(): string[] {
-  return [...factories.keys()].sort();
+  return [...new Set([...Object.keys(loaders), ...factories.keys()])].sort();
+}
+
+/** Imports the modules of the given types (unknown names are left for createTarget to report). */
+export async function loadTargetTypes(types: Iterable<string> = Object.keys(loaders)): Promise<void> {
+  await Promise.all(
+    [...new Set(types)].map(async (type) => {
+      const load = loaders[type];
+      if (load && !factories.has(type)) factories.set(type, await load());
+    }),
+  );
 }
 
 export function createTarget(config: TargetConfigBase): Target {
   const factory = factories.get(config.type);
   if (!factory) {
+    if (config.type in loaders) {
+      throw new Error(`target type "${config.type}" was used before loadTargetTypes() imported it`);
+    }
     throw new BackupError(
       ErrorCodes.CONFIG_INVALID,
       `configuration: targets.${config.name}.type "${config.type}" is not a known target type (known: ${targetTypes().join(', ')})`,
