@@ -17,7 +17,7 @@
 // Machines are noisy: every figure is the best of --runs runs, with the load average beside it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +80,7 @@ function runCommand(command, argv, { env = process.env, stdoutTo, input } = {}) 
       try {
         const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
         cpuSeconds = user + system;
+        rmSync(timeFile, { force: true });
       } catch {
         // no timing (the command did not start)
       }
@@ -190,13 +191,11 @@ async function main() {
       };
       const cliArgs = ['--config', configFile, '--json', '--no-progress'];
 
-      let lastId;
       const create = async (targetNames, label) => {
         await clearTargets(targets);
         const r = await mustRun(`create (${label})`, node, [cli, ...cliArgs, 'create', ...targetNames.flatMap((t) => ['--target', t])], { env: cliEnv(label) });
         const backup = JSON.parse(r.stdout).backup;
         if (backup.size !== plainBytes) throw new Error(`create stored ${backup.size} plain bytes, expected ${plainBytes}`);
-        lastId = backup.id;
         return { ...r, stdout: undefined, ...usage(), storedBytes: backup.storedSize, id: backup.id };
       };
       await measure('create', () => create(['t1'], 'create'));
@@ -211,7 +210,6 @@ async function main() {
       });
       if (withFanout) await measure('create3', () => create(['t1', 't2', 't3'], 'create3'));
       await clearTargets(targets);
-      void lastId;
 
       row.ratios = {
         createVsLimit: row.create.mbps / row.limit.mbps,
