@@ -29,21 +29,10 @@ export function parseTimeoutOption(value: string | undefined): number | undefine
 }
 
 async function health(ctx: CommandContext, options: HealthOptions): Promise<number> {
-  const timeoutMs = parseTimeoutOption(options.timeout);
-  const config = await ctx.config();
-  const targets = openTargets(config);
-  let run;
-  try {
-    run = await runHealthCheck(config, targets, {
-      listBackups,
-      syncAlerts: true,
-      ...(timeoutMs ? { timeoutMs } : {}),
-      ...(options.prometheus ? { prometheusFile: options.prometheus } : {}),
-      warn: (message) => ctx.output.warn(message),
-    });
-  } finally {
-    await closeTargets(targets);
-  }
+  const run = await checkHealth(ctx, options.timeout, {
+    syncAlerts: true,
+    ...(options.prometheus ? { prometheusFile: options.prometheus } : {}),
+  });
   const { report, activeAlerts } = run;
   ctx.output.result(
     {
@@ -103,4 +92,25 @@ function renderHealth(output: Output, report: HealthReport, activeAlerts: number
   lines.push(`Success (30 days):  ${rate}`);
   lines.push(`Active alerts:      ${activeAlerts}${activeAlerts > 0 ? ' (mongo-backup alerts list)' : ''}`);
   return lines;
+}
+
+/** Runs the health checks against every configured target (shared by `health` and `metrics`). */
+export async function checkHealth(
+  ctx: CommandContext,
+  timeout: string | undefined,
+  options: { syncAlerts: boolean; prometheusFile?: string },
+): Promise<Awaited<ReturnType<typeof runHealthCheck>>> {
+  const timeoutMs = parseTimeoutOption(timeout);
+  const config = await ctx.config();
+  const targets = openTargets(config);
+  try {
+    return await runHealthCheck(config, targets, {
+      listBackups,
+      ...options,
+      ...(timeoutMs ? { timeoutMs } : {}),
+      warn: (message) => ctx.output.warn(message),
+    });
+  } finally {
+    await closeTargets(targets);
+  }
 }

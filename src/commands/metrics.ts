@@ -5,10 +5,8 @@
  */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { closeTargets, listBackups, openTargets } from '../engine/catalog.js';
-import { runHealthCheck } from '../health/index.js';
 import { formatBytes, formatTable } from '../output/output.js';
-import { colourStatus, parseTimeoutOption } from './health.js';
+import { checkHealth, colourStatus } from './health.js';
 
 interface MetricsOptions {
   timeout?: string;
@@ -23,20 +21,7 @@ export function registerMetricsCommand(program: Command): void {
 }
 
 async function metrics(ctx: CommandContext, options: MetricsOptions): Promise<number> {
-  const timeoutMs = parseTimeoutOption(options.timeout);
-  const config = await ctx.config();
-  const targets = openTargets(config);
-  let run;
-  try {
-    run = await runHealthCheck(config, targets, {
-      listBackups,
-      syncAlerts: false,
-      ...(timeoutMs ? { timeoutMs } : {}),
-      warn: (message) => ctx.output.warn(message),
-    });
-  } finally {
-    await closeTargets(targets);
-  }
+  const run = await checkHealth(ctx, options.timeout, { syncAlerts: false });
   const m = run.report.metrics;
   for (const target of m.targets.filter((t) => !t.reachable)) {
     ctx.output.warn(`target ${target.name} is unreachable, its backups are not in totalSize: ${target.error ?? 'unknown error'}`);
