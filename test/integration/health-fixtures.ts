@@ -2,18 +2,15 @@
 // directory, local targets), fake-but-valid backups written straight into a target, and a way to
 // run the built CLI (bin/mongo-backup) and capture what it prints.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { stringify } from 'yaml';
-import { newBackupId } from '../../src/engine/ids.js';
-import { archiveObjectName, MANIFEST_FILE, MANIFEST_FORMAT, serializeManifest, type Manifest } from '../../src/engine/manifest.js';
 import { recordRun, type RunRecord } from '../../src/state/journal.js';
 import { LocalTarget } from '../../src/targets/local.js';
+import { plantBackup } from './plant.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 const HOUR = 3_600_000;
@@ -50,37 +47,9 @@ export function localTargetConfig(sandbox: Sandbox, name: string): Record<string
  * target directory, the way `create` lays it out. Returns its id and stored size.
  */
 export async function writeBackup(sandbox: Sandbox, targetName: string, ageHours: number, id?: string): Promise<{ id: string; storedSize: number }> {
-  const started = new Date(Date.now() - ageHours * HOUR);
-  const backupId = id ?? newBackupId(started);
-  const body = Buffer.from(`fake archive of ${backupId}\n`.repeat(20));
   const target = new LocalTarget(targetName, sandbox.targetDir(targetName));
-  const object = archiveObjectName('none', false);
-  await target.save(`${backupId}/${object}`, Readable.from([body]));
-  const checksum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-  const manifest: Manifest = {
-    manifestFormat: MANIFEST_FORMAT,
-    id: backupId,
-    type: 'FULL',
-    status: 'COMPLETED',
-    size: body.length,
-    storedSize: body.length,
-    object,
-    compression: { algorithm: 'none' },
-    encrypted: false,
-    encryption: null,
-    checksum,
-    archiveChecksum: checksum,
-    startTime: started.toISOString(),
-    endTime: new Date(started.getTime() + 1000).toISOString(),
-    duration: 1000,
-    description: 'health test',
-    triggeredBy: 'test',
-    source: { host: '127.0.0.1:27017' },
-    tool: { name: 'mongo-backup', version: '0.0.0' },
-    namespaces: { 'app.users': 3 },
-  };
-  await target.save(`${backupId}/${MANIFEST_FILE}`, Readable.from([serializeManifest(manifest)]));
-  return { id: backupId, storedSize: body.length };
+  const started = new Date(Date.now() - ageHours * HOUR);
+  return plantBackup(target, started, { ...(id ? { id } : {}), description: 'health test', durationMs: 1000, bodyLines: 20 });
 }
 
 /** Appends a create run (as the create command would) that ended `ageHours` ago. */

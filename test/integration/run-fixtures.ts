@@ -3,7 +3,7 @@
 // checkpoint (src/engine/checkpoints.ts), backups planted straight through the Target API at
 // chosen times, and what a target holds afterwards.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,11 +12,12 @@ import { Readable } from 'node:stream';
 import { stringify } from 'yaml';
 import { listBackups } from '../../src/engine/catalog.js';
 import { newBackupId } from '../../src/engine/ids.js';
-import { archiveObjectName, MANIFEST_FILE, MANIFEST_FORMAT, serializeManifest, type Manifest } from '../../src/engine/manifest.js';
+import { archiveObjectName } from '../../src/engine/manifest.js';
 import type { RunRecord } from '../../src/state/journal.js';
 import { createTarget } from '../../src/targets/registry.js';
 import type { Target, TargetConfigBase } from '../../src/targets/types.js';
 import { seedDatabase, testbed, type MongoPeer, type SeedSpec } from '../setup/testbed.js';
+import { plantBackup } from './plant.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const HOUR = 3_600_000;
@@ -244,35 +245,7 @@ export function openTarget(config: TargetConfigBase): Target {
 
 /** Writes a completed backup that started at `time`: archive object, then the manifest, as `create` does. */
 export async function plantCompleted(target: Target, time: Date): Promise<string> {
-  const id = newBackupId(time);
-  const body = Buffer.from(`planted archive of ${id}\n`.repeat(16));
-  const object = archiveObjectName('none', false);
-  await target.save(`${id}/${object}`, Readable.from([body]));
-  const checksum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-  const manifest: Manifest = {
-    manifestFormat: MANIFEST_FORMAT,
-    id,
-    type: 'FULL',
-    status: 'COMPLETED',
-    size: body.length,
-    storedSize: body.length,
-    object,
-    compression: { algorithm: 'none' },
-    encrypted: false,
-    encryption: null,
-    checksum,
-    archiveChecksum: checksum,
-    startTime: time.toISOString(),
-    endTime: new Date(time.getTime() + 2000).toISOString(),
-    duration: 2000,
-    description: 'planted by a prune test',
-    triggeredBy: 'test',
-    source: { host: '127.0.0.1:27017' },
-    tool: { name: 'mongo-backup', version: '0.0.0' },
-    namespaces: { 'app.users': 3 },
-  };
-  await target.save(`${id}/${MANIFEST_FILE}`, Readable.from([serializeManifest(manifest)]));
-  return id;
+  return (await plantBackup(target, time, { description: 'planted by a prune test', durationMs: 2000, bodyLines: 16 })).id;
 }
 
 /** An incomplete backup started at `time`: the archive is there, the manifest never came. */

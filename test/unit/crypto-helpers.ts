@@ -3,18 +3,10 @@ import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createDecryptStream, createEncryptStream, type DecryptKeys, type EncryptOptions } from '../../src/crypto/index.js';
 import { BackupError } from '../../src/errors.js';
+import { seededRandom as prng } from './archive-fixtures.js';
 
 /** Deterministic PRNG (mulberry32) so a failing random split can be reproduced from its seed. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** Splits a buffer into pieces of random sizes from 1 to maxPiece bytes. */
 export function randomPieces(data: Buffer, seed: number, maxPiece = 10_000): Buffer[] {
