@@ -23,6 +23,8 @@ export interface ResolvedConfig {
   configFile?: string;
   mongodb: {
     uri?: string;
+    /** Why `uri` is missing when the file names one (an unset `${VAR}`); reported when the URI is needed. */
+    uriProblem?: BackupError;
     mongodump: string;
     mongorestore: string;
     dumpArgs: string[];
@@ -82,8 +84,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const { raw, file } = await readConfigFile(options.configFile, cwd);
-  const expanded = expandEnv(raw, env, '') as Record<string, unknown>;
+  // The source URI is needed only by create and restore: an unset variable in it must not stop
+  // list, show or verify on a recovery host (SPEC §7), so its error waits until the URI is used.
+  const uriProblem = deferredUriProblem(raw, env);
+  const expanded = expandEnv(uriProblem ? withoutMongoUri(raw) : raw, env, '') as Record<string, unknown>;
   const config = resolveConfig(expanded, env, file, cwd);
+  if (uriProblem && !config.mongodb.uri) config.mongodb.uriProblem = uriProblem;
   await loadTargetTypes(config.targets.map((t) => t.type));
   return config;
 }
@@ -116,6 +122,24 @@ function parseConfigText(file: string): unknown {
   } catch (error) {
     throw configError('file', `${file} is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`);
   }
+}
+
+function deferredUriProblem(raw: unknown, env: NodeJS.ProcessEnv): BackupError | undefined {
+  const uri = (raw as { mongodb?: { uri?: unknown } } | null)?.mongodb?.uri;
+  if (typeof uri !== 'string') return undefined;
+  try {
+    expandEnv(uri, env, 'mongodb.uri');
+    return undefined;
+  } catch (error) {
+    return error as BackupError;
+  }
+}
+
+function withoutMongoUri(raw: unknown): unknown {
+  const copy = { ...(raw as Record<string, unknown>) };
+  const { uri: _unused, ...mongodb } = copy.mongodb as Record<string, unknown>;
+  copy.mongodb = mongodb;
+  return copy;
 }
 
 /** Replaces `${VAR}` (and `${VAR:-default}`) in every string value; a missing variable is an error naming the key. */

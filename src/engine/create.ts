@@ -75,6 +75,7 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
   }
   const uri = config.mongodb.uri;
   if (!uri) {
+    if (config.mongodb.uriProblem) throw config.mongodb.uriProblem;
     throw new BackupError(ErrorCodes.CONFIG_INVALID, 'no MongoDB connection string configured', {
       hint: 'set MONGODB_URI or mongodb.uri in the configuration file',
     });

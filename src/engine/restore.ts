@@ -93,6 +93,7 @@ async function locate(config: ResolvedConfig, ref: string, from: string | undefi
 export async function restoreBackup(config: ResolvedConfig, options: RestoreOptions): Promise<RestoreResult> {
   const uri = options.uri ?? config.mongodb.uri;
   if (!uri) {
+    if (config.mongodb.uriProblem) throw config.mongodb.uriProblem;
     throw new BackupError(ErrorCodes.CONFIG_INVALID, 'no destination: give --uri or set MONGODB_URI / mongodb.uri');
   }
   const { targets, source, manifest } = await locate(config, options.ref, options.from);

@@ -86,7 +86,7 @@ describe('configuration', () => {
     ['a bad compression', 'compression: { algorithm: lz4 }\n', /compression\.algorithm must be zstd, gzip or none/],
     ['a duplicate target name', 'targets:\n  - { name: a, type: local, path: x }\n  - { name: a, type: local, path: y }\n', /targets\.a is defined twice/],
     ['a target without type', 'targets:\n  - { name: a, path: x }\n', /targets\.a\.type is required/],
-    ['a missing variable', 'mongodb: { uri: "${NOPE_NOT_SET}" }\n', /mongodb\.uri refers to environment variable NOPE_NOT_SET/],
+    ['a missing variable', 'alerts: { webhook: "${NOPE_NOT_SET}" }\n', /alerts\.webhook refers to environment variable NOPE_NOT_SET/],
     ['invalid YAML', 'mongodb: [\n', /not valid YAML/],
     ['a short key', `encryption: { key: "abcd" }\n`, /encryption\.key/],
   ])('rejects %s with exit 2 and names it', async (_label, text, message) => {
@@ -94,6 +94,18 @@ describe('configuration', () => {
     const error = await configError(loadConfig({ configFile: file, cwd: dir, env: { HOME: dir } }));
     expect(error.exitCode).toBe(2);
     expect(error.message).toMatch(message);
+  });
+
+  it('defers an unset variable in mongodb.uri until the URI is needed, so list/verify still work', async () => {
+    const file = await writeConfig('mongodb: { uri: "mongodb://u:${NOPE_PW}@h/" }\n', 'deferred.yaml');
+    const config = await loadConfig({ configFile: file, cwd: dir, env: { HOME: dir } });
+    expect(config.mongodb.uri).toBeUndefined();
+    expect(config.mongodb.uriProblem?.exitCode).toBe(2);
+    expect(config.mongodb.uriProblem?.message).toMatch(/mongodb\.uri refers to environment variable NOPE_PW, which is not set/);
+    // MONGODB_URI still wins, and then nothing is missing.
+    const withEnv = await loadConfig({ configFile: file, cwd: dir, env: { HOME: dir, MONGODB_URI: 'mongodb://h:1/' } });
+    expect(withEnv.mongodb.uri).toBe('mongodb://h:1/');
+    expect(withEnv.mongodb.uriProblem).toBeUndefined();
   });
 
   it('never echoes a malformed key back', async () => {
