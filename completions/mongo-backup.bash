@@ -32,7 +32,7 @@ _mongo_backup_spec() {
             ;;
         'restore')
             _mongo_backup_commands=''
-            _mongo_backup_options='--from --uri --drop --ns-include --ns-exclude --ns-from --ns-to --dry-run --force --no-verify --parallel -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_options='--from --uri --drop --ns-include --ns-exclude --ns-from --ns-to --dry-run --force --no-verify --parallel --yes -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
             _mongo_backup_value_options='--from --uri --ns-include --ns-exclude --ns-from --ns-to --parallel -c --config'
             _mongo_backup_arguments=''
             ;;

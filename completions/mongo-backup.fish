@@ -179,6 +179,7 @@ complete -c mongo-backup -n '__mongo_backup_at \'restore\'' -l dry-run -d 'verif
 complete -c mongo-backup -n '__mongo_backup_at \'restore\'' -l force -d 'restore into namespaces that already hold documents (without dropping them)'
 complete -c mongo-backup -n '__mongo_backup_at \'restore\'' -l no-verify -d 'skip the checksum pass before restoring (encrypted chunks are still authenticated)'
 complete -c mongo-backup -n '__mongo_backup_at \'restore\'' -l parallel -x -d 'collections restored in parallel'
+complete -c mongo-backup -n '__mongo_backup_at \'restore\'' -l yes -d 'confirm --drop of the configured source\'s own collections (asked on a terminal)'
 complete -c mongo-backup -n '__mongo_backup_at \'verify\'' -l all -d 'every backup'
 complete -c mongo-backup -n '__mongo_backup_at \'verify\'' -l target -x -a '(__mongo_backup_targets)' -d 'only copies on this target (repeatable)'
 complete -c mongo-backup -n '__mongo_backup_at \'verify\'' -l deep -d 'decrypt, decompress and parse the whole archive; counts and CRCs must match'

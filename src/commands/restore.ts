@@ -6,7 +6,8 @@ import { restoreBackup, type RestoreResult } from '../engine/restore.js';
 import { validateMongoUri } from '../config/load.js';
 import { formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
-import { registerSecret, usageError } from '../errors.js';
+import * as readline from 'node:readline/promises';
+import { BackupError, ErrorCodes, registerSecret, usageError } from '../errors.js';
 import { collect, positiveInt } from './shared.js';
 
 interface RestoreFlags {
@@ -21,6 +22,7 @@ interface RestoreFlags {
   force?: boolean;
   verify: boolean;
   parallel?: number;
+  yes?: boolean;
 }
 
 export function registerRestoreCommand(program: Command): void {
@@ -39,13 +41,15 @@ export function registerRestoreCommand(program: Command): void {
     .option('--force', 'restore into namespaces that already hold documents (without dropping them)')
     .option('--no-verify', 'skip the checksum pass before restoring (encrypted chunks are still authenticated)')
     .option('--parallel <n>', 'collections restored in parallel', positiveInt)
+    .option('--yes', 'confirm --drop of the configured source\'s own collections (asked on a terminal)')
     .addHelpText(
       'after',
       `
 Examples:
   $ mongo-backup restore latest --dry-run
   $ mongo-backup restore latest --ns-from 'shop.$c$' --ns-to 'shop_check.$c$'
-  $ mongo-backup restore backup-2026-02-18-103000-a1b2c3 --from offsite --uri mongodb://db2:27017 --drop`,
+  $ mongo-backup restore backup-2026-02-18-103000-a1b2c3 --from offsite --uri mongodb://db2:27017 --drop
+  $ mongo-backup restore latest --drop --yes      # replace the source's own collections (asks on a terminal)`,
     )
     .action(defineAction(runRestore));
 }
@@ -59,6 +63,7 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
       ctx.output.warn('the password in --uri is visible in the process list and shell history; prefer MONGODB_URI or a config file (mongodb.uri / uriFile)');
     }
   }
+  if (flags.drop && !flags.uri && flags.nsFrom === undefined && !flags.dryRun && !flags.yes) await confirmDropOfSource();
   const config = await ctx.config();
   const reporter = new ProgressReporter(ctx.output);
   const warn = (m: string): void => ctx.output.warn(m);
@@ -103,4 +108,21 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
     ),
   ]);
   return 0;
+}
+
+/**
+ * `--drop` without `--uri` or a rename replaces the configured source's own collections with the
+ * backup's: the one restore that destroys live data. It needs a yes, typed or given as --yes.
+ */
+async function confirmDropOfSource(): Promise<void> {
+  const refuse = (): never => {
+    throw new BackupError(ErrorCodes.USAGE, 'restore --drop into the configured source (no --uri, no --ns-from/--ns-to) replaces its live collections', {
+      hint: 'add --yes if that is what you want, or restore elsewhere with --uri or --ns-from/--ns-to',
+    });
+  };
+  if (!process.stdin.isTTY) refuse();
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question('This drops and replaces collections on the configured source server. Continue? [y/N] ');
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) refuse();
 }

@@ -85,6 +85,18 @@ describe('output for people and scripts', () => {
     expect(JSON.parse(bad.stdout)).toMatchObject({ success: false, error: { code: 'USAGE' } });
   });
 
+  it('restore --drop into the source itself needs --yes off a terminal, and works with it', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    const refused = await run(['restore', 'latest', '--drop']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/replaces its live collections/);
+    expect(refused.stderr).toMatch(/--yes/);
+    const confirmed = await run(['--json', 'restore', 'latest', '--drop', '--yes']);
+    expect(confirmed.code, confirmed.stderr).toBe(0);
+    const restored = JSON.parse(confirmed.stdout).result.namespaces as Array<{ destination: string; documents: number; restored: number }>;
+    expect(restored.find((n) => n.destination === 'outputdemo.items')).toMatchObject({ documents: 3000, restored: 3000 });
+  });
+
   it.runIf(hasScript)('on a terminal: progress with bytes and rate (and percentage/ETA when the size is known); colour unless NO_COLOR', async (ctx) => {
     peerOrSkip('mongo', ctx);
     const command = `${process.execPath} ${cli} create --db outputdemo`;
