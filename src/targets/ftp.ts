@@ -7,7 +7,8 @@
  *   PEM file to trust) or, less safely, `allowSelfSigned: true` (no certificate check at all).
  * - Saves upload to a temporary name (`.tmp-<name>-<random>`) in the destination folder and
  *   rename it over the final name when complete, so a partial upload never appears under its
- *   key; list() skips temporary names.
+ *   key; list() skips temporary names, and removeStaleTemporaries() deletes old ones a killed run
+ *   left behind.
  * - basic-ftp's Client runs one command at a time, so the target keeps a small pool of logged-in
  *   clients (`maxConnections`, default 2) and gives each operation a client of its own. A load
  *   holds its client until the download has been read or abandoned.
@@ -23,7 +24,7 @@ import { Client, FTPError, type FileInfo } from 'basic-ftp';
 import { BackupError } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
 import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
 
 /** "Requested action not taken: file unavailable" — missing file (or no permission). */
@@ -48,6 +49,15 @@ export interface FtpTargetSettings {
   tls: ConnectionOptions;
   maxConnections: number;
   timeoutMs: number;
+}
+
+/** A regular file found by walkFiles(). */
+interface WalkedFile {
+  /** Key relative to the target's root. */
+  key: string;
+  /** Path on the server. */
+  path: string;
+  entry: FileInfo;
 }
 
 /** A counting semaphore: at most `size` holders at once, the rest wait in order. */
@@ -76,7 +86,7 @@ function connectionStillUsable(error: unknown): boolean {
   return error instanceof FTPError && error.code !== 421;
 }
 
-export class FtpTarget implements Target {
+export class FtpTarget implements Target, TemporaryCleanup {
   readonly type = 'ftp';
   readonly capabilities;
   private readonly slots: Slots;
@@ -313,10 +323,18 @@ export class FtpTarget implements Target {
 
   async *list(prefix = ''): AsyncIterable<ObjectInfo> {
     const slash = prefix.lastIndexOf('/');
-    yield* this.walk(slash >= 0 ? prefix.slice(0, slash) : '', prefix);
+    const enter = (key: string) => key.startsWith(prefix) || prefix.startsWith(`${key}/`);
+    for await (const file of this.walkFiles(slash >= 0 ? prefix.slice(0, slash) : '', enter)) {
+      if (file.entry.name.startsWith(TEMP_MARKER) || !file.key.startsWith(prefix)) continue;
+      yield { key: file.key, size: file.entry.size, ...(file.entry.modifiedAt ? { modified: file.entry.modifiedAt } : {}) };
+    }
   }
 
-  private async *walk(folderKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+  /**
+   * Every regular file under `folderKey`, temporary names included (callers filter), entering only
+   * the sub-folders `enter` accepts.
+   */
+  private async *walkFiles(folderKey: string, enter: (key: string) => boolean): AsyncIterable<WalkedFile> {
     const folder = folderKey === '' ? this.settings.root : posix.join(this.settings.root, folderKey);
     // Fetch the whole listing, then give the client back before yielding: the consumer may run
     // other operations (remove, say) while it iterates.
@@ -328,14 +346,56 @@ export class FtpTarget implements Target {
       throw this.toTargetError(error, `list ${folderKey || 'the target folder'}`);
     }
     for (const entry of entries) {
-      if (entry.name === '.' || entry.name === '..' || entry.name.startsWith(TEMP_MARKER)) continue;
+      if (entry.name === '.' || entry.name === '..') continue;
       const key = folderKey === '' ? entry.name : `${folderKey}/${entry.name}`;
       if (entry.isDirectory) {
-        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(key, prefix);
-      } else if (entry.isFile && key.startsWith(prefix)) {
-        yield { key, size: entry.size, ...(entry.modifiedAt ? { modified: entry.modifiedAt } : {}) };
+        if (!entry.name.startsWith(TEMP_MARKER) && enter(key)) yield* this.walkFiles(key, enter);
+      } else if (entry.isFile) {
+        yield { key, path: posix.join(folder, entry.name), entry };
       }
     }
+  }
+
+  /**
+   * Removes temporary upload files older than `olderThanMs` that a killed run left behind (a
+   * finished or failed save removes its own), and backup folders they leave empty. Returns their keys.
+   * A file whose age the server cannot tell is kept.
+   */
+  async removeStaleTemporaries(olderThanMs: number): Promise<string[]> {
+    const removed: string[] = [];
+    for await (const file of this.walkFiles('', () => true)) {
+      if (!file.entry.name.startsWith(TEMP_MARKER)) continue;
+      const wasRemoved = await this.withClient(async (client) => {
+        const modified = await this.modificationTime(client, file);
+        if (modified === undefined || Date.now() - modified.getTime() <= olderThanMs) return false;
+        try {
+          await client.remove(file.path);
+        } catch (error) {
+          if (error instanceof FTPError && error.code === FILE_UNAVAILABLE) return false; // gone meanwhile
+          throw this.toTargetError(error, `remove leftover ${file.key}`);
+        }
+        await this.removeEmptyFolder(client, posix.dirname(file.path));
+        return true;
+      });
+      if (wasRemoved) removed.push(file.key);
+    }
+    return removed;
+  }
+
+  /**
+   * A file's modification time to the second: from an MLSD listing when the server gave one, else
+   * MDTM (a LIST line has minutes at best, only the day for older files, in the server's time
+   * zone). Undefined when the server cannot tell.
+   */
+  private async modificationTime(client: Client, file: WalkedFile): Promise<Date | undefined> {
+    if (file.entry.modifiedAt) return file.entry.modifiedAt;
+    return client.lastMod(file.path).then(
+      (date) => (Number.isNaN(date.getTime()) ? undefined : date),
+      (error: unknown) => {
+        if (connectionStillUsable(error)) return undefined;
+        throw error;
+      },
+    );
   }
 
   async remove(key: string): Promise<void> {
@@ -351,15 +411,21 @@ export class FtpTarget implements Target {
         }
         throw this.toTargetError(error, `remove ${key}`);
       }
-      // Remove folders left empty, up to the target's root (RMD fails on a non-empty folder).
+      // Remove folders left empty, up to the target's root.
       let folder = posix.dirname(path);
-      while (folder !== this.settings.root && folder.startsWith(`${this.settings.root}/`)) {
-        const removed = await client.send(`RMD ${folder}`).then(() => true, () => false);
-        if (!removed) break;
-        this.folders.delete(folder);
-        folder = posix.dirname(folder);
-      }
+      while (await this.removeEmptyFolder(client, folder)) folder = posix.dirname(folder);
     });
+  }
+
+  /**
+   * Removes `folder` if it is empty and inside the target's root (never the root itself); RMD
+   * fails harmlessly on a folder that still has content. Returns whether it was removed.
+   */
+  private async removeEmptyFolder(client: Client, folder: string): Promise<boolean> {
+    if (folder === this.settings.root || !folder.startsWith(`${this.settings.root}/`)) return false;
+    const removed = await client.send(`RMD ${folder}`).then(() => true, () => false);
+    if (removed) this.folders.delete(folder);
+    return removed;
   }
 
   async check(): Promise<void> {

@@ -7,7 +7,8 @@
  * - Saves stream into a temporary name (`.tmp-<name>-<random>`) in the destination folder, fsync
  *   it when the server offers fsync@openssh.com, then rename it over the final name
  *   (posix-rename@openssh.com when offered, which replaces atomically). A partial upload is never
- *   visible under its key, and list() skips temporary names.
+ *   visible under its key, and list() skips temporary names; removeStaleTemporaries() deletes
+ *   old ones a killed run left behind.
  * - ssh2's own read/write streams keep one request in flight, which caps throughput at one packet
  *   per round trip; this target keeps a window of requests in flight both ways instead.
  * - One SSH connection per target, opened on first use and shared by concurrent operations
@@ -24,7 +25,7 @@ import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackupError, ErrorCodes } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
 import { authFailed, destroyOnAbort, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalNumber, optionalString, requireString } from './util.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
@@ -60,12 +61,23 @@ interface Session {
   folders: Set<string>;
 }
 
+/** A regular file found by walkFiles(). */
+interface WalkedFile {
+  /** Key relative to the target's root. */
+  key: string;
+  /** The file's own name (the key's last part). */
+  name: string;
+  /** Path on the server. */
+  path: string;
+  attrs: Stats;
+}
+
 /** The SHA256 fingerprint of a raw SSH public key, formatted like `ssh-keygen -lf` prints it. */
 export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
-export class SftpTarget implements Target {
+export class SftpTarget implements Target, TemporaryCleanup {
   readonly type = 'sftp';
   readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: false };
   private session: Promise<Session> | undefined;
@@ -294,10 +306,19 @@ export class SftpTarget implements Target {
   async *list(prefix = ''): AsyncIterable<ObjectInfo> {
     const session = await this.connect();
     const slash = prefix.lastIndexOf('/');
-    yield* this.walk(session, slash >= 0 ? prefix.slice(0, slash) : '', prefix);
+    const enter = (key: string) => key.startsWith(prefix) || prefix.startsWith(`${key}/`);
+    for await (const file of this.walkFiles(session, slash >= 0 ? prefix.slice(0, slash) : '', enter)) {
+      if (file.name.startsWith(TEMP_MARKER) || !file.key.startsWith(prefix)) continue;
+      yield { key: file.key, size: file.attrs.size, modified: new Date(file.attrs.mtime * 1000) };
+    }
   }
 
-  private async *walk(session: Session, folderKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+  /**
+   * Every regular file under `folderKey`, temporary names included (callers filter), entering only
+   * the sub-folders `enter` accepts. Each folder is read completely before its files are yielded,
+   * so a caller may remove what it is given while iterating.
+   */
+  private async *walkFiles(session: Session, folderKey: string, enter: (key: string) => boolean): AsyncIterable<WalkedFile> {
     const folder = folderKey === '' ? this.settings.root : posix.join(this.settings.root, folderKey);
     let entries: FileEntryWithStats[];
     try {
@@ -307,14 +328,35 @@ export class SftpTarget implements Target {
       throw this.toTargetError(error, `list ${folderKey || 'the target folder'}`);
     }
     for (const entry of entries) {
-      if (entry.filename === '.' || entry.filename === '..' || entry.filename.startsWith(TEMP_MARKER)) continue;
+      if (entry.filename === '.' || entry.filename === '..') continue;
       const key = folderKey === '' ? entry.filename : `${folderKey}/${entry.filename}`;
       if (entry.attrs.isDirectory()) {
-        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(session, key, prefix);
-      } else if (entry.attrs.isFile() && key.startsWith(prefix)) {
-        yield { key, size: entry.attrs.size, modified: new Date(entry.attrs.mtime * 1000) };
+        if (!entry.filename.startsWith(TEMP_MARKER) && enter(key)) yield* this.walkFiles(session, key, enter);
+      } else if (entry.attrs.isFile()) {
+        yield { key, name: entry.filename, path: posix.join(folder, entry.filename), attrs: entry.attrs };
       }
     }
+  }
+
+  /**
+   * Removes temporary upload files older than `olderThanMs` that a killed run left behind (a
+   * finished or failed save removes its own), and backup folders they leave empty. Returns their keys.
+   */
+  async removeStaleTemporaries(olderThanMs: number): Promise<string[]> {
+    const session = await this.connect();
+    const removed: string[] = [];
+    for await (const file of this.walkFiles(session, '', () => true)) {
+      if (!file.name.startsWith(TEMP_MARKER) || Date.now() - file.attrs.mtime * 1000 <= olderThanMs) continue;
+      try {
+        await call((done) => session.sftp.unlink(file.path, done));
+      } catch (error) {
+        if (statusCode(error) === NO_SUCH_FILE) continue; // its save finished or cleaned up meanwhile
+        throw this.toTargetError(error, `remove leftover ${file.key}`);
+      }
+      removed.push(file.key);
+      await this.removeEmptyFolder(session, posix.dirname(file.path));
+    }
+    return removed;
   }
 
   async remove(key: string): Promise<void> {
@@ -325,15 +367,20 @@ export class SftpTarget implements Target {
     } catch (error) {
       throw this.toTargetError(error, `remove ${key}`, key);
     }
-    // Remove folders left empty (a deleted backup's folder), up to the target's root; rmdir
-    // fails harmlessly on a folder that still has content.
+    // Remove folders left empty (a deleted backup's folder), up to the target's root.
     let folder = posix.dirname(path);
-    while (folder !== this.settings.root && folder.startsWith(`${this.settings.root}/`)) {
-      const removed = await call((done) => session.sftp.rmdir(folder, done)).then(() => true, () => false);
-      if (!removed) break;
-      session.folders.delete(folder);
-      folder = posix.dirname(folder);
-    }
+    while (await this.removeEmptyFolder(session, folder)) folder = posix.dirname(folder);
+  }
+
+  /**
+   * Removes `folder` if it is empty and inside the target's root (never the root itself); rmdir
+   * fails harmlessly on a folder that still has content. Returns whether it was removed.
+   */
+  private async removeEmptyFolder(session: Session, folder: string): Promise<boolean> {
+    if (folder === this.settings.root || !folder.startsWith(`${this.settings.root}/`)) return false;
+    const removed = await call((done) => session.sftp.rmdir(folder, done)).then(() => true, () => false);
+    if (removed) session.folders.delete(folder);
+    return removed;
   }
 
   async check(): Promise<void> {
