@@ -2,7 +2,7 @@
  * The command tree. Subcommands live one per file in src/commands/ and only parse flags, call the
  * engine and render; see src/cli-context.ts for the shared action wrapper.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { takeExitCode } from './cli-context.js';
 import { registerCommands } from './commands/index.js';
 import { TOOL_VERSION } from './version.js';
@@ -38,7 +38,6 @@ Examples:
   return program;
 }
 
-export { Option };
 
 /** Runs the CLI and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -122,9 +122,6 @@ export function usageError(message: string, hint?: string): BackupError {
   return new BackupError(ErrorCodes.USAGE, message, hint === undefined ? {} : { hint });
 }
 
-export function integrityError(code: ErrorCode, message: string, options: BackupErrorOptions = {}): BackupError {
-  return new BackupError(code, message, options);
-}
 
 /** Wraps anything thrown into a BackupError, keeping typed errors as they are. */
 export function toBackupError(error: unknown): BackupError {
@@ -135,9 +132,6 @@ export function toBackupError(error: unknown): BackupError {
   return new BackupError(ErrorCodes.FAILED, redactSecrets(String(error)));
 }
 
-export function exitCodeOf(error: unknown): ExitCodeValue {
-  return toBackupError(error).exitCode;
-}
 
 export interface JsonError {
   success: false;

@@ -33,13 +33,9 @@ export function openTargets(config: ResolvedConfig, names: string[] = []): Targe
   return selected.map((t) => wrapTarget(createTarget(t), config));
 }
 
-type TargetWrapper = (target: Target, config: ResolvedConfig) => Target;
 /** Every opened target retries transient errors with back-off (SPEC §8). */
-let wrapTarget: TargetWrapper = (target, config) => withRetry(target, { retries: config.retries });
-
-/** Lets the retry layer (and tests) wrap every opened target. */
-export function setTargetWrapper(wrapper: TargetWrapper): void {
-  wrapTarget = wrapper;
+function wrapTarget(target: Target, config: ResolvedConfig): Target {
+  return withRetry(target, { retries: config.retries });
 }
 
 export async function closeTargets(targets: Target[]): Promise<void> {

@@ -20,11 +20,6 @@ const loaders: Record<string, () => Promise<TargetFactory>> = {
 
 const factories = new Map<string, TargetFactory>([['local', localTargetFactory]]);
 
-/** Adds a type at run time (plugins, tests). */
-export function registerTargetFactory(factory: TargetFactory): void {
-  factories.set(factory.type, factory);
-}
-
 export function targetTypes(): string[] {
   return [...new Set([...Object.keys(loaders), ...factories.keys()])].sort();
 }
