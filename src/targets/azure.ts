@@ -15,7 +15,7 @@ import {
 } from '@azure/storage-blob';
 import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
-import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, honourLateAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString } from './util.js';
 
@@ -70,11 +70,7 @@ export class AzureTarget implements Target {
       } else {
         await blob.uploadStream(head.whole, BLOCK_SIZE, BLOCK_CONCURRENCY, uploadOptions);
       }
-      if (options.signal?.aborted) {
-        // Committed just as the caller gave up: honour the abort.
-        await blob.deleteIfExists().catch(() => undefined);
-        throw options.signal.reason ?? new Error('aborted');
-      }
+      await honourLateAbort(options.signal, () => blob.deleteIfExists());
       return { size: tracked.bytes() };
     } catch (error) {
       throw saveFailure(this, key, tracked, error, (e) => this.toTargetError(e, `save ${key}`));

@@ -15,7 +15,7 @@ import { Storage, type Bucket, type File, type GetFilesOptions } from '@google-c
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackupError } from '../errors.js';
-import { authFailed, destroyOnAbort, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, honourLateAbort, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString, requireString } from './util.js';
 
@@ -74,10 +74,7 @@ export class GcsTarget implements Target {
         const upload: Writable = file.createWriteStream({ resumable: true, ...uploadOptions });
         await pipeline(head.whole, upload);
       }
-      if (options.signal?.aborted) {
-        await file.delete({ ignoreNotFound: true }).catch(() => undefined);
-        throw options.signal.reason ?? new Error('aborted');
-      }
+      await honourLateAbort(options.signal, () => file.delete({ ignoreNotFound: true }));
       return { size: tracked.bytes() };
     } catch (error) {
       throw saveFailure(this, key, tracked, error, (e) => this.toTargetError(e, `save ${key}`));

@@ -182,6 +182,16 @@ export function saveFailure(source: FailureSource, key: string, tracked: Tracked
   return mapError(error);
 }
 
+/**
+ * A save whose object got stored just as its caller gave up: honour the abort by removing what was
+ * stored, so an aborted save never leaves a visible object (SPEC §8).
+ */
+export async function honourLateAbort(signal: AbortSignal | undefined, removeStored: () => Promise<unknown>): Promise<void> {
+  if (!signal?.aborted) return;
+  await removeStored().catch(() => undefined);
+  throw signal.reason ?? new Error('aborted');
+}
+
 function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || (error as NodeJS.ErrnoException).code === 'ABORT_ERR');
 }

@@ -23,6 +23,7 @@ import { BackupError } from '../errors.js';
 import {
   authFailed,
   destroyOnAbort,
+  honourLateAbort,
   inlineSecret,
   messageOf,
   networkErrorCode,
@@ -102,11 +103,7 @@ export class S3Target implements Target {
         },
       });
       await upload.done();
-      // The body ended and the object is stored, but the caller gave up meanwhile: honour the abort.
-      if (options.signal?.aborted) {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key })).catch(() => undefined);
-        throw options.signal.reason ?? new Error('aborted');
-      }
+      await honourLateAbort(options.signal, () => this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key })));
       return { size: tracked.bytes() };
     } catch (error) {
       throw saveFailure(this, key, tracked, error, (e) => this.toTargetError(e, `save ${key}`));
