@@ -37,7 +37,11 @@ export class Batcher extends Transform {
   private batch: Buffer | undefined;
   private filled = 0;
 
-  constructor(private readonly batchBytes: number) {
+  /** With a pool, batches are taken from it (a later stage gives them back once consumed). */
+  constructor(
+    private readonly batchBytes: number,
+    private readonly pool?: BufferPool,
+  ) {
     super({ readableHighWaterMark: batchBytes, writableHighWaterMark: batchBytes });
   }
 
@@ -49,7 +53,7 @@ export class Batcher extends Transform {
       return;
     }
     while (at < chunk.length) {
-      this.batch ??= Buffer.allocUnsafe(this.batchBytes);
+      this.batch ??= this.pool?.take() ?? Buffer.allocUnsafe(this.batchBytes);
       const copied = chunk.copy(this.batch, this.filled, at);
       this.filled += copied;
       at += copied;
@@ -67,5 +71,33 @@ export class Batcher extends Transform {
     this.push(this.filled === this.batchBytes ? this.batch : this.batch!.subarray(0, this.filled));
     this.batch = undefined;
     this.filled = 0;
+  }
+}
+
+/**
+ * Equal-sized buffers for reuse. A gigabyte dumped would otherwise allocate a gigabyte of
+ * short-lived buffers, which V8 collects only with full garbage collections (docs/PERFORMANCE.md).
+ * A buffer must be given back only by the last stage that reads it; giving back a buffer the pool
+ * did not lend, or one already given back, does nothing.
+ */
+export class BufferPool {
+  private readonly free: Buffer[] = [];
+  private readonly lent = new WeakSet<Buffer>();
+
+  constructor(
+    readonly bufferBytes: number,
+    private readonly maxFree = 8,
+  ) {}
+
+  take(): Buffer {
+    const buffer = this.free.pop() ?? Buffer.allocUnsafe(this.bufferBytes);
+    this.lent.add(buffer);
+    return buffer;
+  }
+
+  give(buffer: Buffer): void {
+    if (!this.lent.has(buffer)) return;
+    this.lent.delete(buffer);
+    if (this.free.length < this.maxFree) this.free.push(buffer);
   }
 }

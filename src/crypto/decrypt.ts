@@ -108,7 +108,10 @@ class ChunkDecryptor extends Transform {
   private noncePrefix: Buffer = Buffer.alloc(0);
   private counter = 0;
 
-  constructor(private readonly keys: DecryptKeys) {
+  constructor(
+    private readonly keys: DecryptKeys,
+    private readonly expectedSalt?: string,
+  ) {
     super();
   }
 
@@ -146,6 +149,12 @@ class ChunkDecryptor extends Transform {
     const needed = headerLength(this.queue.peekContiguous(available));
     if (needed === undefined || available < needed) return false;
     const header = parseHeader(this.queue.peekContiguous(needed));
+    if (this.expectedSalt !== undefined && header.salt.toString('hex') !== this.expectedSalt) {
+      // Authentic, but another object: e.g. a copy from another backup put in this one's place.
+      throw new BackupError(ErrorCodes.CHECKSUM_MISMATCH, "the stored object is not the one this backup's manifest describes (its encryption salt differs)", {
+        hint: 'the copy was replaced or mixed up; restore from another copy (--from) or another backup',
+      });
+    }
     const objectKey =
       header.mode === 'symmetric' ? symmetricObjectKey(header, this.keys) : recipientsObjectKey(header, this.keys);
     ({ key: this.key, noncePrefix: this.noncePrefix } = derivePayloadKey(objectKey, header.salt));
@@ -206,6 +215,6 @@ class ChunkDecryptor extends Transform {
  * wrong) are reported from the header, before any output; any authentication failure stops the
  * stream before the failing chunk's plaintext is pushed.
  */
-export function createDecryptStream(keys: DecryptKeys): Transform {
-  return new ChunkDecryptor(keys);
+export function createDecryptStream(keys: DecryptKeys, options: { expectedSalt?: string } = {}): Transform {
+  return new ChunkDecryptor(keys, options.expectedSalt);
 }

@@ -21,6 +21,11 @@ export interface EncryptionInfo {
   keyFingerprint?: string;
   /** Recipients mode: fingerprints of the recipients' public keys (`rf1:` + 16 hex). */
   recipients?: string[];
+  /**
+   * The object's random salt (hex). Authenticated by the first chunk, it identifies the object: a
+   * reader that finds the manifest's salt in the header knows the object is this backup's.
+   */
+  salt?: string;
 }
 
 export const MODE_SYMMETRIC = 0x01;
@@ -232,6 +237,7 @@ export function infoOf(header: ParsedHeader): EncryptionInfo {
   };
   if (header.keyFingerprint) info.keyFingerprint = formatKeyFingerprint(header.keyFingerprint);
   if (header.stanzas) info.recipients = header.stanzas.map((s) => formatRecipientFingerprint(s.fingerprint));
+  info.salt = header.salt.toString('hex');
   return info;
 }
 

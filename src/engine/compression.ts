@@ -2,7 +2,9 @@
 import * as zlib from 'node:zlib';
 import { PassThrough, type Transform } from 'node:stream';
 import { BackupError, ErrorCodes } from '../errors.js';
+import type { BufferPool } from '../streams.js';
 import type { CompressionAlgorithm } from './manifest.js';
+import { ParallelZstdCompress, ParallelZstdDecompress } from './zstd-frames.js';
 
 const ZSTD_DEFAULT_LEVEL = 3;
 const GZIP_DEFAULT_LEVEL = 6;
@@ -26,14 +28,15 @@ function requireZstd(): void {
   }
 }
 
-export function createCompressor(algorithm: CompressionAlgorithm, level?: number): Transform {
+/**
+ * zstd compresses independent frames on every core (zstd-frames.ts); `pool` lends the input
+ * buffers, which zstd gives back once compressed. gzip is one stream on one thread.
+ */
+export function createCompressor(algorithm: CompressionAlgorithm, level?: number, pool?: BufferPool): Transform {
   switch (algorithm) {
     case 'zstd':
       requireZstd();
-      return zlib.createZstdCompress({
-        chunkSize: CHUNK,
-        params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? ZSTD_DEFAULT_LEVEL, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
-      });
+      return new ParallelZstdCompress({ level: level ?? ZSTD_DEFAULT_LEVEL, ...(pool ? { pool } : {}) });
     case 'gzip':
       return zlib.createGzip({ chunkSize: CHUNK, level: level ?? GZIP_DEFAULT_LEVEL });
     case 'none':
@@ -45,7 +48,7 @@ export function createDecompressor(algorithm: CompressionAlgorithm): Transform {
   switch (algorithm) {
     case 'zstd':
       requireZstd();
-      return reportDamage(zlib.createZstdDecompress({ chunkSize: DECOMPRESS_CHUNK }), algorithm);
+      return reportDamage(new ParallelZstdDecompress(), algorithm);
     case 'gzip':
       return reportDamage(zlib.createGunzip({ chunkSize: DECOMPRESS_CHUNK }), algorithm);
     case 'none':

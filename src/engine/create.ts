@@ -7,7 +7,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Transform } from 'node:stream';
 import { ArchiveInspector, type ArchiveSummary } from '../archive/inspector.js';
-import { Batcher } from '../streams.js';
+import { Batcher, BufferPool } from '../streams.js';
 import { createEncryptStream } from '../crypto/index.js';
 import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
@@ -17,6 +17,7 @@ import { closeTargets, openTargets } from './catalog.js';
 import { checkpoint, checkpointStage } from './checkpoints.js';
 import { removeBackupEverywhere } from './delete.js';
 import { createCompressor, defaultLevel } from './compression.js';
+import { FRAME_BYTES } from './zstd-frames.js';
 import { FanOut } from './fanout.js';
 import { HashingStream } from './hash.js';
 import { newBackupId } from './ids.js';
@@ -254,9 +255,11 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   const encryptor = input.encryptionKeys ? createEncryptStream(input.encryptionKeys) : undefined;
   const storedHash = new HashingStream();
   const fanout = new FanOut(targets, input.key, pipelineAbort.signal);
-  // 64 KiB pipe reads regrouped into 256 KiB before inspection, hashing and compression: fewer,
-  // bigger zstd jobs keep the compressing thread busy (docs/PERFORMANCE.md).
-  const stages: Transform[] = [new Batcher(DUMP_BATCH_BYTES), inspector, plainHash, createCompressor(input.algorithm, input.level)];
+  // 64 KiB pipe reads regrouped before inspection, hashing and compression: fewer, bigger jobs
+  // (docs/PERFORMANCE.md). For zstd a batch is one whole frame, from a pool zstd gives back to.
+  const pool = input.algorithm === 'zstd' ? new BufferPool(FRAME_BYTES) : undefined;
+  const batcher = pool ? new Batcher(FRAME_BYTES, pool) : new Batcher(DUMP_BATCH_BYTES);
+  const stages: Transform[] = [batcher, inspector, plainHash, createCompressor(input.algorithm, input.level, pool)];
   if (encryptor) stages.push(encryptor);
   stages.push(storedHash);
   // Test-only fault injection (checkpoints.ts): absent unless a test armed them.

@@ -18,6 +18,8 @@ export interface ManifestEncryption {
   chunkSize: number;
   keyFingerprint?: string;
   recipients?: string[];
+  /** The encrypted object's salt (hex), absent in manifests made before it was recorded. */
+  salt?: string;
 }
 
 export interface Manifest {
@@ -75,6 +77,8 @@ export function validateManifest(value: unknown, where: string): Manifest {
   if (!['FULL', 'INCREMENTAL'].includes(m.type as string)) fail(`unknown type "${String(m.type)}"`);
   if (typeof m.encrypted !== 'boolean') fail('field "encrypted" must be true or false');
   if (m.encrypted && (typeof m.encryption !== 'object' || m.encryption === null)) fail('encrypted but no "encryption" block');
+  const salt = (m.encryption as { salt?: unknown } | null | undefined)?.salt;
+  if (salt !== undefined && (typeof salt !== 'string' || !/^[0-9a-f]{64}$/.test(salt))) fail('encryption.salt must be 64 hex digits');
   const compression = m.compression as { algorithm?: unknown } | undefined;
   if (!compression || !['zstd', 'gzip', 'none'].includes(compression.algorithm as string)) fail('unknown compression');
   const ns = m.namespaces;

@@ -1,8 +1,10 @@
 /**
- * `restore` and `cat`: verify the stored copy, then decrypt → decompress → inspect → mongorestore
- * (or stdout). With encryption every chunk is authenticated before it is released; without it, the
- * up-front verification (skipped only with --no-verify) is what keeps unproven bytes away from
- * mongorestore. After a restore, each namespace's document count is checked against the manifest.
+ * `restore` and `cat`: prove the stored copy, then decrypt → decompress → mongorestore (or stdout),
+ * in one pass when possible. An encrypted object bound to its manifest (salt) is authenticated
+ * chunk by chunk as it is read, so after an up-front size check no unauthenticated byte can reach
+ * mongorestore; any other object gets a SHA-256 pass first (skipped only with --no-verify). After
+ * a restore, each namespace's document count is checked against the manifest. What each decode
+ * checks: verify.ts (DecodeChecks).
  */
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
@@ -16,7 +18,7 @@ import type { Manifest } from './manifest.js';
 import { spawnTool, toolVersion } from './mongo-tools.js';
 import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from './namespaces.js';
 import { countNamespaces, hostsOf } from './source.js';
-import { decodeStages, verifyStoredObject } from './verify.js';
+import { authenticatedWhileRead, checkStoredSize, decodeStages, verifyStoredObject } from './verify.js';
 
 export interface RestoreOptions {
   ref: string;
@@ -102,9 +104,11 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
     const keys = decryptKeysFor(config, manifest);
     const plan = planNamespaces(manifest.namespaces, options.namespaces);
     const userNamespaces = plan.filter((p) => !isSystemNamespace(p.destination));
-    const mongorestoreVersion = options.dryRun ? undefined : await toolVersion(config.mongodb.mongorestore, 'mongorestore');
+    const [mongorestoreVersion, before] = await Promise.all([
+      options.dryRun ? undefined : toolVersion(config.mongodb.mongorestore, 'mongorestore'),
+      countNamespaces(uri, userNamespaces.map((p) => p.destination)),
+    ]);
     events?.phase?.('check', `backup ${manifest.id} from ${source.name} → ${hostsOf(uri)}${mongorestoreVersion ? ` (mongorestore ${mongorestoreVersion})` : ''}`);
-    const before = await countNamespaces(uri, userNamespaces.map((p) => p.destination));
     const occupied = userNamespaces.filter((p) => (before[p.destination] ?? 0) > 0);
     const refusal =
       occupied.length > 0 && !options.drop && !options.force
@@ -116,12 +120,7 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
         : undefined;
     // A dry run still verifies and shows the plan; the refusal becomes a warning in its result.
     if (refusal && !options.dryRun) throw refusal;
-    if (options.verify) {
-      events?.phase?.('verify', `verifying ${manifest.object} on ${source.name} (${manifest.storedSize} bytes)`);
-      await verifyStoredObject(source, `${manifest.id}/${manifest.object}`, manifest.storedSize, manifest.checksum, options.signal, (b) =>
-        events?.progress?.('verify', b, manifest.storedSize),
-      );
-    }
+    if (options.verify) await proveBeforeReading(source, manifest, options.signal, events);
     const result: RestoreResult = {
       backupId: manifest.id,
       restoredAt: new Date().toISOString(),
@@ -166,7 +165,7 @@ async function streamIntoMongorestore(
     signal: abort.signal,
     ...(options.events?.toolLine ? { onLine: options.events.toolLine } : {}),
   });
-  const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('restore', b, manifest.size));
+  const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('restore', b, manifest.size), 'restore');
   try {
     await Promise.all([
       pipeline([await source.load(`${manifest.id}/${manifest.object}`, { signal: abort.signal }), ...decode.stages, restore.child.stdin!], {
@@ -231,9 +230,7 @@ export async function catBackup(
   const { targets, source, manifest } = await locate(config, options.ref, options.from);
   try {
     const keys = decryptKeysFor(config, manifest);
-    if (options.verify) {
-      await verifyStoredObject(source, `${manifest.id}/${manifest.object}`, manifest.storedSize, manifest.checksum, options.signal);
-    }
+    if (options.verify) await proveBeforeReading(source, manifest, options.signal);
     const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('download', b, manifest.size));
     await pipeline([await source.load(`${manifest.id}/${manifest.object}`, { signal: options.signal }), ...decode.stages, out], {
       signal: options.signal,
@@ -246,3 +243,17 @@ export async function catBackup(
   }
 }
 
+
+/**
+ * What must hold before the object is streamed: its size, and — unless every byte is authenticated
+ * as it is read — its SHA-256, in a pass of its own.
+ */
+async function proveBeforeReading(source: Target, manifest: Manifest, signal: AbortSignal, events?: EngineEvents): Promise<void> {
+  const key = `${manifest.id}/${manifest.object}`;
+  if (authenticatedWhileRead(manifest)) {
+    await checkStoredSize(source, key, manifest.storedSize);
+    return;
+  }
+  events?.phase?.('verify', `verifying ${manifest.object} on ${source.name} (${manifest.storedSize} bytes)`);
+  await verifyStoredObject(source, key, manifest.storedSize, manifest.checksum, signal, (b) => events?.progress?.('verify', b, manifest.storedSize));
+}

@@ -10,6 +10,7 @@ import { createDecryptStream, type DecryptKeys } from '../crypto/index.js';
 import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
 import type { Target } from '../targets/types.js';
 import { createDecompressor } from './compression.js';
+import { ByteCounter } from '../streams.js';
 import { HashingStream } from './hash.js';
 import type { Manifest } from './manifest.js';
 import type { EngineEvents } from './events.js';
@@ -23,17 +24,22 @@ export async function verifyStoredObject(
   signal?: AbortSignal,
   onBytes?: (bytes: number) => void,
 ): Promise<void> {
-  const info = await target.stat(key);
-  if (info.size !== expectedSize) {
-    throw new BackupError(ErrorCodes.CHECKSUM_MISMATCH, `${key} on ${target.name} has ${info.size} bytes, the manifest says ${expectedSize}`, {
-      hint: 'the copy is damaged or truncated; use another copy (--from) or another backup',
-    });
-  }
+  await checkStoredSize(target, key, expectedSize);
   const hash = new HashingStream(onBytes);
   await pipeline(await target.load(key, signal ? { signal } : {}), hash, discard(), signal ? { signal } : {});
   if (hash.digest() !== expectedChecksum) {
     throw new BackupError(ErrorCodes.CHECKSUM_MISMATCH, `${key} on ${target.name}: SHA-256 does not match the manifest`, {
       hint: 'the copy is damaged; use another copy (--from) or another backup',
+    });
+  }
+}
+
+/** The stored object is there and has the manifest's size: a cut copy fails before any byte is used. */
+export async function checkStoredSize(target: Target, key: string, expectedSize: number): Promise<void> {
+  const info = await target.stat(key);
+  if (info.size !== expectedSize) {
+    throw new BackupError(ErrorCodes.CHECKSUM_MISMATCH, `${key} on ${target.name} has ${info.size} bytes, the manifest says ${expectedSize}`, {
+      hint: 'the copy is damaged or truncated; use another copy (--from) or another backup',
     });
   }
 }
@@ -47,33 +53,58 @@ export function discard(): Writable {
   });
 }
 
-/** The stages that turn a stored object back into the plain archive, with checks at both ends. */
+/**
+ * How much a decode proves.
+ * - `full` (verify --deep, cat): SHA-256 of the stored and of the plain bytes, and the archive
+ *   inspector (structure, each collection's CRC-64, counts).
+ * - `restore`: what keeps unproven bytes away from mongorestore and nothing it would repeat. An
+ *   encrypted object bound to its manifest (salt) is authenticated chunk by chunk (AES-GCM, the
+ *   last chunk flagged, so a cut is caught too); otherwise the stored SHA-256 is computed again.
+ *   zstd checks each frame's own checksum and mongorestore each collection's CRC-64; restore then
+ *   counts the documents on the server. The plain SHA-256 and CRC-64 here would cost more CPU than
+ *   decompression itself and prove nothing new (docs/PERFORMANCE.md).
+ */
+export type DecodeChecks = 'full' | 'restore';
+
+/** The stages that turn a stored object back into the plain archive, with the chosen checks. */
 export interface DecodeStages {
   stages: Transform[];
-  storedHash: HashingStream;
-  plainHash: HashingStream;
-  inspector: ArchiveInspector;
-  /** Call after the pipeline finished: throws if the stored checksum or archive checksum disagree. */
+  /** The archive inspector, in `full` decodes. */
+  inspector?: ArchiveInspector;
+  /** Call after the pipeline finished: throws if a checksum computed on the way disagrees. */
   check(): void;
 }
 
-export function decodeStages(manifest: Manifest, keys: DecryptKeys, onPlainBytes?: (bytes: number) => void): DecodeStages {
-  const storedHash = new HashingStream();
-  const plainHash = new HashingStream(onPlainBytes);
-  const inspector = new ArchiveInspector();
-  const stages: Transform[] = [storedHash];
-  if (manifest.encrypted) stages.push(createDecryptStream(keys));
-  stages.push(createDecompressor(manifest.compression.algorithm), inspector, plainHash);
+/**
+ * True when every stored byte is authenticated as it is read and the object is known to be this
+ * backup's: an encrypted object whose salt the manifest records. Such an object needs no SHA-256
+ * pass before a restore; the size is still checked up front (storedSizeMatches).
+ */
+export function authenticatedWhileRead(manifest: Manifest): boolean {
+  return manifest.encrypted && typeof manifest.encryption?.salt === 'string';
+}
+
+export function decodeStages(manifest: Manifest, keys: DecryptKeys, onPlainBytes?: (bytes: number) => void, checks: DecodeChecks = 'full'): DecodeStages {
+  const full = checks === 'full';
+  const storedHash = full || !authenticatedWhileRead(manifest) ? new HashingStream() : undefined;
+  const stages: Transform[] = storedHash ? [storedHash] : [];
+  if (manifest.encrypted) {
+    const salt = manifest.encryption?.salt;
+    stages.push(createDecryptStream(keys, salt ? { expectedSalt: salt } : {}));
+  }
+  stages.push(createDecompressor(manifest.compression.algorithm));
+  const inspector = full ? new ArchiveInspector() : undefined;
+  const plainHash = full ? new HashingStream(onPlainBytes) : undefined;
+  if (inspector && plainHash) stages.push(inspector, plainHash);
+  else stages.push(new ByteCounter(onPlainBytes));
   return {
     stages,
-    storedHash,
-    plainHash,
-    inspector,
+    ...(inspector ? { inspector } : {}),
     check() {
-      if (storedHash.digest() !== manifest.checksum) {
+      if (storedHash && storedHash.digest() !== manifest.checksum) {
         throw new BackupError(ErrorCodes.CHECKSUM_MISMATCH, `backup ${manifest.id}: SHA-256 of the stored object does not match the manifest`);
       }
-      if (manifest.archiveChecksum && plainHash.digest() !== manifest.archiveChecksum) {
+      if (plainHash && manifest.archiveChecksum && plainHash.digest() !== manifest.archiveChecksum) {
         throw new BackupError(ErrorCodes.CHECKSUM_MISMATCH, `backup ${manifest.id}: SHA-256 of the archive does not match the manifest`);
       }
     },
@@ -133,7 +164,7 @@ export async function verifyBackup(
     const decode = decodeStages(manifest, options.keys, (b) => options.events?.progress?.('verify', b, manifest.size));
     await pipeline([await target.load(key, { signal: options.signal }), ...decode.stages, discard()], { signal: options.signal });
     decode.check();
-    result.summary = decode.inspector.summary();
+    result.summary = decode.inspector!.summary();
     const countIssues = compareCounts(manifest.namespaces, result.summary.namespaces);
     if (countIssues.length > 0) {
       return fail(new BackupError(ErrorCodes.COUNT_MISMATCH, `backup ${manifest.id}: ${countIssues.join('; ')}`));
