@@ -1,10 +1,15 @@
 /**
- * `restore` and `cat`: prove the stored copy, then decrypt → decompress → mongorestore (or stdout),
- * in one pass when possible. An encrypted object bound to its manifest (salt) is authenticated
- * chunk by chunk as it is read, so after an up-front size check no unauthenticated byte can reach
- * mongorestore; any other object gets a SHA-256 pass first (skipped only with --no-verify). After
- * a restore, each namespace's document count is checked against the manifest. What each decode
- * checks: verify.ts (DecodeChecks).
+ * `restore` and `cat`: prove the stored copy, then decrypt → decompress → mongorestore (or stdout).
+ *
+ * No byte reaches mongorestore unproven, and a damaged backup leaves the destination as it was:
+ * - An encrypted object bound to its manifest (salt) is authenticated chunk by chunk as it is read.
+ *   When every namespace to restore is new at the destination and nothing is dropped, restore
+ *   reads it once: a failure half-way is undone by dropping those namespaces again.
+ * - Otherwise (--drop, namespaces that exist, unencrypted objects) a SHA-256 pass over the stored
+ *   object comes first (skipped only with --no-verify), so nothing is dropped or mixed in for a
+ *   backup that turns out damaged.
+ * After a restore, each namespace's document count is checked against the manifest. What each
+ * decode checks: verify.ts (DecodeChecks).
  */
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
@@ -17,7 +22,7 @@ import type { EngineEvents } from './events.js';
 import type { Manifest } from './manifest.js';
 import { spawnTool, toolVersion } from './mongo-tools.js';
 import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from './namespaces.js';
-import { countNamespaces, hostsOf } from './source.js';
+import { countNamespaces, dropNamespaces, existingNamespaces, hostsOf } from './source.js';
 import { authenticatedWhileRead, checkStoredSize, decodeStages, verifyStoredObject } from './verify.js';
 
 export interface RestoreOptions {
@@ -104,10 +109,15 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
     const keys = decryptKeysFor(config, manifest);
     const plan = planNamespaces(manifest.namespaces, options.namespaces);
     const userNamespaces = plan.filter((p) => !isSystemNamespace(p.destination));
-    const [mongorestoreVersion, before] = await Promise.all([
+    const destinations = userNamespaces.map((p) => p.destination);
+    const [mongorestoreVersion, before, existing] = await Promise.all([
       options.dryRun ? undefined : toolVersion(config.mongodb.mongorestore, 'mongorestore'),
-      countNamespaces(uri, userNamespaces.map((p) => p.destination)),
+      countNamespaces(uri, destinations),
+      existingNamespaces(uri, destinations),
     ]);
+    // Every namespace is new and none is dropped: a half-done restore can be undone exactly.
+    const undoable = !options.drop && existing.size === 0;
+    const onePass = undoable && authenticatedWhileRead(manifest);
     events?.phase?.('check', `backup ${manifest.id} from ${source.name} → ${hostsOf(uri)}${mongorestoreVersion ? ` (mongorestore ${mongorestoreVersion})` : ''}`);
     const occupied = userNamespaces.filter((p) => (before[p.destination] ?? 0) > 0);
     const refusal =
@@ -120,7 +130,7 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
         : undefined;
     // A dry run still verifies and shows the plan; the refusal becomes a warning in its result.
     if (refusal && !options.dryRun) throw refusal;
-    if (options.verify) await proveBeforeReading(source, manifest, options.signal, events);
+    if (options.verify) await proveBeforeReading(source, manifest, onePass, options.signal, events);
     const result: RestoreResult = {
       backupId: manifest.id,
       restoredAt: new Date().toISOString(),
@@ -133,7 +143,12 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
     if (options.dryRun) return result;
 
     events?.phase?.('restore', `restoring ${plan.length} namespaces with mongorestore`);
-    await streamIntoMongorestore(config, uri, source, manifest, keys, options);
+    try {
+      await streamIntoMongorestore(config, uri, source, manifest, keys, options);
+    } catch (error) {
+      if (undoable && error instanceof BackupError && error.exitCode === 3) throw await undoPartialRestore(uri, destinations, error);
+      throw error;
+    }
     result.restoredAt = new Date().toISOString();
     await checkRestoredCounts(uri, result, options, before);
     return result;
@@ -230,7 +245,7 @@ export async function catBackup(
   const { targets, source, manifest } = await locate(config, options.ref, options.from);
   try {
     const keys = decryptKeysFor(config, manifest);
-    if (options.verify) await proveBeforeReading(source, manifest, options.signal);
+    if (options.verify) await verifyStoredObject(source, `${manifest.id}/${manifest.object}`, manifest.storedSize, manifest.checksum, options.signal);
     const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('download', b, manifest.size));
     await pipeline([await source.load(`${manifest.id}/${manifest.object}`, { signal: options.signal }), ...decode.stages, out], {
       signal: options.signal,
@@ -244,16 +259,27 @@ export async function catBackup(
 }
 
 
-/**
- * What must hold before the object is streamed: its size, and — unless every byte is authenticated
- * as it is read — its SHA-256, in a pass of its own.
- */
-async function proveBeforeReading(source: Target, manifest: Manifest, signal: AbortSignal, events?: EngineEvents): Promise<void> {
+/** What must hold before the object is streamed: its size, and unless `onePass` its SHA-256, in a pass of its own. */
+async function proveBeforeReading(source: Target, manifest: Manifest, onePass: boolean, signal: AbortSignal, events?: EngineEvents): Promise<void> {
   const key = `${manifest.id}/${manifest.object}`;
-  if (authenticatedWhileRead(manifest)) {
+  if (onePass) {
     await checkStoredSize(source, key, manifest.storedSize);
     return;
   }
   events?.phase?.('verify', `verifying ${manifest.object} on ${source.name} (${manifest.storedSize} bytes)`);
   await verifyStoredObject(source, key, manifest.storedSize, manifest.checksum, signal, (b) => events?.progress?.('verify', b, manifest.storedSize));
+}
+
+/** An integrity failure half-way through a restore into new namespaces: drop them again. */
+async function undoPartialRestore(uri: string, namespaces: string[], error: BackupError): Promise<BackupError> {
+  const notDropped = await dropNamespaces(uri, namespaces).catch(() => namespaces);
+  const outcome =
+    notDropped.length === 0
+      ? 'nothing was left at the destination (the namespaces restored until then were new, and were dropped again)'
+      : `the destination may hold part of the backup in ${notDropped.join(', ')}: dropping them failed`;
+  return new BackupError(error.code, `${error.message}; ${outcome}`, {
+    ...(error.hint ? { hint: error.hint } : {}),
+    ...(error.details ? { details: error.details } : {}),
+    cause: error,
+  });
 }

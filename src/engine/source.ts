@@ -61,17 +61,52 @@ export async function serverInfo(uri: string): Promise<ServerInfo> {
   });
 }
 
+function splitNamespace(ns: string): { db: string; coll: string } | undefined {
+  const dot = ns.indexOf('.');
+  return dot > 0 ? { db: ns.slice(0, dot), coll: ns.slice(dot + 1) } : undefined;
+}
+
 /** Document counts of the given namespaces ("db.coll") at the destination; missing ones count 0. */
 export async function countNamespaces(uri: string, namespaces: string[]): Promise<Record<string, number>> {
   return withClient(uri, async (client) => {
     const counts: Record<string, number> = {};
     for (const ns of namespaces) {
-      const dot = ns.indexOf('.');
-      if (dot <= 0) continue;
-      const db = ns.slice(0, dot);
-      const coll = ns.slice(dot + 1);
-      counts[ns] = await client.db(db).collection(coll).countDocuments({}, { maxTimeMS: 600_000 });
+      const parts = splitNamespace(ns);
+      if (parts) counts[ns] = await client.db(parts.db).collection(parts.coll).countDocuments({}, { maxTimeMS: 600_000 });
     }
     return counts;
+  });
+}
+
+/** Which of the given namespaces exist at the destination (as collections or views, even empty). */
+export async function existingNamespaces(uri: string, namespaces: string[]): Promise<Set<string>> {
+  return withClient(uri, async (client) => {
+    const existing = new Set<string>();
+    const byDb = new Map<string, string[]>();
+    for (const ns of namespaces) {
+      const parts = splitNamespace(ns);
+      if (parts) byDb.set(parts.db, [...(byDb.get(parts.db) ?? []), ns]);
+    }
+    for (const [db, names] of byDb) {
+      const present = new Set((await client.db(db).listCollections({}, { nameOnly: true }).toArray()).map((c) => `${db}.${c.name}`));
+      for (const ns of names) if (present.has(ns)) existing.add(ns);
+    }
+    return existing;
+  });
+}
+
+/** Drops the given namespaces; returns those that could not be dropped. */
+export async function dropNamespaces(uri: string, namespaces: string[]): Promise<string[]> {
+  return withClient(uri, async (client) => {
+    const failed: string[] = [];
+    for (const ns of namespaces) {
+      const parts = splitNamespace(ns);
+      if (!parts) continue;
+      await client.db(parts.db).collection(parts.coll).drop().catch((error: unknown) => {
+        // "ns not found": it was never created, which is what we want.
+        if ((error as { codeName?: string }).codeName !== 'NamespaceNotFound') failed.push(ns);
+      });
+    }
+    return failed;
   });
 }
