@@ -1,6 +1,7 @@
 // Bad inputs, end to end through the built CLI: each one ends with a clear message and the
 // documented exit code (SPEC §6), and changes nothing — the destination database stays as it was
 // and the backups folder keeps every byte.
+import { randomBytes } from 'node:crypto';
 import { readFile, rename, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,6 +166,54 @@ describe('integrity failures: exit 3, nothing reaches the destination, the backu
       expectJsonFailure(await ws.run(['--json', 'verify', id]), 3, /bytes|truncat|size/i);
       expectJsonFailure(await ws.run(['--json', 'verify', id, '--deep']), 3, /bytes|truncat|size/i);
       expect(await snapshotDir(ws.backupsDir)).toEqual(before);
+    });
+  });
+});
+
+describe('a backup damaged late in its object (restore reads it once when that can be undone)', () => {
+  const BIG = 'latesrc';
+  let bigId = '';
+
+  /** Flips a byte at 90% of the object: several authenticated chunks come before the damage. */
+  async function flipLateByte(path: string): Promise<void> {
+    const bytes = await readFile(path);
+    const at = Math.floor(bytes.length * 0.9);
+    bytes[at] = bytes[at]! ^ 0x01;
+    await writeFile(path, bytes);
+  }
+
+  beforeAll(async () => {
+    if (peerMissingReason('mongo') !== undefined) return;
+    // Random base64 barely compresses: ~6 MB of documents store as several 1 MiB chunks and two
+    // zstd frames, so mongorestore is well into the data when the damaged chunk is reached.
+    const random = (n: number): string => randomBytes(n).toString('base64');
+    await seedDatabase(mongo.uri, BIG, { blobs: Array.from({ length: 1500 }, (_, i) => ({ _id: i, data: random(3000) })) });
+    const create = await ws.run(['--json', 'create', '--db', BIG]);
+    if (create.code !== 0) throw new Error(`create failed: ${describeRun(create)}`);
+    bigId = create.json().backup.id as string;
+    expect(create.json().backup.storedSize).toBeGreaterThan(4 * 1024 * 1024);
+  });
+
+  it('into new namespaces: exit 3, and what was restored before the damage is dropped again', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    await withDamagedObject(bigId, flipLateByte, async () => {
+      const restore = await ws.run(['--json', 'restore', bigId, '--ns-from', `${BIG}.$c$`, '--ns-to', 'latenew.$c$']);
+      const error = expectJsonFailure(restore, 3, /authenticat/i);
+      expect(error.message).toMatch(/dropped again/);
+      await destinationIsEmpty('latenew');
+    });
+  });
+
+  it('over existing data with --drop: exit 3 before anything is dropped, the data stays as it was', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    const args = ['restore', bigId, '--ns-from', `${BIG}.$c$`, '--ns-to', 'lateold.$c$'];
+    const first = await ws.run(['--json', ...args]);
+    expect(first.code, describeRun(first)).toBe(0);
+    await withMongo(mongo.uri, (client) => client.db('lateold').collection('blobs').insertOne({ _id: 'written after the restore' } as never));
+    const kept = await fingerprintDatabase(mongo.uri, 'lateold');
+    await withDamagedObject(bigId, flipLateByte, async () => {
+      expectJsonFailure(await ws.run(['--json', ...args, '--drop']), 3, /sha-256|checksum/i);
+      expect(await fingerprintDatabase(mongo.uri, 'lateold')).toEqual(kept);
     });
   });
 });

@@ -74,6 +74,7 @@ describe('recipients round trips', () => {
       mode: 'recipients',
       chunkSize: CHUNK,
       recipients: [recipientFingerprint(alice.recipient)],
+      salt: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(parseEncryptionHeader(stored)).toEqual(stream.info());
     const { output, error } = await decrypt(stored, { identities: [alice.identity] });

@@ -73,7 +73,11 @@ describe('header and info', () => {
       mode: 'symmetric',
       chunkSize: CHUNK,
       keyFingerprint: keyFingerprint(key),
+      salt: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
+    // The salt is the object's own: it appears in the stored header, and differs per object.
+    expect(output.includes(Buffer.from(info.salt!, 'hex'))).toBe(true);
+    expect((await runThrough(createEncryptStream({ key, chunkSize: CHUNK }), [plaintextOf(10)])).output.includes(Buffer.from(info.salt!, 'hex'))).toBe(false);
     expect(parseEncryptionHeader(output.subarray(0, ENCRYPTION_HEADER_MAX_BYTES))).toEqual(info);
     expect(JSON.stringify(info)).not.toContain(key.toString('hex'));
   });
@@ -101,6 +105,21 @@ describe('header and info', () => {
   it('refuses unsupported chunk sizes up front', () => {
     expect(() => createEncryptStream({ key, chunkSize: 1000 })).toThrow(BackupError);
     expect(() => createEncryptStream({ key, chunkSize: 64 * 1024 * 1024 })).toThrow(/chunk size/);
+  });
+
+  it('an object with another salt than the manifest expects is refused before any output (exit 3)', async () => {
+    const plaintext = plaintextOf(3 * CHUNK);
+    const stream = createEncryptStream({ key, chunkSize: CHUNK });
+    const { output: stored } = await runThrough(stream, [plaintext]);
+    const own = await runThrough(createDecryptStream({ key }, { expectedSalt: stream.info().salt! }), [stored]);
+    expect(own.error).toBeUndefined();
+    expect(own.output.equals(plaintext)).toBe(true);
+    // Authentic (same key) but another object: e.g. another backup's copy put in this one's place.
+    const other = await runThrough(createDecryptStream({ key }, { expectedSalt: 'ab'.repeat(32) }), [stored]);
+    expect(other.error).toBeInstanceOf(BackupError);
+    expect((other.error as BackupError).exitCode).toBe(3);
+    expect((other.error as BackupError).message).toMatch(/salt/);
+    expect(other.output.length).toBe(0);
   });
 });
 
