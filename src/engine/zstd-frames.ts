@@ -5,8 +5,10 @@
  * frames concatenated, which every zstd decoder (`zstd -d`, node:zlib) reads as a whole — made by
  * as many thread-pool threads as there are lanes instead of one (docs/PERFORMANCE.md).
  *
- * Frames cost almost nothing in size: at level 3 zstd looks back at most 2 MiB, so a 4 MiB frame
- * loses only the history of its first window (+0.1% measured on real archives).
+ * Frames cost little in size: at level 3 zstd looks back at most 2 MiB, which a 2 MiB frame cannot
+ * use across its start (+0.1% stored against one frame on the benchmark's real documents; 1 MiB
+ * frames cost +0.8%). 2 MiB frames were also the fastest and smallest in memory of 1, 2 and 4 MiB
+ * (docs/PERFORMANCE.md).
  *
  * Reading splits the stream back into frames by their headers (RFC 8878 §3.1) without decoding,
  * so frames can be decoded in parallel too. A stream of one big frame (backups made before frames,
@@ -18,8 +20,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { BackupError, ErrorCodes } from '../errors.js';
 import type { BufferPool } from '../streams.js';
 
-/** Plain bytes per frame: big enough to lose ~nothing in ratio, small enough to keep memory flat. */
-export const FRAME_BYTES = 4 * 1024 * 1024;
+/** Plain bytes per frame: big enough to lose almost nothing in ratio, small enough to keep memory flat. */
+export const FRAME_BYTES = 2 * 1024 * 1024;
 /** Compressed bytes handed to a decoding lane per job (a frame's pieces are gathered up to this). */
 const DECODE_JOB_BYTES = 1024 * 1024;
 /** Output buffer per thread-pool call; bigger means fewer round trips through the main thread. */
