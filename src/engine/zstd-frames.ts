@@ -115,14 +115,17 @@ function settle(job: Job, error?: Error): void {
 
 /**
  * Jobs spread over lanes, their outputs pushed in submission order. At most `maxInFlight` jobs are
- * queued; beyond that the writable side waits, which is the back-pressure towards the source.
+ * queued, and no input is taken while the readable side holds a high-water mark of output; beyond
+ * that the writable side waits, which is the back-pressure towards the source.
  */
 abstract class ParallelZstd extends Transform {
   protected readonly lanes: Lane[];
   private readonly queue: Job[] = [];
   private readonly maxInFlight: number;
-  private waitingWrite: TransformCallback | undefined;
+  private waitingWrite: (() => void) | undefined;
   private waitingFlush: TransformCallback | undefined;
+  /** The last push filled the readable side: no more input until the consumer reads (_read). */
+  private outputFull = false;
   private failed = false;
 
   constructor(makeStream: () => ZstdStream, lanes: number) {
@@ -152,10 +155,29 @@ abstract class ParallelZstd extends Transform {
     return best;
   }
 
-  /** Call at the end of _transform: accept more input now, or once the queue has room. */
-  protected continueAfter(callback: TransformCallback): void {
-    if (this.queue.length >= this.maxInFlight) this.waitingWrite = callback;
+  /** Call at the end of _transform: accept more input now, or once the queue and the output have room. */
+  protected continueAfter(callback: () => void): void {
+    if (this.full()) this.waitingWrite = callback;
     else callback();
+  }
+
+  /**
+   * Output is pushed when jobs finish, after _transform has returned, so Transform's own check
+   * (did this write push past the high-water mark?) never holds input back: without `outputFull`
+   * a consumer slower than the lanes would let output pile up without bound.
+   */
+  protected full(): boolean {
+    return this.queue.length >= this.maxInFlight || this.outputFull;
+  }
+
+  /**
+   * The consumer wants more: input held back for a full output buffer may come in. Transform's
+   * _read goes last: it completes a write whose callback came while the buffer was still full.
+   */
+  override _read(size: number): void {
+    this.outputFull = false;
+    this.drain();
+    super._read(size);
   }
 
   protected finishAfterQueue(callback: TransformCallback): void {
@@ -171,9 +193,9 @@ abstract class ParallelZstd extends Transform {
         this.fail(job.error);
         return;
       }
-      for (const chunk of job.out) this.push(chunk);
+      for (const chunk of job.out) if (!this.push(chunk)) this.outputFull = true;
     }
-    if (this.waitingWrite && this.queue.length < this.maxInFlight) {
+    if (this.waitingWrite && !this.full()) {
       const callback = this.waitingWrite;
       this.waitingWrite = undefined;
       callback();
@@ -219,6 +241,7 @@ export interface ParallelCompressOptions {
 export class ParallelZstdCompress extends ParallelZstd {
   private frame: Buffer | undefined;
   private filled = 0;
+  private submitted = false;
   private readonly pool: BufferPool | undefined;
 
   constructor(options: ParallelCompressOptions) {
@@ -250,6 +273,9 @@ export class ParallelZstdCompress extends ParallelZstd {
 
   override _flush(callback: TransformCallback): void {
     if (this.filled > 0) this.submitFrame();
+    // Zero bytes are not a zstd stream (`zstd -d` and node:zlib reject them): empty input still
+    // makes one frame, an empty one.
+    else if (!this.submitted) this.submit(Buffer.alloc(0));
     this.finishAfterQueue(callback);
   }
 
@@ -261,6 +287,7 @@ export class ParallelZstdCompress extends ParallelZstd {
   }
 
   private submit(input: Buffer, owner: Buffer = input): void {
+    this.submitted = true;
     const job = this.newJob(() => this.pool?.give(owner));
     this.idlestLane().compressFrame(input, job);
   }
@@ -286,7 +313,21 @@ export class ParallelZstdDecompress extends ParallelZstd {
       callback(error as Error);
       return;
     }
-    for (const piece of pieces) {
+    this.submitFrom(pieces, 0, callback);
+  }
+
+  /**
+   * Hands pieces to lanes while the queue has room. One input chunk may hold many small frames
+   * (1 MiB of highly compressible data is dozens of frames, each 4 MiB decoded): the rest of the
+   * chunk waits for room like a new write would.
+   */
+  private submitFrom(pieces: FramePiece[], from: number, callback: TransformCallback): void {
+    for (let i = from; i < pieces.length; i++) {
+      if (i > from && this.full()) {
+        this.continueAfter(() => this.submitFrom(pieces, i, callback));
+        return;
+      }
+      const piece = pieces[i]!;
       if (piece.frameStart) this.frameLane = this.idlestLane();
       this.pieces.push(piece.data);
       this.piecesBytes += piece.data.length;
