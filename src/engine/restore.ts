@@ -22,7 +22,7 @@ import type { EngineEvents } from './events.js';
 import type { Manifest } from './manifest.js';
 import { spawnTool, toolVersion } from './mongo-tools.js';
 import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from './namespaces.js';
-import { countNamespaces, dropNamespaces, existingNamespaces, hostsOf } from './source.js';
+import { countNamespaces, destinationState, dropNamespaces, hostsOf } from './source.js';
 import { authenticatedWhileRead, checkStoredSize, decodeStages, verifyStoredObject } from './verify.js';
 
 export interface RestoreOptions {
@@ -110,10 +110,9 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
     const plan = planNamespaces(manifest.namespaces, options.namespaces);
     const userNamespaces = plan.filter((p) => !isSystemNamespace(p.destination));
     const destinations = userNamespaces.map((p) => p.destination);
-    const [mongorestoreVersion, before, existing] = await Promise.all([
+    const [mongorestoreVersion, { counts: before, existing }] = await Promise.all([
       options.dryRun ? undefined : toolVersion(config.mongodb.mongorestore, 'mongorestore'),
-      countNamespaces(uri, destinations),
-      existingNamespaces(uri, destinations),
+      destinationState(uri, destinations),
     ]);
     // Every namespace is new and none is dropped: a half-done restore can be undone exactly.
     const undoable = !options.drop && existing.size === 0;

@@ -68,31 +68,35 @@ function splitNamespace(ns: string): { db: string; coll: string } | undefined {
 
 /** Document counts of the given namespaces ("db.coll") at the destination; missing ones count 0. */
 export async function countNamespaces(uri: string, namespaces: string[]): Promise<Record<string, number>> {
-  return withClient(uri, async (client) => {
-    const counts: Record<string, number> = {};
-    for (const ns of namespaces) {
-      const parts = splitNamespace(ns);
-      if (parts) counts[ns] = await client.db(parts.db).collection(parts.coll).countDocuments({}, { maxTimeMS: 600_000 });
-    }
-    return counts;
-  });
+  return withClient(uri, (client) => countWith(client, namespaces));
 }
 
-/** Which of the given namespaces exist at the destination (as collections or views, even empty). */
-export async function existingNamespaces(uri: string, namespaces: string[]): Promise<Set<string>> {
-  return withClient(uri, async (client) => {
-    const existing = new Set<string>();
-    const byDb = new Map<string, string[]>();
-    for (const ns of namespaces) {
-      const parts = splitNamespace(ns);
-      if (parts) byDb.set(parts.db, [...(byDb.get(parts.db) ?? []), ns]);
-    }
-    for (const [db, names] of byDb) {
-      const present = new Set((await client.db(db).listCollections({}, { nameOnly: true }).toArray()).map((c) => `${db}.${c.name}`));
-      for (const ns of names) if (present.has(ns)) existing.add(ns);
-    }
-    return existing;
-  });
+/** Before a restore, over one connection: the counts, and which namespaces exist (even empty). */
+export async function destinationState(uri: string, namespaces: string[]): Promise<{ counts: Record<string, number>; existing: Set<string> }> {
+  return withClient(uri, async (client) => ({ counts: await countWith(client, namespaces), existing: await existingWith(client, namespaces) }));
+}
+
+async function countWith(client: MongoClient, namespaces: string[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const ns of namespaces) {
+    const parts = splitNamespace(ns);
+    if (parts) counts[ns] = await client.db(parts.db).collection(parts.coll).countDocuments({}, { maxTimeMS: 600_000 });
+  }
+  return counts;
+}
+
+async function existingWith(client: MongoClient, namespaces: string[]): Promise<Set<string>> {
+  const existing = new Set<string>();
+  const byDb = new Map<string, string[]>();
+  for (const ns of namespaces) {
+    const parts = splitNamespace(ns);
+    if (parts) byDb.set(parts.db, [...(byDb.get(parts.db) ?? []), ns]);
+  }
+  for (const [db, names] of byDb) {
+    const present = new Set((await client.db(db).listCollections({}, { nameOnly: true }).toArray()).map((c) => `${db}.${c.name}`));
+    for (const ns of names) if (present.has(ns)) existing.add(ns);
+  }
+  return existing;
 }
 
 /** Drops the given namespaces; returns those that could not be dropped. */
