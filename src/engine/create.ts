@@ -5,12 +5,13 @@
  * stored object has been verified there; a folder without a manifest is an incomplete backup.
  */
 import { pipeline } from 'node:stream/promises';
-import { Readable, type Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { ArchiveInspector, type ArchiveSummary } from '../archive/inspector.js';
 import { Batcher, BufferPool } from '../streams.js';
 import { createEncryptStream } from '../crypto/index.js';
 import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
+import { bufferBody } from '../targets/body.js';
 import type { Target } from '../targets/types.js';
 import { TOOL_VERSION } from '../version.js';
 import { closeTargets, openTargets } from './catalog.js';
@@ -344,7 +345,7 @@ async function finishTargets(
         }
         const manifest: Manifest = { ...base, verified };
         await checkpoint('before-manifest', options.signal);
-        await target.save(`${base.id}/${MANIFEST_FILE}`, Readable.from([Buffer.from(serializeManifest(manifest), 'utf8')]), {
+        await target.save(`${base.id}/${MANIFEST_FILE}`, bufferBody(Buffer.from(serializeManifest(manifest), 'utf8')), {
           contentType: 'application/json',
           signal: options.signal,
         });

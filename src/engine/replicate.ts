@@ -4,9 +4,10 @@
  * manifest last. Idempotent: a destination that already holds the same backup is left alone.
  */
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ResolvedConfig } from '../config/load.js';
 import { BackupError, ErrorCodes, isNotFound, toBackupError } from '../errors.js';
+import { bufferBody } from '../targets/body.js';
 import type { Target } from '../targets/types.js';
 import { buildCatalog, closeTargets, openTargets, readManifest } from './catalog.js';
 import type { EngineEvents } from './events.js';
@@ -81,7 +82,7 @@ async function replicateOne(source: Target, destination: Target, manifest: Manif
       });
     }
     await verifyStoredObject(destination, key, manifest.storedSize, manifest.checksum, options.signal);
-    await destination.save(`${manifest.id}/${MANIFEST_FILE}`, Readable.from([Buffer.from(serializeManifest(manifest))]), {
+    await destination.save(`${manifest.id}/${MANIFEST_FILE}`, bufferBody(Buffer.from(serializeManifest(manifest), 'utf8')), {
       contentType: 'application/json',
       signal: options.signal,
     });

@@ -23,7 +23,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Client, FTPError, type FileInfo } from 'basic-ftp';
 import { BackupError } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
-import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
 
@@ -36,6 +36,13 @@ const NOT_LOGGED_IN = 530;
  * (3–18), 15 ms and 50 ms failed none; 25 ms leaves room on a loaded machine.
  */
 const TLS_UPLOAD_SETTLE_MS = 25;
+/**
+ * Bodies up to this size are read into memory before the upload, so that a failed data connection
+ * can be retried (manifests, small test objects). The settle delay above makes vsftpd's race rare,
+ * not impossible: on a loaded CI machine one of 1,500 tiny uploads in a row still failed.
+ */
+const SMALL_UPLOAD_BYTES = 256 * 1024;
+const SMALL_UPLOAD_ATTEMPTS = 3;
 const TLS_TRUST_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
 
 export interface FtpTargetSettings {
@@ -82,6 +89,16 @@ class Slots {
 }
 
 /** A server reply with an error code leaves the connection usable; anything else may not. */
+/**
+ * The data connection failed (basic-ftp marks these "(data socket)"), or TLS failed on it: the
+ * control connection and the login were fine, so the same upload may well work on a new one.
+ */
+function isDataConnectionFailure(error: unknown): boolean {
+  if (error instanceof FTPError) return false;
+  const code = (error as { code?: unknown }).code;
+  return messageOf(error).includes('(data socket)') || (typeof code === 'string' && code.startsWith('ERR_SSL_'));
+}
+
 function connectionStillUsable(error: unknown): boolean {
   return error instanceof FTPError && error.code !== 421;
 }
@@ -177,25 +194,39 @@ export class FtpTarget implements Target, TemporaryCleanup {
     const tempPath = posix.join(folder, `${TEMP_MARKER}${posix.basename(finalPath)}-${randomBytes(4).toString('hex')}`);
     if (options.signal?.aborted) throw targetFailed(this, `save ${key}`, 'the upload was aborted', options.signal.reason);
     // Logging in and creating folders happen before the body is touched (retryable, see retry.ts).
-    const client = await this.borrow();
-    let reusable = true;
-    let tracked: TrackedBody | undefined;
-    let uploadStarted = false;
+    await this.withClient((client) => this.ensureFolder(client, folder)).catch((error: unknown) => {
+      throw this.toTargetError(error, `save ${key}`);
+    });
+    const tracked = trackBody(body, options.signal);
     try {
-      await this.ensureFolder(client, folder);
-      tracked = trackBody(body, options.signal);
-      uploadStarted = true;
-      await client.uploadFrom(this.uploadSource(tracked.stream), tempPath);
-      if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
-      await this.replace(client, tempPath, finalPath);
-      return { size: tracked.bytes() };
+      const head = await readHead(tracked.stream, SMALL_UPLOAD_BYTES);
+      // A small body is all in memory, so a failed data connection can be tried again (see
+      // isDataConnectionFailure); a large one streams once.
+      const attempts = head.ended ? SMALL_UPLOAD_ATTEMPTS : 1;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.withClient((client) => this.uploadAndRename(client, head.ended ? Readable.from([head.data]) : head.whole, tempPath, finalPath, options.signal));
+          return { size: tracked.bytes() };
+        } catch (error) {
+          if (attempt >= attempts || options.signal?.aborted || !isDataConnectionFailure(error)) throw error;
+        }
+      }
     } catch (error) {
-      reusable = connectionStillUsable(error);
-      if (uploadStarted) await this.removeQuietly(reusable ? client : undefined, tempPath);
       throw saveFailure(this, key, tracked, error, (e) => this.toTargetError(e, `save ${key}`));
     } finally {
-      tracked?.dispose();
-      this.giveBack(client, reusable);
+      tracked.dispose();
+    }
+  }
+
+  /** Uploads under a temporary name and renames it into place; removes the temporary on failure. */
+  private async uploadAndRename(client: Client, body: Readable, tempPath: string, finalPath: string, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await client.uploadFrom(this.uploadSource(body), tempPath);
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      await this.replace(client, tempPath, finalPath);
+    } catch (error) {
+      await this.removeQuietly(connectionStillUsable(error) ? client : undefined, tempPath);
+      throw error;
     }
   }
 

@@ -6,9 +6,12 @@
  * - stat, remove, check and opening a load are retried as a whole.
  * - list is retried only until it has yielded its first entry; after that a retry would repeat
  *   entries, so a later failure is rethrown.
- * - save is retried only when the failure came before the body gave up any byte (the body is
- *   neither read nor destroyed, e.g. the SFTP/FTP login failed): a stream cannot be rewound, so
- *   once bytes have flowed the error is rethrown and the engine decides (it can re-run the dump).
+ * - save of an in-memory body (bufferBody(): manifests) is retried as a whole, each attempt with a
+ *   fresh stream of the same bytes.
+ * - save of any other body is retried only when the failure came before the body gave up any byte
+ *   (the body is neither read nor destroyed, e.g. the SFTP/FTP login failed): a stream cannot be
+ *   rewound, so once bytes have flowed the error is rethrown and the engine decides (it can re-run
+ *   the dump).
  *   The cloud SDKs retry individual multipart parts/blocks themselves, which covers most
  *   mid-upload hiccups for S3, GCS and Azure.
  * - NotFound, authentication and configuration errors, and aborts, are never retried.
@@ -16,6 +19,7 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackupError, ErrorCodes } from '../errors.js';
+import { bufferBody, inMemoryBytes } from './body.js';
 import { causeChain, networkErrorCode } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, SpaceInfo, Target, TargetCapabilities } from './types.js';
 import { isSpaceAware } from './types.js';
@@ -121,6 +125,16 @@ class RetryingTarget implements Target {
   }
 
   save(key: string, body: Readable, options: SaveOptions = {}): Promise<SaveResult> {
+    const bytes = inMemoryBytes(body);
+    if (bytes !== undefined) {
+      // The first attempt takes the caller's stream; later ones a fresh stream of the same bytes.
+      let next = body;
+      return this.attempt('save', () => {
+        const attemptBody = next;
+        next = bufferBody(bytes);
+        return this.inner.save(key, attemptBody, options);
+      }, options.signal);
+    }
     // Only a body that has not given up a byte (and is still usable) can be offered again.
     const bodyUntouched = () => !body.readableDidRead && !body.destroyed;
     return this.attempt('save', () => this.inner.save(key, body, options), options.signal, bodyUntouched);

@@ -3,6 +3,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BackupError, ErrorCodes, NotFoundError } from '../../src/errors.js';
+import { bufferBody } from '../../src/targets/body.js';
 import { isTransientError, withRetry } from '../../src/targets/retry.js';
 import { isSpaceAware, type ObjectInfo, type Target } from '../../src/targets/types.js';
 import { readBuffer } from './streams.js';
@@ -111,6 +112,23 @@ describe('withRetry', () => {
     );
     await expect(target.save('a', Readable.from([Buffer.from('one'), Buffer.from('two')]))).rejects.toThrow('ECONNRESET');
     expect(calls).toBe(1);
+  });
+
+  it('retries a save of an in-memory body (a manifest) even after it was read, each time with every byte', async () => {
+    const stored: string[] = [];
+    const target = withRetry(
+      fakeTarget({
+        save: async (_key, body) => {
+          const bytes = await readBuffer(body);
+          stored.push(bytes.toString());
+          if (stored.length < 3) throw connectionReset(); // the connection drops after the upload
+          return { size: bytes.length };
+        },
+      }),
+      fast,
+    );
+    await expect(target.save('manifest.json', bufferBody(Buffer.from('{"id":"b"}')))).resolves.toEqual({ size: 10 });
+    expect(stored).toEqual(['{"id":"b"}', '{"id":"b"}', '{"id":"b"}']);
   });
 
   it('retries a listing that fails before its first entry, never one that fails midway', async () => {
