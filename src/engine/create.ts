@@ -241,21 +241,10 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   if (options.collection) args.push(`--collection=${options.collection}`);
   args.push(...config.mongodb.dumpArgs);
   const pipelineAbort = new AbortController();
-  const onAbort = (): void => pipelineAbort.abort(options.signal.reason);
-  options.signal.addEventListener('abort', onAbort, { once: true });
-  const dump = await spawnTool({
-    tool: 'mongodump',
-    binary: config.mongodb.mongodump,
-    uri: input.uri,
-    args,
-    signal: pipelineAbort.signal,
-    ...(events?.toolLine ? { onLine: events.toolLine } : {}),
-  });
   const inspector = new ArchiveInspector();
   const plainHash = new HashingStream((bytes) => events?.progress?.('dump', bytes));
   const encryptor = input.encryptionKeys ? createEncryptStream(input.encryptionKeys) : undefined;
   const storedHash = new HashingStream();
-  const fanout = new FanOut(targets, input.key, pipelineAbort.signal);
   // 64 KiB pipe reads regrouped before inspection, hashing and compression: fewer, bigger jobs
   // (docs/PERFORMANCE.md). For zstd a batch is one whole frame, from a pool zstd gives back to.
   const pool = input.algorithm === 'zstd' ? new BufferPool(FRAME_BYTES) : undefined;
@@ -268,6 +257,19 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   if (dumpStarted) stages.unshift(dumpStarted);
   const uploadStarted = checkpointStage('upload-started', pipelineAbort.signal, 'after-first-chunk');
   if (uploadStarted) stages.push(uploadStarted);
+  // Every stage exists before mongodump starts: a stage that cannot be built (zstd on an old Node)
+  // must fail the run, not leave mongodump blocked on a pipe that nobody reads.
+  const onAbort = (): void => pipelineAbort.abort(options.signal.reason);
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  const dump = await spawnTool({
+    tool: 'mongodump',
+    binary: config.mongodb.mongodump,
+    uri: input.uri,
+    args,
+    signal: pipelineAbort.signal,
+    ...(events?.toolLine ? { onLine: events.toolLine } : {}),
+  });
+  const fanout = new FanOut(targets, input.key, pipelineAbort.signal);
   try {
     await Promise.all([
       pipeline([dump.child.stdout!, ...stages, fanout], { signal: pipelineAbort.signal }),

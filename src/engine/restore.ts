@@ -168,6 +168,9 @@ async function streamIntoMongorestore(
   if (options.drop) args.push('--drop');
   if (options.parallel) args.push(`--numParallelCollections=${options.parallel}`);
   args.push(...config.mongodb.restoreArgs);
+  // The stages exist before mongorestore starts: one that cannot be built (zstd on an old Node)
+  // must fail the run, not leave mongorestore waiting for an archive that never comes.
+  const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('restore', b, manifest.size), 'restore');
   const abort = new AbortController();
   const onAbort = (): void => abort.abort(options.signal.reason);
   options.signal.addEventListener('abort', onAbort, { once: true });
@@ -179,7 +182,6 @@ async function streamIntoMongorestore(
     signal: abort.signal,
     ...(options.events?.toolLine ? { onLine: options.events.toolLine } : {}),
   });
-  const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('restore', b, manifest.size), 'restore');
   try {
     await Promise.all([
       pipeline([await source.load(`${manifest.id}/${manifest.object}`, { signal: abort.signal }), ...decode.stages, restore.child.stdin!], {

@@ -115,3 +115,26 @@ describe('output for people and scripts', () => {
     expect(plain.stdout).not.toMatch(/\u001b\[3\d(;\d+)?m/);
   });
 });
+
+/** A node binary older than 22.15 on this machine (Debian's, on the CI machine), if any. */
+function oldNode(): string | undefined {
+  for (const candidate of ['/usr/bin/node', '/usr/local/bin/node']) {
+    const version = spawnSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' });
+    if (version.status !== 0) continue;
+    const [major = 0, minor = 0] = version.stdout.trim().split('.').map(Number);
+    if (major < 22 || (major === 22 && minor < 15)) return candidate;
+  }
+  return undefined;
+}
+
+describe('an unsupported Node.js', () => {
+  const old = oldNode();
+  it.runIf(old !== undefined)('is refused at once with exit 2, saying which version is needed, in text and in JSON', () => {
+    const text = spawnSync(old!, [cli, 'create'], { cwd: dir, env: env(), encoding: 'utf8', timeout: 20_000 });
+    expect(text.status).toBe(2);
+    expect(text.stderr).toMatch(/needs Node\.js ≥ 22\.15 \(this is v\d+\./);
+    const json = spawnSync(old!, [cli, 'list', '--json'], { cwd: dir, env: env(), encoding: 'utf8', timeout: 20_000 });
+    expect(json.status).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({ success: false, error: { code: 'NOT_SUPPORTED' } });
+  });
+});
