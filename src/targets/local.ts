@@ -3,12 +3,13 @@
  * destination directory, is fsynced, renamed over the final name, and the directory is fsynced, so a
  * crash leaves either the old state or the complete new object, never a partial one under its key.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { BackupError, ErrorCodes, NotFoundError } from '../errors.js';
 import { ByteCounter } from '../streams.js';
 import type {
@@ -53,9 +54,8 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
     const tempPath = path.join(dir, `${TEMP_MARKER}${path.basename(finalPath)}-${randomBytes(4).toString('hex')}`);
     const counter = new ByteCounter();
     try {
-      const out = createWriteStream(tempPath, { flags: 'wx', mode: 0o600 });
+      const out = new FlushBehindFile(await fs.open(tempPath, 'wx', 0o600));
       await pipeline(body, counter, out, options.signal ? { signal: options.signal } : {});
-      await fsyncPath(tempPath);
       await fs.rename(tempPath, finalPath);
       await fsyncPath(dir);
     } catch (error) {
@@ -185,6 +185,80 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Bytes written between two background flushes. The kernel otherwise starts writing a big file to
+ * disk only when dirty pages pass vm.dirty_background_ratio (gigabytes on a large machine), so the
+ * final fsync of a 50 GB backup, or of three copies on one disk, waits for all of it at once.
+ * Flushing behind the writer keeps the disk busy while the dump runs (PostgreSQL's
+ * checkpoint_flush_after does the same with sync_file_range).
+ */
+const FLUSH_BEHIND_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A file sink that asks the kernel to write data out as it goes (fdatasync every
+ * FLUSH_BEHIND_BYTES, in the background: writing never waits for it, at most one per file at a
+ * time) and makes the file durable (fsync) before it finishes. Closes the file either way.
+ */
+class FlushBehindFile extends Writable {
+  private sinceFlush = 0;
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly handle: FileHandle) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.writeAll(chunks.map((c) => c.chunk)).then(() => callback(), callback);
+  }
+
+  private async writeAll(buffers: Buffer[]): Promise<void> {
+    let pending = buffers;
+    while (pending.length > 0) {
+      const { bytesWritten } = await this.handle.writev(pending);
+      this.sinceFlush += bytesWritten;
+      pending = remainderAfter(pending, bytesWritten);
+    }
+    if (this.sinceFlush >= FLUSH_BEHIND_BYTES && !this.flushing) {
+      this.sinceFlush = 0;
+      // A failure here shows again in the final fsync, which is awaited.
+      this.flushing = this.handle.datasync().then(
+        () => (this.flushing = undefined),
+        () => (this.flushing = undefined),
+      );
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    Promise.resolve(this.flushing)
+      .then(() => this.handle.sync())
+      .then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    Promise.resolve(this.flushing)
+      .then(() => this.handle.close())
+      .then(
+        () => callback(error),
+        (closeError: unknown) => callback(error ?? (closeError as Error)),
+      );
+  }
+}
+
+/** What is left of `buffers` after the first `written` bytes (a short write). */
+function remainderAfter(buffers: Buffer[], written: number): Buffer[] {
+  let skip = written;
+  const rest: Buffer[] = [];
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length;
+      continue;
+    }
+    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+    skip = 0;
+  }
+  return rest;
 }
 
 async function fsyncPath(p: string): Promise<void> {
