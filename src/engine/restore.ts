@@ -22,7 +22,7 @@ import type { EngineEvents } from './events.js';
 import type { Manifest } from './manifest.js';
 import { spawnTool, toolVersion } from './mongo-tools.js';
 import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from './namespaces.js';
-import { countNamespaces, destinationState, dropNamespaces, hostsOf } from './source.js';
+import { countRestored, destinationState, dropNamespaces, hostsOf } from './source.js';
 import { authenticatedWhileRead, checkStoredSize, decodeStages, verifyStoredObject } from './verify.js';
 
 export interface RestoreOptions {
@@ -112,7 +112,8 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
     const destinations = userNamespaces.map((p) => p.destination);
     const [mongorestoreVersion, { counts: before, existing }] = await Promise.all([
       options.dryRun ? undefined : toolVersion(config.mongodb.mongorestore, 'mongorestore'),
-      destinationState(uri, destinations),
+      // Exact counts only where the restore adds to existing documents (--force without --drop).
+      destinationState(uri, destinations, Boolean(options.force) && !options.drop),
     ]);
     // Every namespace is new and none is dropped: a half-done restore can be undone exactly.
     const undoable = !options.drop && existing.size === 0;
@@ -216,13 +217,14 @@ async function checkRestoredCounts(
   before: Record<string, number>,
 ): Promise<void> {
   const checkable = result.namespaces.filter((p) => !isSystemNamespace(p.destination));
-  const after = await countNamespaces(uri, checkable.map((p) => p.destination));
+  const appendedTo = (destination: string): number => (!options.drop ? (before[destination] ?? 0) : 0);
+  const after = await countRestored(uri, Object.fromEntries(checkable.map((p) => [p.destination, p.documents + appendedTo(p.destination)])));
   const mismatches: string[] = [];
   for (const ns of checkable) {
     const restored = after[ns.destination] ?? 0;
     ns.restored = restored;
     ns.checked = true;
-    const appended = !options.drop ? (before[ns.destination] ?? 0) : 0;
+    const appended = appendedTo(ns.destination);
     if (restored !== ns.documents + appended) {
       const text = `${ns.destination}: ${restored} documents, expected ${ns.documents}${appended ? ` + ${appended} already there` : ''}`;
       if (options.force && !options.drop) result.warnings.push(text);

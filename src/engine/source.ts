@@ -66,23 +66,61 @@ function splitNamespace(ns: string): { db: string; coll: string } | undefined {
   return dot > 0 ? { db: ns.slice(0, dot), coll: ns.slice(dot + 1) } : undefined;
 }
 
-/** Document counts of the given namespaces ("db.coll") at the destination; missing ones count 0. */
-export async function countNamespaces(uri: string, namespaces: string[]): Promise<Record<string, number>> {
-  return withClient(uri, (client) => countWith(client, namespaces));
+/** How long one count may take on the server before the restore gives up on it. */
+const COUNT_TIMEOUT_MS = 600_000;
+
+/**
+ * Document counts after a restore, checked against what the archive holds. The collection's own
+ * count (estimatedDocumentCount: metadata, instant even for a billion documents) is asked first;
+ * only a namespace where it disagrees with `expected` is counted document by document
+ * (countDocuments scans the collection), so a metadata count that drifted, orphans on a sharded
+ * cluster or a view never cause a false alarm, and the usual case costs no scan at all.
+ */
+export async function countRestored(uri: string, expected: Record<string, number>): Promise<Record<string, number>> {
+  return withClient(uri, async (client) => {
+    const counts: Record<string, number> = {};
+    for (const [ns, want] of Object.entries(expected)) {
+      const quick = await quickCount(client, ns);
+      counts[ns] = quick === want ? quick : await exactCount(client, ns);
+    }
+    return counts;
+  });
 }
 
-/** Before a restore, over one connection: the counts, and which namespaces exist (even empty). */
-export async function destinationState(uri: string, namespaces: string[]): Promise<{ counts: Record<string, number>; existing: Set<string> }> {
-  return withClient(uri, async (client) => ({ counts: await countWith(client, namespaces), existing: await existingWith(client, namespaces) }));
+/**
+ * Before a restore, over one connection: which namespaces exist (even empty) and their counts.
+ * Namespaces that do not exist count 0 without asking. `exact` counts scan the collection (needed
+ * when the restore adds to what is there); otherwise the collection's own count is enough (it is
+ * only shown, or compared with 0), and a namespace about to be dropped is never scanned.
+ */
+export async function destinationState(
+  uri: string,
+  namespaces: string[],
+  exact: boolean,
+): Promise<{ counts: Record<string, number>; existing: Set<string> }> {
+  return withClient(uri, async (client) => {
+    const existing = await existingWith(client, namespaces);
+    const counts: Record<string, number> = {};
+    for (const ns of namespaces) counts[ns] = !existing.has(ns) ? 0 : exact ? await exactCount(client, ns) : await quickCount(client, ns);
+    return { counts, existing };
+  });
 }
 
-async function countWith(client: MongoClient, namespaces: string[]): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const ns of namespaces) {
-    const parts = splitNamespace(ns);
-    if (parts) counts[ns] = await client.db(parts.db).collection(parts.coll).countDocuments({}, { maxTimeMS: 600_000 });
+/** The collection's own count (metadata); a view or a server without it falls back to counting. */
+async function quickCount(client: MongoClient, ns: string): Promise<number> {
+  const parts = splitNamespace(ns);
+  if (!parts) return 0;
+  try {
+    return await client.db(parts.db).collection(parts.coll).estimatedDocumentCount({ maxTimeMS: COUNT_TIMEOUT_MS });
+  } catch {
+    return exactCount(client, ns);
   }
-  return counts;
+}
+
+async function exactCount(client: MongoClient, ns: string): Promise<number> {
+  const parts = splitNamespace(ns);
+  if (!parts) return 0;
+  return client.db(parts.db).collection(parts.coll).countDocuments({}, { maxTimeMS: COUNT_TIMEOUT_MS });
 }
 
 async function existingWith(client: MongoClient, namespaces: string[]): Promise<Set<string>> {
