@@ -148,6 +148,10 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
       tool: { name: 'mongo-backup', version: TOOL_VERSION, mongodump: mongodumpVersion },
       namespaces: stream.summary.namespaces,
     };
+    const stored = usable.filter((t) => stream.saved.get(t.name)?.ok).map((t) => t.name);
+    if (options.verify !== false && stored.length > 0) {
+      events?.phase?.('verify', `verifying the ${stored.length === 1 ? 'copy' : 'copies'} on ${stored.join(', ')}`);
+    }
     const outcomes = await finishTargets(targets, unusable, stream.saved, base, options, events);
     if (options.signal.aborted) {
       // Interrupted while verifying or writing manifests: a copy that got its manifest meanwhile
@@ -269,7 +273,7 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
     signal: pipelineAbort.signal,
     ...(events?.toolLine ? { onLine: events.toolLine } : {}),
   });
-  const fanout = new FanOut(targets, input.key, pipelineAbort.signal);
+  const fanout = new FanOut(targets, input.key, pipelineAbort.signal, events?.targetProgress ? (name, bytes) => events.targetProgress?.(name, 'dump', bytes) : undefined);
   try {
     await Promise.all([
       pipeline([dump.child.stdout!, ...stages, fanout], { signal: pipelineAbort.signal }),
@@ -341,8 +345,9 @@ async function finishTargets(
       try {
         let verified = false;
         if (options.verify !== false) {
-          events?.phase?.('verify', `verifying the copy on ${target.name}`);
-          await verifyStoredObject(target, `${base.id}/${base.object}`, base.storedSize, base.checksum, options.signal);
+          await verifyStoredObject(target, `${base.id}/${base.object}`, base.storedSize, base.checksum, options.signal, (bytes) =>
+            events?.targetProgress?.(target.name, 'verify', bytes, base.storedSize),
+          );
           verified = true;
         }
         const manifest: Manifest = { ...base, verified };

@@ -8,6 +8,8 @@ export interface EngineEvents {
   phase?(phase: Phase, message: string): void;
   /** Bytes processed so far in the phase (plain archive bytes for dump/restore). */
   progress?(phase: Phase, bytes: number, total?: number): void;
+  /** Bytes one target has taken (stored or read back) so far in the phase; `total` when known. */
+  targetProgress?(target: string, phase: Phase, bytes: number, total?: number): void;
   /** One target failed (the run may go on with the others). */
   targetFailed?(target: string, error: BackupError): void;
   warn?(message: string): void;

@@ -18,6 +18,8 @@ export interface BranchResult {
 interface Branch {
   target: Target;
   input: PassThrough;
+  /** Bytes handed to this target so far (it is at most one buffer behind). */
+  bytes: number;
   controller: AbortController;
   failed: boolean;
   done: Promise<BranchResult>;
@@ -34,7 +36,13 @@ export class FanOut extends Writable {
   private readonly branches: Branch[];
   private readonly waiters = new Set<() => void>();
 
-  constructor(targets: Target[], key: string, signal: AbortSignal) {
+  /** `onBytes` is told, per target, how many bytes it has been handed (for progress). */
+  constructor(
+    targets: Target[],
+    key: string,
+    signal: AbortSignal,
+    private readonly onBytes?: (target: string, bytes: number) => void,
+  ) {
     super({ highWaterMark: BRANCH_BUFFER });
     this.branches = targets.map((target) => this.startBranch(target, key, signal));
   }
@@ -47,7 +55,7 @@ export class FanOut extends Writable {
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    const branch: Branch = { target, input, controller, failed: false, done: undefined as never };
+    const branch: Branch = { target, input, bytes: 0, controller, failed: false, done: undefined as never };
     branch.done = target
       .save(key, input, { signal: controller.signal })
       .then(
@@ -81,6 +89,8 @@ export class FanOut extends Writable {
     }
     const pending: Promise<void>[] = [];
     for (const branch of live) {
+      branch.bytes += chunk.length;
+      this.onBytes?.(branch.target.name, branch.bytes);
       if (!branch.input.write(chunk)) pending.push(this.drained(branch));
     }
     if (pending.length === 0) callback();

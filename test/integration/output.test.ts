@@ -1,7 +1,7 @@
 // What an operator sees: progress bars on a terminal, one plain line per phase under cron, nothing
 // but errors with --quiet, no colour with NO_COLOR, and exactly one JSON document with --json.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { peerOrSkip, seedDatabase, testbed } from '../setup/testbed.js';
 const repo = resolve(__dirname, '../..');
 const cli = join(repo, 'bin', 'mongo-backup');
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/;
+const ANSI_ALL = /\u001b\[[0-9;?]*[A-Za-z]/g;
 let dir: string;
 
 beforeAll(async () => {
@@ -113,6 +114,39 @@ describe('output for people and scripts', () => {
     expect(plain.status).toBe(0);
     // Bars still move the cursor, but no colour (SGR) sequences appear.
     expect(plain.stdout).not.toMatch(/\u001b\[3\d(;\d+)?m/);
+  });
+});
+
+describe('progress per target', () => {
+  it.runIf(hasScript)('on a terminal, each target has its own line while dumping and its own bar while verifying', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    const mongo = testbed().mongo;
+    const config = join(dir, 'two-targets.yaml');
+    await writeFile(
+      config,
+      JSON.stringify({
+        mongodb: { uri: mongo.uri, mongodump: mongo.mongodump, mongorestore: mongo.mongorestore },
+        stateDir: join(dir, 'two-state'),
+        encryption: { key: 'd'.repeat(64) },
+        targets: [
+          { name: 'near', type: 'local', path: join(dir, 'near') },
+          { name: 'far', type: 'local', path: join(dir, 'far') },
+        ],
+      }),
+    );
+    const tty = spawnSync('script', ['-qec', `${process.execPath} ${cli} --config ${config} create --db outputdemo`, '/dev/null'], {
+      cwd: dir,
+      env: { ...env(), BACKUP_STORAGE_PATH: '', TERM: 'xterm', COLUMNS: '120', NO_COLOR: '1' },
+      encoding: 'utf8',
+    });
+    expect(tty.status, tty.stdout).toBe(0);
+    const screen = tty.stdout.replace(ANSI_ALL, '');
+    for (const target of ['near', 'far']) {
+      // While dumping: bytes and rate per target (no total yet); while verifying: a bar with a percentage.
+      expect(screen).toMatch(new RegExp(`→ ${target}\\s+[\\d.]+ (B|KB|MB) \\| [\\d.]+ (B|KB|MB)/s`));
+      expect(screen).toMatch(new RegExp(`→ ${target}\\s+\\S+ \\d+% \\|`));
+    }
+    expect(screen).toMatch(/verifying the copies on near, far/);
   });
 });
 
