@@ -6,14 +6,21 @@
  * whatever the object size. An object becomes visible only when the upload completes; a failed or
  * aborted save aborts the multipart upload, so nothing appears under the key. Loads are ranged
  * GetObject requests streamed straight through.
+ *
+ * A killed run (`kill -9`) cannot abort its upload: the parts stay on the server, billed but
+ * invisible (they are not objects). removeStaleTemporaries(), called by prune, aborts the
+ * multipart uploads under the target's prefix that began longer ago than the grace period.
  */
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
   StorageClass,
+  type ListMultipartUploadsCommandOutput,
   type S3ClientConfig,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
@@ -34,7 +41,7 @@ import {
   unreachable,
   type TrackedBody,
 } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalString, requireString } from './util.js';
 
 const MIB = 1024 * 1024;
@@ -59,7 +66,23 @@ export interface S3TargetSettings {
   sessionToken?: string;
 }
 
-export class S3Target implements Target {
+/** A multipart upload under the target's prefix, `key` relative to the prefix. */
+interface PendingUpload {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/** Where a ListMultipartUploads page starts: after this key and upload (none: from the start). */
+interface UploadMarkers {
+  KeyMarker?: string;
+  UploadIdMarker?: string;
+}
+
+/** How removeStaleTemporaries() names an aborted upload, so prune's report does not read as a deleted object. */
+const MULTIPART_UPLOAD_MARK = ' (multipart upload)';
+
+export class S3Target implements Target, TemporaryCleanup {
   readonly type = 's3';
   readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: false };
   private readonly client: S3Client;
@@ -178,6 +201,81 @@ export class S3Target implements Target {
     }
   }
 
+  /**
+   * Aborts the multipart uploads under the prefix that began more than `olderThanMs` ago: those of
+   * killed runs (a finished or failed save completes or aborts its own). Like an incomplete backup
+   * folder, a run older than the grace period counts as dead. An upload whose start the server
+   * does not tell is kept. Returns `KEY (multipart upload)` for each, KEY relative to the prefix;
+   * [] on servers without ListMultipartUploads.
+   */
+  async removeStaleTemporaries(olderThanMs: number): Promise<string[]> {
+    const stale: PendingUpload[] = [];
+    // All pages first, aborts after: a next page's markers name an upload, which must still exist
+    // on servers that look it up (versitygw does).
+    for await (const upload of this.pendingUploads()) {
+      if (upload.initiated && Date.now() - upload.initiated.getTime() > olderThanMs) stale.push(upload);
+    }
+    const removed: string[] = [];
+    for (const upload of stale) {
+      if (await this.abortUpload(upload)) removed.push(upload.key + MULTIPART_UPLOAD_MARK);
+    }
+    return removed;
+  }
+
+  /** Every multipart upload pending under the prefix, following the listing's pages. */
+  private async *pendingUploads(): AsyncIterable<PendingUpload> {
+    const prefix = this.settings.prefix;
+    let markers: UploadMarkers = {};
+    for (;;) {
+      const page = await this.uploadsPage(markers);
+      if (!page) return;
+      for (const upload of page.Uploads ?? []) {
+        // Checked again: a server that ignored Prefix must still not get other prefixes' uploads aborted.
+        if (!upload.Key?.startsWith(prefix) || !upload.UploadId) continue;
+        yield { key: upload.Key.slice(prefix.length), uploadId: upload.UploadId, ...(upload.Initiated ? { initiated: upload.Initiated } : {}) };
+      }
+      const next: UploadMarkers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+      // A truncated page whose markers do not move on would loop forever.
+      if (!page.IsTruncated || !next.KeyMarker || (next.KeyMarker === markers.KeyMarker && next.UploadIdMarker === markers.UploadIdMarker)) return;
+      markers = next;
+    }
+  }
+
+  /** One ListMultipartUploads page; undefined when the server does not implement the call. */
+  private async uploadsPage(markers: UploadMarkers): Promise<ListMultipartUploadsCommandOutput | undefined> {
+    try {
+      return await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.settings.bucket,
+          ...(this.settings.prefix ? { Prefix: this.settings.prefix } : {}),
+          ...(markers.KeyMarker ? { KeyMarker: markers.KeyMarker } : {}),
+          ...(markers.UploadIdMarker ? { UploadIdMarker: markers.UploadIdMarker } : {}),
+        }),
+      );
+    } catch (error) {
+      const { name, status } = errorInfo(error);
+      // Nothing to clean up where uploads cannot be listed; prune goes on with the backups.
+      if (name === 'NotImplemented' || status === 501) return undefined;
+      // versitygw (1.8.0, versity/versitygw#2149) rejects its own NextUploadIdMarker; it only ever
+      // lists keys after KeyMarker, so the page it means is the one without the upload marker.
+      if (markers.UploadIdMarker && name === 'InvalidArgument') return this.uploadsPage({ KeyMarker: markers.KeyMarker });
+      throw this.toTargetError(error, 'list multipart uploads');
+    }
+  }
+
+  /** Aborts one upload; false when it was gone already (completed, or aborted by another prune). */
+  private async abortUpload(upload: PendingUpload): Promise<boolean> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: this.settings.prefix + upload.key, UploadId: upload.uploadId }),
+      );
+      return true;
+    } catch (error) {
+      if (errorInfo(error).name === 'NoSuchUpload') return false;
+      throw this.toTargetError(error, `abort the multipart upload of ${upload.key}`);
+    }
+  }
+
   async check(): Promise<void> {
     try {
       await this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.settings.prefix, MaxKeys: 1 }));
@@ -193,9 +291,7 @@ export class S3Target implements Target {
   /** Maps an SDK error; `key` marks operations on one object, where 404 means NotFound. */
   private toTargetError(error: unknown, action: string, key?: string): BackupError {
     if (error instanceof BackupError) return error;
-    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-    const name = e.name ?? '';
-    const status = e.$metadata?.httpStatusCode;
+    const { name, status } = errorInfo(error);
     if (name === 'NoSuchBucket') {
       return targetFailed(this, action, `bucket ${this.settings.bucket} does not exist: create it or fix targets.${this.name}.bucket`, error);
     }
@@ -210,6 +306,12 @@ export class S3Target implements Target {
     if (network) return unreachable(this, `${network} (${messageOf(error)})`, error);
     return targetFailed(this, action, `${name && name !== 'Error' ? `${name}: ` : ''}${messageOf(error)}`, error);
   }
+}
+
+/** An SDK error's name (S3's error code, '' when none) and HTTP status. */
+function errorInfo(error: unknown): { name: string; status: number | undefined } {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return { name: e?.name ?? '', status: e?.$metadata?.httpStatusCode };
 }
 
 const AUTH_ERROR_NAMES = new Set([

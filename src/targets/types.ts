@@ -88,7 +88,7 @@ export interface SpaceAware {
   space(): Promise<SpaceInfo>;
 }
 
-/** Optional: removal of leftovers (temporary upload names) of killed runs, for targets that use them. */
+/** Optional: removal of upload leftovers of killed runs (temporary names, pending S3 multipart uploads). Returns what went, as keys. */
 export interface TemporaryCleanup {
   removeStaleTemporaries(olderThanMs: number): Promise<string[]>;
 }

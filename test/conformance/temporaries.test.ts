@@ -1,22 +1,34 @@
-// The optional TemporaryCleanup capability (prune's removal of `.tmp-` upload leftovers of killed
-// runs), for every target that saves under temporary names. The leftovers are planted directly on
-// the storage with the peer's own client, aged by setting their modification time, the way a
-// `kill -9` mid-upload leaves them.
+// The optional TemporaryCleanup capability (prune's removal of upload leftovers of killed runs):
+// `.tmp-` files on every target that saves under temporary names, and pending multipart uploads
+// on S3. The leftovers are planted directly on the storage with the peer's own client, the way a
+// `kill -9` mid-upload leaves them; files are aged by setting their modification time (S3 cannot
+// backdate an upload, so there the grace period is 0 or an hour instead).
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as posix from 'node:path/posix';
 import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { Client as FtpClient } from 'basic-ftp';
 import type { SFTPWrapper } from 'ssh2';
 import { describe, expect, it, type TestContext } from 'vitest';
+import { BackupError, ErrorCodes } from '../../src/errors.js';
 import { TEMP_MARKER } from '../../src/targets/local.js';
 import { createTarget } from '../../src/targets/registry.js';
 import { hasTemporaryCleanup, type Target, type TemporaryCleanup } from '../../src/targets/types.js';
-import { connectSftp, ftpAccessOptions, peerOrSkip, type FtpPeer, type SftpPeer } from '../setup/testbed.js';
+import { freePort } from '../setup/process.js';
+import { connectSftp, ftpAccessOptions, peerOrSkip, type FtpPeer, type S3Peer, type SftpPeer } from '../setup/testbed.js';
 import { ftpConfig } from './ftp-config.js';
-import { readBuffer } from './streams.js';
+import { hashStream, mapLimit, pseudoRandomStream, readBuffer } from './streams.js';
 
 const HOUR = 60 * 60 * 1000;
 
@@ -163,5 +175,159 @@ describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
   it('returns nothing for a target folder that does not exist yet', async (context) => {
     const { target } = await open(context);
     expect(await target.removeStaleTemporaries(0)).toEqual([]);
+  });
+});
+
+/** A pending multipart upload as S3 lists it: full key and id. */
+interface Upload {
+  key: string;
+  uploadId: string;
+}
+
+/** An S3 target on a fresh prefix, and the peer's own client to plant and inspect uploads with. */
+interface S3Setup {
+  target: Target & TemporaryCleanup;
+  /** The target's prefix in the bucket, with its trailing slash. */
+  prefix: string;
+  /** Starts a multipart upload of `prefix + key` (with one small part unless `parts` is 0) and never completes it. */
+  plant(prefix: string, key: string, parts?: number): Promise<Upload>;
+  /** The uploads pending under `prefix`, sorted by key. */
+  pending(prefix: string): Promise<Upload[]>;
+}
+
+/** How removeStaleTemporaries() names an aborted upload. */
+const asUpload = (key: string): string => `${key} (multipart upload)`;
+
+function s3Client(peer: S3Peer): S3Client {
+  const { endpoint, region, accessKeyId, secretAccessKey } = peer;
+  return new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+}
+
+/** Aborts every upload and deletes every object under `prefix` (test cleanup: first pages until none are left). */
+async function emptyPrefix(client: S3Client, Bucket: string, Prefix: string): Promise<void> {
+  for (;;) {
+    const uploads = (await client.send(new ListMultipartUploadsCommand({ Bucket, Prefix }))).Uploads ?? [];
+    if (uploads.length === 0) break;
+    await mapLimit(uploads, 16, (u) => client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId })));
+  }
+  for (;;) {
+    const objects = (await client.send(new ListObjectsV2Command({ Bucket, Prefix }))).Contents ?? [];
+    if (objects.length === 0) break;
+    await mapLimit(objects, 16, (o) => client.send(new DeleteObjectCommand({ Bucket, Key: o.Key })));
+  }
+}
+
+async function openS3(context: TestContext, config: Record<string, unknown> = {}): Promise<S3Setup> {
+  const peer = peerOrSkip('s3', context);
+  const prefix = `${freshPrefix()}/`;
+  const target = withCleanup(createTarget({ name: 'offsite', type: 's3', ...peer, prefix, ...config }));
+  const client = s3Client(peer);
+  const Bucket = peer.bucket;
+  // Leftovers of a failing test must not pile up on a long-lived server (the sibling prefix of the first test too).
+  context.onTestFinished(async () => {
+    await target.close();
+    for (const planted of [prefix, `${prefix.slice(0, -1)}-other/`]) await emptyPrefix(client, Bucket, planted);
+    client.destroy();
+  });
+  return {
+    target,
+    prefix,
+    async plant(under, key, parts = 1) {
+      const Key = under + key;
+      const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+      for (let PartNumber = 1; PartNumber <= parts; PartNumber++) {
+        await client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: Buffer.from(`part ${PartNumber} of a killed run`) }));
+      }
+      return { key: Key, uploadId: UploadId! };
+    },
+    async pending(under) {
+      const page = await client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: under }));
+      return (page.Uploads ?? []).map((u) => ({ key: u.Key!, uploadId: u.UploadId! })).sort((a, b) => a.key.localeCompare(b.key));
+    },
+  };
+}
+
+async function listedKeys(target: Target): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const info of target.list()) keys.push(info.key);
+  return keys.sort();
+}
+
+async function expectBackupError(promise: Promise<unknown>): Promise<BackupError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(BackupError);
+  return error as BackupError;
+}
+
+describe('stale multipart uploads: s3', () => {
+  it('aborts the pending uploads under its prefix and names them; completed objects and other prefixes stay', async (context) => {
+    // 5 MiB parts: the 6 MiB object is a completed multipart upload, the kind a finished create leaves.
+    const { target, prefix, plant, pending } = await openS3(context, { partSize: '5MiB' });
+    const archive = pseudoRandomStream('temporaries-s3', 6 * 1024 * 1024);
+    await target.save('backup-1/dump.archive.zst', archive);
+    const archiveHash = await archive.sha256();
+    await target.save('backup-1/manifest.json', Readable.from([Buffer.from('{}')]));
+    // A killed run's upload, one with the same key as a completed object, and one with no part yet.
+    const killed = await plant(prefix, 'backup-2/dump.archive.zst');
+    const sameKeyAsObject = await plant(prefix, 'backup-1/dump.archive.zst');
+    const noPartYet = await plant(prefix, 'backup-3/dump.archive.zst', 0);
+    // A prefix that only shares the target's name as a string (no trailing slash) belongs to someone else.
+    const sibling = `${prefix.slice(0, -1)}-other/`;
+    const foreign = await plant(sibling, 'backup-2/dump.archive.zst');
+    expect(await pending(prefix)).toEqual([sameKeyAsObject, killed, noPartYet]);
+
+    const removed = await target.removeStaleTemporaries(0);
+
+    expect(removed.sort()).toEqual(['backup-1/dump.archive.zst', 'backup-2/dump.archive.zst', 'backup-3/dump.archive.zst'].map(asUpload));
+    expect(await pending(prefix)).toEqual([]);
+    expect(await pending(sibling)).toEqual([foreign]);
+    expect(await listedKeys(target)).toEqual(['backup-1/dump.archive.zst', 'backup-1/manifest.json']);
+    expect(await hashStream(await target.load('backup-1/dump.archive.zst'))).toEqual({ bytes: 6 * 1024 * 1024, sha256: archiveHash });
+    expect(await target.removeStaleTemporaries(0)).toEqual([]);
+  });
+
+  it('keeps an upload younger than the grace period (a run may still be writing it), then aborts it once older', async (context) => {
+    const { target, prefix, plant, pending } = await openS3(context);
+    const running = await plant(prefix, 'backup-1/dump.archive.zst', 2);
+
+    expect(await target.removeStaleTemporaries(HOUR)).toEqual([]);
+    expect(await pending(prefix)).toEqual([running]);
+
+    expect(await target.removeStaleTemporaries(0)).toEqual([asUpload('backup-1/dump.archive.zst')]);
+    expect(await pending(prefix)).toEqual([]);
+  });
+
+  it('follows the listing past its first page of 1,000 uploads', async (context) => {
+    const { target, prefix, plant, pending } = await openS3(context);
+    const keys = Array.from({ length: 1001 }, (_, i) => `backup-1/part-${String(i).padStart(4, '0')}`);
+    await mapLimit(keys, 16, (key) => plant(prefix, key, 0));
+
+    const removed = await target.removeStaleTemporaries(0);
+
+    expect(removed.sort()).toEqual(keys.map(asUpload));
+    expect(await pending(prefix)).toEqual([]);
+  });
+
+  it('returns nothing for a prefix without uploads', async (context) => {
+    const { target } = await openS3(context);
+    expect(await target.removeStaleTemporaries(0)).toEqual([]);
+  });
+
+  it('fails like every other operation: TARGET_AUTH for wrong credentials, TARGET_UNREACHABLE without a server', async (context) => {
+    const peer = peerOrSkip('s3', context);
+    const secret = 'wrong-secret-for-the-temporaries-test';
+    const denied = withCleanup(createTarget({ name: 'offsite', type: 's3', ...peer, secretAccessKey: secret }));
+    const nobody = withCleanup(createTarget({ name: 'offsite', type: 's3', ...peer, endpoint: `http://127.0.0.1:${await freePort()}` }));
+    context.onTestFinished(async () => {
+      await denied.close();
+      await nobody.close();
+    });
+    const auth = await expectBackupError(denied.removeStaleTemporaries(0));
+    expect(auth.code).toBe(ErrorCodes.TARGET_AUTH);
+    expect(auth.message).not.toContain(secret);
+    expect((await expectBackupError(nobody.removeStaleTemporaries(0))).code).toBe(ErrorCodes.TARGET_UNREACHABLE);
   });
 });

@@ -4,8 +4,8 @@
 //   pending multipart upload on any target, an INTERRUPTED run in the journal, lock released;
 //   the next create succeeds.
 // - SIGKILL: no cleanup at all — the lock names a dead PID and the next create takes it over with
-//   a warning; the leftovers (temporary files, a folder without manifest) never list as
-//   COMPLETED, and prune removes them once they are older than the grace period.
+//   a warning; the leftovers (temporary files, a folder without manifest, a pending S3 multipart
+//   upload) never list as COMPLETED, and prune removes them once they are older than the grace period.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat, utimes } from 'node:fs/promises';
@@ -176,6 +176,44 @@ describe('SIGTERM during a multipart upload', () => {
     expect(result.code, result.stderr).toBe(130);
     expect(await s3State()).toEqual({ keys: [], pendingUploads: [] });
     expect((await journal(sandbox)).map((r) => r.status)).toEqual(['INTERRUPTED']);
+  });
+});
+
+describe('SIGKILL during a multipart upload', () => {
+  it('leaves the upload pending on S3 (parts billed, no object); prune aborts it after the grace period and names it', async ({ skip }) => {
+    peerOrSkip('s3', { skip });
+    // As in the SIGTERM case: a multipart upload that stays open for several parts.
+    const bigDb = await seededDatabase(mongo, 'multipart', { blobs: randomDocuments(320, 48 * 1024) });
+    const s3Extra = { partSize: 5 * 1024 * 1024 };
+    await writeConfig({}, s3Extra);
+    const run = spawnCli(sandbox, ['create', '--db', bigDb, '--compression', 'none', '--target', 'offsite']);
+    await pollUntil('a pending multipart upload on S3', async () => {
+      if (run.exited()) throw new Error(`create ended before a multipart upload was seen:\n${(await run.result).stderr}`);
+      return (await s3State()).pendingUploads.length > 0;
+    });
+    process.kill(run.pid, 'SIGKILL');
+    expect((await run.result).signal).toBe('SIGKILL');
+    const left = await s3State();
+    expect(left).toEqual({ keys: [], pendingUploads: [expect.stringMatching(/\/backup-[^/]+\/dump\.archive$/)] });
+    const leftover = `${left.pendingUploads[0]!.slice(s3Prefix!.length)} (multipart upload)`;
+    const offsite = (report: { json: { prune: { targets: Array<{ target: string; leftovers: string[] }> } } }) =>
+      report.json.prune.targets.find((t) => t.target === 'offsite')!;
+
+    // Within the grace period (24h by default) the upload stays: a run might still be writing it.
+    const early = await runCli(sandbox, ['--json', 'prune']);
+    expect(early.code, early.stderr).toBe(0);
+    expect(offsite(early).leftovers).toEqual([]);
+    expect((await s3State()).pendingUploads).toEqual(left.pendingUploads);
+
+    // Once it is older than the grace period, prune aborts it and says so: its parts are gone.
+    await writeConfig({ incompleteGracePeriod: '0s' }, s3Extra);
+    const later = await runCli(sandbox, ['prune']);
+    expect(later.code, later.stderr).toBe(0);
+    expect(later.stdout).toContain(`removed leftover temporary file ${leftover}`);
+    expect(await s3State()).toEqual({ keys: [], pendingUploads: [] });
+    const again = await runCli(sandbox, ['--json', 'prune']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(offsite(again).leftovers).toEqual([]);
   });
 });
 
