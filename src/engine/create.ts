@@ -18,7 +18,7 @@ import { closeTargets, openTargets } from './catalog.js';
 import { checkpoint, checkpointStage } from './checkpoints.js';
 import { removeBackupEverywhere } from './delete.js';
 import { createCompressor, defaultLevel } from './compression.js';
-import { FRAME_BYTES } from './zstd-frames.js';
+import { FRAME_BYTES } from './parallel-frames.js';
 import { FanOut } from './fanout.js';
 import { HashingStream } from './hash.js';
 import { newBackupId } from './ids.js';
@@ -250,8 +250,9 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   const encryptor = input.encryptionKeys ? createEncryptStream(input.encryptionKeys) : undefined;
   const storedHash = new HashingStream();
   // 64 KiB pipe reads regrouped before inspection, hashing and compression: fewer, bigger jobs
-  // (docs/PERFORMANCE.md). For zstd a batch is one whole frame, from a pool zstd gives back to.
-  const pool = input.algorithm === 'zstd' ? new BufferPool(FRAME_BYTES) : undefined;
+  // (docs/PERFORMANCE.md). For zstd and gzip a batch is one whole frame, from a pool the
+  // compressor gives back to.
+  const pool = input.algorithm === 'none' ? undefined : new BufferPool(FRAME_BYTES);
   const batcher = pool ? new Batcher(FRAME_BYTES, pool) : new Batcher(DUMP_BATCH_BYTES);
   const stages: Transform[] = [batcher, inspector, plainHash, createCompressor(input.algorithm, input.level, pool)];
   if (encryptor) stages.push(encryptor);

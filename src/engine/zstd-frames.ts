@@ -13,35 +13,33 @@
  * Reading splits the stream back into frames by their headers (RFC 8878 §3.1) without decoding,
  * so frames can be decoded in parallel too. A stream of one big frame (backups made before frames,
  * or by another tool) is still read, streamed through a single lane.
+ *
+ * Ordering, bounded work in flight, back-pressure and cutting the input into frames are shared
+ * with parallel gzip (parallel-frames.ts); what is zstd's own is here: its lanes and the splitter.
  */
 import * as zlib from 'node:zlib';
-import { availableParallelism } from 'node:os';
-import { Transform, type TransformCallback } from 'node:stream';
+import type { Transform, TransformCallback } from 'node:stream';
 import { BackupError, ErrorCodes } from '../errors.js';
-import type { BufferPool } from '../streams.js';
+import {
+  OrderedParallelTransform,
+  ParallelFrameCompress,
+  defaultLanes,
+  settle,
+  type Job,
+  type ParallelCompressOptions,
+} from './parallel-frames.js';
 
-/** Plain bytes per frame: big enough to lose almost nothing in ratio, small enough to keep memory flat. */
-export const FRAME_BYTES = 2 * 1024 * 1024;
+// Shared with gzip now; still exported from here for existing importers.
+export { FRAME_BYTES, defaultLanes, type ParallelCompressOptions } from './parallel-frames.js';
+
 /** Compressed bytes handed to a decoding lane per job (a frame's pieces are gathered up to this). */
 const DECODE_JOB_BYTES = 1024 * 1024;
 /** Output buffer per thread-pool call; bigger means fewer round trips through the main thread. */
 const COMPRESS_OUT_CHUNK = 1024 * 1024;
 const DECOMPRESS_OUT_CHUNK = 1024 * 1024;
 
-/**
- * Lanes: one per core, at most 3 so that file and network I/O, which share libuv's pool of 4
- * threads, never queue behind compression jobs.
- */
-export function defaultLanes(): number {
-  return Math.max(1, Math.min(3, availableParallelism()));
-}
-
-interface Job {
-  out: Buffer[];
-  settled: boolean;
-  error?: Error;
-  onSettled: () => void;
-}
+/** A node:zlib zstd stream; `flush(ZSTD_e_end)` ends the current frame. */
+type ZstdStream = Transform & { flush(kind: number, callback: (error?: Error | null) => void): void };
 
 /**
  * One node:zlib zstd stream used for a sequence of jobs. Jobs on a lane run one after another (the
@@ -49,9 +47,6 @@ interface Job {
  * emits a write's output before it calls that write's callback, and starts the next write's work
  * only after.
  */
-/** A node:zlib zstd stream; `flush(ZSTD_e_end)` ends the current frame. */
-type ZstdStream = Transform & { flush(kind: number, callback: (error?: Error | null) => void): void };
-
 class Lane {
   private readonly jobs: Job[] = [];
 
@@ -106,195 +101,51 @@ class Lane {
   }
 }
 
-function settle(job: Job, error?: Error): void {
-  if (job.settled) return;
-  job.settled = true;
-  if (error) job.error = error;
-  job.onSettled();
+/** Lanes for one ParallelZstd* stream, each its own long-lived zstd stream. */
+function makeLanes(count: number, makeStream: () => ZstdStream, onFailure: (error: Error) => void): Lane[] {
+  return Array.from({ length: count }, () => new Lane(makeStream(), onFailure));
 }
 
-/**
- * Jobs spread over lanes, their outputs pushed in submission order. At most `maxInFlight` jobs are
- * queued, and no input is taken while the readable side holds a high-water mark of output; beyond
- * that the writable side waits, which is the back-pressure towards the source.
- */
-abstract class ParallelZstd extends Transform {
-  protected readonly lanes: Lane[];
-  private readonly queue: Job[] = [];
-  private readonly maxInFlight: number;
-  private waitingWrite: (() => void) | undefined;
-  private waitingFlush: TransformCallback | undefined;
-  /** The last push filled the readable side: no more input until the consumer reads (_read). */
-  private outputFull = false;
-  private failed = false;
-
-  constructor(makeStream: () => ZstdStream, lanes: number) {
-    super({ readableHighWaterMark: FRAME_BYTES, writableHighWaterMark: FRAME_BYTES });
-    this.lanes = Array.from({ length: lanes }, () => new Lane(makeStream(), (error) => this.fail(error)));
-    this.maxInFlight = lanes + 1;
-  }
-
-  /** A new job at the end of the queue; `release` runs once the lane is done with the input. */
-  protected newJob(release?: () => void): Job {
-    const job: Job = {
-      out: [],
-      settled: false,
-      onSettled: () => {
-        release?.();
-        this.drain();
-      },
-    };
-    this.queue.push(job);
-    return job;
-  }
-
-  /** The lane with the least queued work. */
-  protected idlestLane(): Lane {
-    let best = this.lanes[0]!;
-    for (const lane of this.lanes) if (lane.busy < best.busy) best = lane;
-    return best;
-  }
-
-  /** Call at the end of _transform: accept more input now, or once the queue and the output have room. */
-  protected continueAfter(callback: () => void): void {
-    if (this.full()) this.waitingWrite = callback;
-    else callback();
-  }
-
-  /**
-   * Output is pushed when jobs finish, after _transform has returned, so Transform's own check
-   * (did this write push past the high-water mark?) never holds input back: without `outputFull`
-   * a consumer slower than the lanes would let output pile up without bound.
-   */
-  protected full(): boolean {
-    return this.queue.length >= this.maxInFlight || this.outputFull;
-  }
-
-  /**
-   * The consumer wants more: input held back for a full output buffer may come in. Transform's
-   * _read goes last: it completes a write whose callback came while the buffer was still full.
-   */
-  override _read(size: number): void {
-    this.outputFull = false;
-    this.drain();
-    super._read(size);
-  }
-
-  protected finishAfterQueue(callback: TransformCallback): void {
-    this.waitingFlush = callback;
-    this.drain();
-  }
-
-  private drain(): void {
-    if (this.failed) return;
-    while (this.queue[0]?.settled) {
-      const job = this.queue.shift()!;
-      if (job.error) {
-        this.fail(job.error);
-        return;
-      }
-      for (const chunk of job.out) if (!this.push(chunk)) this.outputFull = true;
-    }
-    if (this.waitingWrite && !this.full()) {
-      const callback = this.waitingWrite;
-      this.waitingWrite = undefined;
-      callback();
-    }
-    if (this.waitingFlush && this.queue.length === 0) {
-      const callback = this.waitingFlush;
-      this.waitingFlush = undefined;
-      this.closeLanes();
-      callback();
-    }
-  }
-
-  protected fail(error: Error): void {
-    if (this.failed) return;
-    this.failed = true;
-    this.closeLanes();
-    this.destroy(this.mapError(error));
-  }
-
-  protected mapError(error: Error): Error {
-    return error;
-  }
-
-  private closeLanes(): void {
-    for (const lane of this.lanes) lane.close();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.failed = true;
-    this.closeLanes();
-    callback(error);
-  }
+/** The lane with the least queued work. */
+function idlestLane(lanes: Lane[]): Lane {
+  let best = lanes[0]!;
+  for (const lane of lanes) if (lane.busy < best.busy) best = lane;
+  return best;
 }
 
-export interface ParallelCompressOptions {
-  level: number;
-  lanes?: number;
-  /** Where input buffers come from (the Batcher); they go back once compressed. */
-  pool?: BufferPool;
+function closeLanes(lanes: Lane[]): void {
+  for (const lane of lanes) lane.close();
 }
 
 /** Compresses its input into independent zstd frames of FRAME_BYTES, several at once. */
-export class ParallelZstdCompress extends ParallelZstd {
-  private frame: Buffer | undefined;
-  private filled = 0;
-  private submitted = false;
-  private readonly pool: BufferPool | undefined;
+export class ParallelZstdCompress extends ParallelFrameCompress {
+  private readonly lanes: Lane[];
 
   constructor(options: ParallelCompressOptions) {
+    super(options);
     const params = {
       [zlib.constants.ZSTD_c_compressionLevel]: options.level,
       [zlib.constants.ZSTD_c_checksumFlag]: 1,
     };
-    super(() => zlib.createZstdCompress({ chunkSize: COMPRESS_OUT_CHUNK, params }), options.lanes ?? defaultLanes());
-    this.pool = options.pool;
+    this.lanes = makeLanes(
+      options.lanes ?? defaultLanes(),
+      () => zlib.createZstdCompress({ chunkSize: COMPRESS_OUT_CHUNK, params }),
+      (error) => this.fail(error),
+    );
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.filled === 0 && chunk.length === FRAME_BYTES) {
-      // A whole frame from the Batcher: compressed in place, no copy.
-      this.submit(chunk);
-    } else {
-      let at = 0;
-      while (at < chunk.length) {
-        this.frame ??= this.pool?.take() ?? Buffer.allocUnsafe(FRAME_BYTES);
-        const copied = chunk.copy(this.frame, this.filled, at);
-        this.filled += copied;
-        at += copied;
-        if (this.filled === FRAME_BYTES) this.submitFrame();
-      }
-      this.pool?.give(chunk);
-    }
-    this.continueAfter(callback);
+  protected override compressFrame(input: Buffer, job: Job): void {
+    idlestLane(this.lanes).compressFrame(input, job);
   }
 
-  override _flush(callback: TransformCallback): void {
-    if (this.filled > 0) this.submitFrame();
-    // Zero bytes are not a zstd stream (`zstd -d` and node:zlib reject them): empty input still
-    // makes one frame, an empty one.
-    else if (!this.submitted) this.submit(Buffer.alloc(0));
-    this.finishAfterQueue(callback);
-  }
-
-  private submitFrame(): void {
-    const frame = this.frame!;
-    this.submit(this.filled === FRAME_BYTES ? frame : frame.subarray(0, this.filled), frame);
-    this.frame = undefined;
-    this.filled = 0;
-  }
-
-  private submit(input: Buffer, owner: Buffer = input): void {
-    this.submitted = true;
-    const job = this.newJob(() => this.pool?.give(owner));
-    this.idlestLane().compressFrame(input, job);
+  protected override stopWork(): void {
+    closeLanes(this.lanes);
   }
 }
 
 /** Decodes a stream of zstd frames, several frames at once; the output is the plain stream. */
-export class ParallelZstdDecompress extends ParallelZstd {
+export class ParallelZstdDecompress extends OrderedParallelTransform {
+  private readonly lanes: Lane[];
   private readonly splitter = new ZstdFrameSplitter();
   /** The lane decoding the current frame, and its pieces not yet handed over. */
   private frameLane: Lane | undefined;
@@ -302,7 +153,13 @@ export class ParallelZstdDecompress extends ParallelZstd {
   private piecesBytes = 0;
 
   constructor(options: { lanes?: number } = {}) {
-    super(() => zlib.createZstdDecompress({ chunkSize: DECOMPRESS_OUT_CHUNK }), options.lanes ?? defaultLanes());
+    const lanes = options.lanes ?? defaultLanes();
+    super(lanes);
+    this.lanes = makeLanes(lanes, () => zlib.createZstdDecompress({ chunkSize: DECOMPRESS_OUT_CHUNK }), (error) => this.fail(error));
+  }
+
+  protected override stopWork(): void {
+    closeLanes(this.lanes);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -328,7 +185,7 @@ export class ParallelZstdDecompress extends ParallelZstd {
         return;
       }
       const piece = pieces[i]!;
-      if (piece.frameStart) this.frameLane = this.idlestLane();
+      if (piece.frameStart) this.frameLane = idlestLane(this.lanes);
       this.pieces.push(piece.data);
       this.piecesBytes += piece.data.length;
       if (piece.frameEnd || this.piecesBytes >= DECODE_JOB_BYTES) this.submitPieces();

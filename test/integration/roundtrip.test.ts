@@ -2,9 +2,11 @@
 // `restore` (and `cat | mongorestore`) gives back — every document byte-for-byte equal in canonical
 // Extended JSON, every index — for each compression mode, with and without encryption; and what
 // `list`, `show` and `verify --deep` say about it matches what was dumped.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FRAME_BYTES } from '../../src/engine/parallel-frames.js';
 import { peerMissingReason, peerOrSkip, testbed, type MongoPeer } from '../setup/testbed.js';
 import {
   describeRun,
@@ -303,5 +305,47 @@ describe('round trip: every other compression × encryption combination (small d
       expect(source['items00']!.map((spec) => spec.name)).toEqual(expect.arrayContaining(['sku_unique', 'region_rank']));
       expect(await indexSpecs(mongo.uri, copy), `${db} → ${copy}`).toEqual(source);
     }
+  });
+});
+
+describe('round trip: gzip in several members', () => {
+  it.for([false, true])('an archive of several FRAME_BYTES frames (the 10 MB document), encrypted %s: create --compression gzip, restore elsewhere, verify --deep', async (encrypted, ctx) => {
+    peerOrSkip('mongo', ctx);
+    const db = `gzmembers${encrypted ? 'enc' : 'plain'}`;
+    const copy = `${db}copy`;
+    const seeded = await seedEveryTypeDataset(mongo.uri, {
+      databases: [db],
+      collectionsPerDb: 2,
+      documentsPerCollection: 8,
+      bigDocument: true,
+      indexes: false,
+      kind: testbed().mongo.kind,
+    });
+    const created = await ws.run(['--json', 'create', '--db', db, '--compression', 'gzip', ...(encrypted ? [] : ['--no-encrypt'])]);
+    expect(created.code, describeRun(created)).toBe(0);
+    const backup = created.json().backup;
+    expect(backup).toMatchObject({ compression: { algorithm: 'gzip', level: 6 }, namespaces: seeded.namespaces, verified: true });
+    expect(backup.size).toBeGreaterThan(4 * FRAME_BYTES);
+
+    if (!encrypted) {
+      // The stored object is a plain multi-member gzip file: Debian's gzip reads it whole, and the
+      // last member's ISIZE is that of the last frame alone, not of the whole archive.
+      const object = await storedObjectPath(ws.backupsDir, backup.id);
+      const stored = await readFile(object);
+      const plain = execFileSync('gzip', ['-d', '-c'], { input: stored, maxBuffer: 256 * 1024 * 1024 });
+      expect(plain.length).toBe(backup.size);
+      expect(`sha256:${createHash('sha256').update(plain).digest('hex')}`).toBe(backup.archiveChecksum);
+      expect(stored.readUInt32LE(stored.length - 4)).toBe(backup.size - Math.floor((backup.size - 1) / FRAME_BYTES) * FRAME_BYTES);
+    }
+
+    const restore = await ws.run(['--json', 'restore', backup.id, '--ns-from', `${db}.$c$`, '--ns-to', `${copy}.$c$`]);
+    expect(restore.code, describeRun(restore)).toBe(0);
+    const restoredPrints = await fingerprintDatabase(mongo.uri, copy);
+    expect(restoredPrints).toEqual(await fingerprintDatabase(mongo.uri, db));
+    expect(restoredPrints['big']).toBeDefined();
+
+    const verify = await ws.run(['--json', 'verify', backup.id, '--deep']);
+    expect(verify.code, describeRun(verify)).toBe(0);
+    expect(verify.json().result.copies[0]).toMatchObject({ valid: true, namespaces: seeded.namespaces });
   });
 });
