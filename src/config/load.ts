@@ -87,9 +87,16 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   // The source URI is needed only by create and restore: an unset variable in it must not stop
   // list, show or verify on a recovery host (SPEC §7), so its error waits until the URI is used.
   const uriProblem = deferredUriProblem(raw, env);
-  const expanded = expandEnv(uriProblem ? withoutMongoUri(raw) : raw, env, '') as Record<string, unknown>;
+  // Likewise a target whose settings name an unset variable (the offsite copy's secret on a
+  // recovery host): only that target fails, when it is used.
+  const deferred = deferTargetProblems(uriProblem ? withoutMongoUri(raw) : raw, env);
+  const expanded = expandEnv(deferred.raw, env, '') as Record<string, unknown>;
   const config = resolveConfig(expanded, env, file, cwd);
   if (uriProblem && !config.mongodb.uri) config.mongodb.uriProblem = uriProblem;
+  for (const target of config.targets) {
+    const problem = deferred.problems.get(target.name);
+    if (problem) target.unavailable = problem;
+  }
   await loadTargetTypes(config.targets.map((t) => t.type));
   return config;
 }
@@ -133,6 +140,32 @@ function deferredUriProblem(raw: unknown, env: NodeJS.ProcessEnv): BackupError |
   } catch (error) {
     return error as BackupError;
   }
+}
+
+/** Keys of a target entry that must expand for the configuration to make sense at all. */
+const TARGET_IDENTITY_KEYS = ['name', 'type', 'prefix', 'retention'];
+
+/**
+ * Finds target entries with an unset `${VAR}` outside their identity (name, type, prefix,
+ * retention) and reduces them to that identity, remembering the error by target name.
+ */
+function deferTargetProblems(raw: unknown, env: NodeJS.ProcessEnv): { raw: unknown; problems: Map<string, BackupError> } {
+  const problems = new Map<string, BackupError>();
+  const targets = (raw as { targets?: unknown } | null)?.targets;
+  if (!Array.isArray(targets)) return { raw, problems };
+  const reduced = targets.map((entry: unknown) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
+    const fields = entry as Record<string, unknown>;
+    if (typeof fields.name !== 'string') return entry;
+    try {
+      expandEnv(entry, env, `targets.${fields.name}`);
+      return entry;
+    } catch (error) {
+      problems.set(fields.name, error as BackupError);
+      return Object.fromEntries(Object.entries(fields).filter(([key]) => TARGET_IDENTITY_KEYS.includes(key)));
+    }
+  });
+  return problems.size === 0 ? { raw, problems } : { raw: { ...(raw as Record<string, unknown>), targets: reduced }, problems };
 }
 
 function withoutMongoUri(raw: unknown): unknown {

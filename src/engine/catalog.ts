@@ -6,6 +6,7 @@ import { BackupError, ErrorCodes, isNotFound, toBackupError } from '../errors.js
 import type { ResolvedConfig } from '../config/load.js';
 import { createTarget } from '../targets/registry.js';
 import { withRetry } from '../targets/retry.js';
+import { UnavailableTarget } from '../targets/unavailable.js';
 import type { ObjectInfo, Target } from '../targets/types.js';
 import { readAll } from '../streams.js';
 import { isBackupId, timeOfBackupId } from './ids.js';
@@ -30,7 +31,7 @@ export function openTargets(config: ResolvedConfig, names: string[] = []): Targe
     });
   }
   const selected = names.length === 0 ? config.targets : config.targets.filter((t) => names.includes(t.name));
-  return selected.map((t) => wrapTarget(createTarget(t), config));
+  return selected.map((t) => (t.unavailable ? new UnavailableTarget(t.name, t.type, t.unavailable) : wrapTarget(createTarget(t), config)));
 }
 
 /** Every opened target retries transient errors with back-off (SPEC §8). */

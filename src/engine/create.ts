@@ -94,6 +94,9 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
     ]);
     const { usable, unusable } = await checkTargets(targets, events);
     if (usable.length === 0) {
+      // Every target lacks part of its configuration on this host: that is the error (exit 2).
+      const configProblems = [...unusable.values()].filter((e) => e.code === ErrorCodes.CONFIG_INVALID);
+      if (configProblems.length === unusable.size && configProblems[0]) throw configProblems[0];
       throw new BackupError(ErrorCodes.TARGET_FAILED, 'no target is usable; nothing was dumped', {
         hint: 'see the errors above for each target',
       });

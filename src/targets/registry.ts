@@ -35,6 +35,7 @@ export async function loadTargetTypes(types: Iterable<string> = Object.keys(load
 }
 
 export function createTarget(config: TargetConfigBase): Target {
+  if (config.unavailable) throw config.unavailable;
   const factory = factories.get(config.type);
   if (!factory) {
     if (config.type in loaders) {

@@ -107,6 +107,11 @@ export interface TargetConfigBase {
   type: string;
   prefix?: string;
   retention?: RetentionConfig;
+  /**
+   * Why this target cannot be built (its configuration names an unset `${VAR}`). Only the target's
+   * own operations fail with it, so other targets keep working on a host without that secret.
+   */
+  unavailable?: Error;
   [key: string]: unknown;
 }
 

@@ -362,3 +362,30 @@ describe('document counts after a restore', () => {
     expect(await fingerprintDatabase(mongo.uri, 'countfull')).toEqual(await fingerprintDatabase(mongo.uri, SOURCE));
   });
 });
+
+describe('a target whose configuration names an unset variable', () => {
+  it('fails only that target: list and restore work from the others, create to it alone exits 2 naming the variable', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    const config = baseConfig(ws, mongo);
+    const offsite = { name: 'offsite', type: 's3', bucket: 'b', endpoint: 'http://127.0.0.1:9', accessKeyId: 'k', secretAccessKey: '${MB_TEST_UNSET_SECRET}' };
+    await ws.writeConfig({ ...config, targets: [...(config['targets'] as object[]), offsite] });
+    try {
+      const list = await ws.run(['--json', 'list']);
+      expect(list.code, describeRun(list)).toBe(0);
+      expect((list.json().backups as Array<{ id: string }>).map((b) => b.id)).toContain(backups.encrypted);
+      expect(list.stderr).toMatch(/offsite.*MB_TEST_UNSET_SECRET, which is not set/);
+
+      const restore = await ws.run(['--json', ...restoreArgs(backups.encrypted, 'unsetvar')]);
+      expect(restore.code, describeRun(restore)).toBe(0);
+      expect(await fingerprintDatabase(mongo.uri, 'unsetvar')).toEqual(await fingerprintDatabase(mongo.uri, SOURCE));
+
+      const before = await snapshotDir(ws.backupsDir);
+      const create = await ws.run(['--json', 'create', '--db', SOURCE, '--target', 'offsite']);
+      const error = expectJsonFailure(create, 2, /targets\.offsite\.secretAccessKey refers to environment variable MB_TEST_UNSET_SECRET/);
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(await snapshotDir(ws.backupsDir)).toEqual(before);
+    } finally {
+      await ws.writeConfig(config);
+    }
+  });
+});

@@ -108,6 +108,16 @@ describe('configuration', () => {
     expect(withEnv.mongodb.uriProblem).toBeUndefined();
   });
 
+  it('defers an unset variable in a target\'s settings to that target, keeping its name and type', async () => {
+    const text = 'targets:\n  - { name: near, type: local, path: ./b }\n  - { name: far, type: s3, bucket: b, prefix: p/, secretAccessKey: "${NOPE_SECRET}", accessKeyId: k }\n';
+    const config = await loadConfig({ configFile: await writeConfig(text, 'deferred-target.yaml'), cwd: dir, env: { HOME: dir } });
+    const [near, far] = config.targets;
+    expect(near?.unavailable).toBeUndefined();
+    expect(far).toMatchObject({ name: 'far', type: 's3', prefix: 'p/' });
+    expect(far?.['secretAccessKey']).toBeUndefined(); // the unexpanded text is not kept
+    expect(far?.unavailable?.message).toMatch(/targets\.far\.secretAccessKey refers to environment variable NOPE_SECRET, which is not set/);
+  });
+
   it('never echoes a malformed key back', async () => {
     const bad = 'z'.repeat(64);
     const error = await configError(loadConfig({ cwd: dir, env: { BACKUP_ENCRYPTION_KEY: bad, HOME: dir } }));
