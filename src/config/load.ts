@@ -44,7 +44,8 @@ export interface ResolvedConfig {
   targets: TargetConfigBase[];
   retentionDefaults: { maxBackups?: number; retentionDays?: number };
   health: { maxAgeHours: number; minSuccessRate: number; minFreeDiskPercent?: number; minFreeDiskBytes?: number };
-  alerts: { webhook?: string; command?: string; notifyOnSuccess?: boolean; webhookTimeoutMs?: number };
+  /** `problem`: a channel named an unset variable and was left out; alerts report it instead of being sent. */
+  alerts: { webhook?: string; command?: string; notifyOnSuccess?: boolean; webhookTimeoutMs?: number; problem?: BackupError };
   /** ENABLE_AUTO_BACKUP=false makes `schedule install` refuse. */
   autoBackupEnabled: boolean;
   /** Incomplete backups (no manifest) younger than this are left alone by prune. */
@@ -90,8 +91,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   // Likewise a target whose settings name an unset variable (the offsite copy's secret on a
   // recovery host): only that target fails, when it is used.
   const deferred = deferTargetProblems(uriProblem ? withoutMongoUri(raw) : raw, env);
-  const expanded = expandEnv(deferred.raw, env, '') as Record<string, unknown>;
+  // And an alert channel: an unset webhook or command must not stop a restore; the alert that
+  // cannot be sent says why instead (notify/index.ts).
+  const alerts = deferAlertProblem(deferred.raw, env);
+  const expanded = expandEnv(alerts.raw, env, '') as Record<string, unknown>;
   const config = resolveConfig(expanded, env, file, cwd);
+  if (alerts.problem) config.alerts.problem = alerts.problem;
   if (uriProblem && !config.mongodb.uri) config.mongodb.uriProblem = uriProblem;
   for (const target of config.targets) {
     const problem = deferred.problems.get(target.name);
@@ -166,6 +171,23 @@ function deferTargetProblems(raw: unknown, env: NodeJS.ProcessEnv): { raw: unkno
     }
   });
   return problems.size === 0 ? { raw, problems } : { raw: { ...(raw as Record<string, unknown>), targets: reduced }, problems };
+}
+
+/** Drops alert channels (webhook, command) that name an unset variable, remembering the first error. */
+function deferAlertProblem(raw: unknown, env: NodeJS.ProcessEnv): { raw: unknown; problem?: BackupError } {
+  const section = (raw as { alerts?: unknown } | null)?.alerts;
+  if (typeof section !== 'object' || section === null || Array.isArray(section)) return { raw };
+  const channels = { ...(section as Record<string, unknown>) };
+  let problem: BackupError | undefined;
+  for (const key of ['webhook', 'command']) {
+    try {
+      expandEnv(channels[key], env, `alerts.${key}`);
+    } catch (error) {
+      problem ??= error as BackupError;
+      delete channels[key];
+    }
+  }
+  return problem ? { raw: { ...(raw as Record<string, unknown>), alerts: channels }, problem } : { raw };
 }
 
 function withoutMongoUri(raw: unknown): unknown {

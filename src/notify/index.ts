@@ -17,6 +17,8 @@ export interface NotifyConfig {
   notifyOnSuccess?: boolean;
   webhookTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /** A channel left out of the configuration (an unset variable): each alert warns with it. */
+  problem?: Error;
 }
 
 export interface NotifyOptions {
@@ -29,7 +31,7 @@ export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
 export function hasNotifiers(config: NotifyConfig | undefined): boolean {
-  return Boolean(config?.webhook || config?.command);
+  return Boolean(config?.webhook || config?.command || config?.problem);
 }
 
 /** Sends `event` to every configured channel, in parallel. Never throws. */
@@ -37,6 +39,7 @@ export async function deliver(config: NotifyConfig | undefined, event: AlertEven
   if (!config || !hasNotifiers(config)) return;
   const safeEvent: AlertEvent = { ...event, message: redactSecrets(event.message) };
   const jobs: Promise<void>[] = [];
+  if (config.problem) options.warn(`alert not sent: ${redactSecrets(config.problem.message)}`);
   if (config.webhook) {
     jobs.push(
       postWebhook(config.webhook, safeEvent, {

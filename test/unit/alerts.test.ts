@@ -158,6 +158,13 @@ describe('webhook delivery', () => {
     expect(String(body.text)).toContain('target offsite is unreachable');
   });
 
+  it('says why an alert was not sent when its channel was left out of the configuration', async () => {
+    const warnings: string[] = [];
+    const problem = new Error('configuration: alerts.webhook refers to environment variable NOPE_HOOK, which is not set');
+    await deliver({ problem }, event, { warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([`alert not sent: ${problem.message}`]);
+  });
+
   it('gives up after three tries with a warning that does not reveal the URL path', async () => {
     const receiver = await startReceiver([500]);
     server = receiver.server;

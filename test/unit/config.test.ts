@@ -86,7 +86,7 @@ describe('configuration', () => {
     ['a bad compression', 'compression: { algorithm: lz4 }\n', /compression\.algorithm must be zstd, gzip or none/],
     ['a duplicate target name', 'targets:\n  - { name: a, type: local, path: x }\n  - { name: a, type: local, path: y }\n', /targets\.a is defined twice/],
     ['a target without type', 'targets:\n  - { name: a, path: x }\n', /targets\.a\.type is required/],
-    ['a missing variable', 'alerts: { webhook: "${NOPE_NOT_SET}" }\n', /alerts\.webhook refers to environment variable NOPE_NOT_SET/],
+    ['a missing variable', 'stateDir: "${NOPE_NOT_SET}/state"\n', /stateDir refers to environment variable NOPE_NOT_SET/],
     ['invalid YAML', 'mongodb: [\n', /not valid YAML/],
     ['a short key', `encryption: { key: "abcd" }\n`, /encryption\.key/],
   ])('rejects %s with exit 2 and names it', async (_label, text, message) => {
@@ -116,6 +116,15 @@ describe('configuration', () => {
     expect(far).toMatchObject({ name: 'far', type: 's3', prefix: 'p/' });
     expect(far?.['secretAccessKey']).toBeUndefined(); // the unexpanded text is not kept
     expect(far?.unavailable?.message).toMatch(/targets\.far\.secretAccessKey refers to environment variable NOPE_SECRET, which is not set/);
+  });
+
+  it('leaves out an alert channel that names an unset variable, and keeps the reason for the alerts', async () => {
+    const text = 'alerts: { webhook: "https://hooks.example/${NOPE_HOOK}", command: "/bin/true", notifyOnSuccess: true }\n';
+    const config = await loadConfig({ configFile: await writeConfig(text, 'deferred-alerts.yaml'), cwd: dir, env: { HOME: dir } });
+    expect(config.alerts.webhook).toBeUndefined();
+    expect(config.alerts.command).toBe('/bin/true');
+    expect(config.alerts.notifyOnSuccess).toBe(true);
+    expect(config.alerts.problem?.message).toMatch(/alerts\.webhook refers to environment variable NOPE_HOOK, which is not set/);
   });
 
   it('never echoes a malformed key back', async () => {
