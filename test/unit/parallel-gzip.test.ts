@@ -10,9 +10,8 @@ import { ParallelGzipCompress } from '../../src/engine/gzip-members.js';
 import { FRAME_BYTES } from '../../src/engine/parallel-frames.js';
 import { Batcher, BufferPool } from '../../src/streams.js';
 import { seededRandom } from './archive-fixtures.js';
+import { KiB, MiB, SIZES, chunksOf, collector, mixed, noise, rejection, sha256, text, through, tinyChunks } from './frame-fixtures.js';
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
 
 // ---------------------------------------------------------------------------------------------
 // node:zlib's one-shot gzip, observed and steered: ParallelGzipCompress calls it once per member.
@@ -65,92 +64,24 @@ afterEach(() => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Deterministic data: JSON-like text (compresses ~4×) and noise (does not compress at all).
-
-const WORDS = ['{"_id":{"$oid":"', '"},"name":"', '"status":"active"', ',"tags":["', '"],"count":', 'null', 'true', '},', '"email":"user', '@example.com"'];
-
-function text(length: number, random: () => number): Buffer {
-  let s = '';
-  while (s.length < length) {
-    s += WORDS[Math.floor(random() * WORDS.length)]!;
-    if (random() < 0.5) s += String(Math.floor(random() * 1e6));
-  }
-  return Buffer.from(s.slice(0, length), 'latin1');
-}
-
-function noise(length: number, random: () => number): Buffer {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  for (let i = 0; i < words.length; i++) words[i] = random() * 4294967296;
-  return Buffer.from(words.buffer, 0, length);
-}
-
-/** Segments of 1 byte..256 KiB, 30% noise and 70% text, the same for the same seed. */
-function mixed(length: number, seed: number): Buffer {
-  const random = seededRandom(seed);
-  const parts: Buffer[] = [];
-  let total = 0;
-  while (total < length) {
-    const size = Math.min(length - total, 1 + Math.floor(random() * 256 * KiB));
-    parts.push(random() < 0.3 ? noise(size, random) : text(size, random));
-    total += size;
-  }
-  return Buffer.concat(parts, length);
-}
+// Deterministic data (frame-fixtures.ts): 30% noise, 70% JSON-like text.
 
 let bigInput: Buffer | undefined;
 /** 3.5 frames of mixed data; the smaller test inputs are its prefixes. */
 function input(bytes: number): Buffer {
-  bigInput ??= mixed(Math.round(3.5 * FRAME_BYTES), 1);
+  bigInput ??= mixed(Math.round(3.5 * FRAME_BYTES), 1, 0.3);
   return bigInput.subarray(0, bytes);
-}
-
-const SIZES = [
-  { name: '0 bytes', bytes: 0 },
-  { name: '1 byte', bytes: 1 },
-  { name: '40 000 bytes', bytes: 40_000 },
-  { name: 'FRAME_BYTES', bytes: FRAME_BYTES },
-  { name: 'FRAME_BYTES + 1', bytes: FRAME_BYTES + 1 },
-  { name: '3.5 × FRAME_BYTES', bytes: Math.round(3.5 * FRAME_BYTES) },
-];
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 type Chunking = number | 'whole' | 'tiny';
 
 /** `data` cut into chunks of `size` bytes, 1..3 bytes ('tiny', seeded), or one chunk ('whole'). */
-function* chunksOf(data: Buffer, size: Chunking, seed = 1): Generator<Buffer> {
-  if (size === 'whole') {
-    yield data;
-    return;
-  }
-  const random = seededRandom(seed);
-  for (let at = 0; at < data.length; ) {
-    const n = size === 'tiny' ? 1 + Math.floor(random() * 3) : size;
-    yield data.subarray(at, at + n);
-    at += n;
-  }
-}
-
-function collector(out: Buffer[]): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      out.push(chunk);
-      callback();
-    },
-  });
-}
-
-/** Runs the chunks through the stages and returns everything that came out. */
-async function through(stages: Transform[], chunks: Iterable<Buffer>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline([Readable.from(chunks), ...stages, collector(out)]);
-  return Buffer.concat(out);
+function chunked(data: Buffer, size: Chunking, seed = 1): Generator<Buffer> {
+  return size === 'tiny' ? tinyChunks(data, seed) : chunksOf(data, size);
 }
 
 async function compress(data: Buffer, options: { lanes: number; level?: number; chunk?: Chunking }): Promise<Buffer> {
-  return through([new ParallelGzipCompress({ level: options.level ?? 6, lanes: options.lanes })], chunksOf(data, options.chunk ?? 'whole'));
+  return through([new ParallelGzipCompress({ level: options.level ?? 6, lanes: options.lanes })], chunked(data, options.chunk ?? 'whole'));
 }
 
 /**
@@ -164,14 +95,6 @@ function expectedMembers(data: Buffer, level = 6): Buffer[] {
     members.push(zlib.gzipSync(data.subarray(at, at + FRAME_BYTES), { level }));
   }
   return members;
-}
-
-/** What a pipeline rejected with (fails the test if it resolved). */
-async function rejection(work: Promise<unknown>): Promise<unknown> {
-  return work.then(
-    () => expect.fail('expected the pipeline to fail'),
-    (error: unknown) => error,
-  );
 }
 
 function gzipCliAvailable(): boolean {
@@ -206,11 +129,11 @@ describe('ParallelGzipCompress → createDecompressor("gzip") round trip', () =>
     it.each(cases)('$size.name in $chunks is byte-identical', async ({ size, chunk }) => {
       const data = input(size.bytes);
       const compressor = new ParallelGzipCompress({ level: 6, lanes });
-      const compressed = await through([compressor], chunksOf(data, chunk));
+      const compressed = await through([compressor], chunked(data, chunk));
       // Restore's decoder (one createGunzip). It takes every write to the thread pool, so
       // megabytes in 7-byte writes would only be slow: small inputs are fed as they were chunked,
       // larger ones in 64 KiB reads (member ends split across writes are tested below).
-      const plain = await through([createDecompressor('gzip')], chunksOf(compressed, size.bytes <= 40_000 ? chunk : 65536));
+      const plain = await through([createDecompressor('gzip')], chunked(compressed, size.bytes <= 40_000 ? chunk : 65536));
       expect(plain.length).toBe(data.length);
       expect(sha256(plain)).toBe(sha256(data));
       expect(compressed.equals(Buffer.concat(expectedMembers(data))), 'one member per frame, in order').toBe(true);
@@ -256,7 +179,7 @@ describe('ParallelGzipCompress writes standard gzip', () => {
     /** Each member: its bulk in one chunk, its last and the next member's first 64 bytes in 1..3-byte chunks. */
     const tinyAcrossEnds = members.flatMap((member, i) => {
       const head = i === 0 ? 0 : 64;
-      return [...chunksOf(member.subarray(0, head), 'tiny', i), member.subarray(head, -64), ...chunksOf(member.subarray(-64), 'tiny', 10 + i)];
+      return [...chunked(member.subarray(0, head), 'tiny', i), member.subarray(head, -64), ...chunked(member.subarray(-64), 'tiny', 10 + i)];
     });
     const splits: { name: string; chunks: Iterable<Buffer> }[] = [
       { name: '1..3-byte chunks around every member end', chunks: tinyAcrossEnds },
@@ -271,7 +194,7 @@ describe('ParallelGzipCompress writes standard gzip', () => {
     const runs = Buffer.concat([Buffer.alloc(FRAME_BYTES, 'ab'), Buffer.alloc(FRAME_BYTES, '{"status":"ok"}\n'), Buffer.alloc(FRAME_BYTES / 2, 'xyz')]);
     const runsCompressed = await compress(runs, { lanes: 2 });
     expect(runsCompressed.length).toBeLessThan(64 * KiB);
-    const plain = await through([zlib.createGunzip()], chunksOf(runsCompressed, 'tiny', 9));
+    const plain = await through([zlib.createGunzip()], chunked(runsCompressed, 'tiny', 9));
     expect(sha256(plain), '1..3-byte chunks throughout').toBe(sha256(runs));
   });
 
@@ -306,7 +229,7 @@ describe('order', () => {
   it('members that finish in random order come out in input order', async () => {
     const random = seededRandom(42);
     hooks.delay = () => Math.floor(random() * 40);
-    const data = mixed(9 * FRAME_BYTES + 1234, 7);
+    const data = mixed(9 * FRAME_BYTES + 1234, 7, 0.3);
     for (const lanes of [2, 3]) {
       const compressed = await compress(data, { lanes, chunk: 100_000 });
       expect(compressed.equals(Buffer.concat(expectedMembers(data))), `${lanes} lanes`).toBe(true);

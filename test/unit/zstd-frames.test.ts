@@ -9,129 +9,27 @@ import { FRAME_BYTES, ParallelZstdCompress, ParallelZstdDecompress, ZstdFrameSpl
 import { BackupError, ErrorCodes } from '../../src/errors.js';
 import { Batcher, BufferPool } from '../../src/streams.js';
 import { seededRandom } from './archive-fixtures.js';
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
+import { KiB, MiB, SIZES, chunksOf, collector, mixed, noise, rejection, sha256, text, through, tinyChunks } from './frame-fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
-// Deterministic data: JSON-like text (compresses ~4×) and noise (does not compress at all).
-
-const WORDS = [
-  '{"_id":{"$oid":"',
-  '"},"name":"',
-  '"status":"active"',
-  ',"tags":["',
-  '"],"count":',
-  'null',
-  'true',
-  'false',
-  '},',
-  ',"createdAt":{"$date":"2024-',
-  '"email":"user',
-  '@example.com"',
-  ',"score":',
-];
-
-function text(length: number, random: () => number): Buffer {
-  let s = '';
-  while (s.length < length) {
-    s += WORDS[Math.floor(random() * WORDS.length)]!;
-    if (random() < 0.5) s += String(Math.floor(random() * 1e6));
-  }
-  return Buffer.from(s.slice(0, length), 'latin1');
-}
-
-function noise(length: number, random: () => number): Buffer {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  for (let i = 0; i < words.length; i++) words[i] = random() * 4294967296;
-  return Buffer.from(words.buffer, 0, length);
-}
-
-/** Segments of 1 byte..256 KiB, 40% noise and 60% text, the same for the same seed. */
-function mixed(length: number, seed: number): Buffer {
-  const random = seededRandom(seed);
-  const parts: Buffer[] = [];
-  let total = 0;
-  while (total < length) {
-    const size = Math.min(length - total, 1 + Math.floor(random() * 256 * KiB));
-    parts.push(random() < 0.4 ? noise(size, random) : text(size, random));
-    total += size;
-  }
-  return Buffer.concat(parts, length);
-}
+// Deterministic data (frame-fixtures.ts): 40% noise, 60% JSON-like text.
 
 let bigInput: Buffer | undefined;
 /** 3.5 frames of mixed data; the smaller test inputs are its prefixes. */
 function big(): Buffer {
-  bigInput ??= mixed(Math.round(3.5 * FRAME_BYTES), 1);
+  bigInput ??= mixed(Math.round(3.5 * FRAME_BYTES), 1, 0.4);
   return bigInput;
 }
-
-const SIZES = [
-  { name: '0 bytes', bytes: 0 },
-  { name: '1 byte', bytes: 1 },
-  { name: '40 000 bytes', bytes: 40_000 },
-  { name: 'FRAME_BYTES', bytes: FRAME_BYTES },
-  { name: 'FRAME_BYTES + 1', bytes: FRAME_BYTES + 1 },
-  { name: '3.5 × FRAME_BYTES', bytes: Math.round(3.5 * FRAME_BYTES) },
-];
 
 function input(bytes: number): Buffer {
   return big().subarray(0, bytes);
 }
 
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 // ---------------------------------------------------------------------------------------------
 // Streams.
 
-/** `data` cut into chunks of `size` bytes (or sizes drawn from the function); 'whole' is one chunk. */
-function* chunksOf(data: Buffer, size: number | 'whole' | (() => number)): Generator<Buffer> {
-  if (size === 'whole') {
-    yield data;
-    return;
-  }
-  for (let at = 0; at < data.length; ) {
-    const n = typeof size === 'number' ? size : size();
-    yield data.subarray(at, at + n);
-    at += n;
-  }
-}
-
-/** Chunks of 1..3 bytes (seeded), so that every header of a zstd stream straddles chunk boundaries. */
-function tinyChunks(data: Buffer, seed: number): Generator<Buffer> {
-  const random = seededRandom(seed);
-  return chunksOf(data, () => 1 + Math.floor(random() * 3));
-}
-
-function collector(out: Buffer[]): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      out.push(chunk);
-      callback();
-    },
-  });
-}
-
-/** Runs the chunks through the stages and returns everything that came out. */
-async function through(stages: Transform[], chunks: Iterable<Buffer>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline([Readable.from(chunks), ...stages, collector(out)]);
-  return Buffer.concat(out);
-}
-
 async function compress(data: Buffer, options: { lanes: number; level?: number; chunk?: number | 'whole' }): Promise<Buffer> {
   return through([new ParallelZstdCompress({ level: options.level ?? 3, lanes: options.lanes })], chunksOf(data, options.chunk ?? 'whole'));
-}
-
-/** What a pipeline rejected with (fails the test if it resolved). */
-async function rejection(work: Promise<unknown>): Promise<unknown> {
-  return work.then(
-    () => expect.fail('expected the pipeline to fail'),
-    (error: unknown) => error,
-  );
 }
 
 function expectCorrupt(error: unknown, what?: string): void {

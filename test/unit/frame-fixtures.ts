@@ -1,0 +1,115 @@
+// Shared by the parallel compression tests (zstd-frames.test.ts, parallel-gzip.test.ts):
+// deterministic data that compresses like documents or not at all, ways to cut it into chunks,
+// and a pipeline runner that collects what comes out.
+import { createHash } from 'node:crypto';
+import { Readable, Writable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { expect } from 'vitest';
+import { FRAME_BYTES } from '../../src/engine/parallel-frames.js';
+import { seededRandom } from './archive-fixtures.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+const WORDS = [
+  '{"_id":{"$oid":"',
+  '"},"name":"',
+  '"status":"active"',
+  ',"tags":["',
+  '"],"count":',
+  'null',
+  'true',
+  'false',
+  '},',
+  ',"createdAt":{"$date":"2024-',
+  '"email":"user',
+  '@example.com"',
+  ',"score":',
+];
+
+/** JSON-like text: compresses about 4×. */
+export function text(length: number, random: () => number): Buffer {
+  let s = '';
+  while (s.length < length) {
+    s += WORDS[Math.floor(random() * WORDS.length)]!;
+    if (random() < 0.5) s += String(Math.floor(random() * 1e6));
+  }
+  return Buffer.from(s.slice(0, length), 'latin1');
+}
+
+/** Random bytes: do not compress at all. */
+export function noise(length: number, random: () => number): Buffer {
+  const words = new Uint32Array(Math.ceil(length / 4));
+  for (let i = 0; i < words.length; i++) words[i] = random() * 4294967296;
+  return Buffer.from(words.buffer, 0, length);
+}
+
+/** Segments of 1 byte..256 KiB, `noiseShare` of them noise and the rest text, the same for the same seed. */
+export function mixed(length: number, seed: number, noiseShare = 0.4): Buffer {
+  const random = seededRandom(seed);
+  const parts: Buffer[] = [];
+  let total = 0;
+  while (total < length) {
+    const size = Math.min(length - total, 1 + Math.floor(random() * 256 * KiB));
+    parts.push(random() < noiseShare ? noise(size, random) : text(size, random));
+    total += size;
+  }
+  return Buffer.concat(parts, length);
+}
+
+/** Input sizes around the frame boundaries. */
+export const SIZES = [
+  { name: '0 bytes', bytes: 0 },
+  { name: '1 byte', bytes: 1 },
+  { name: '40 000 bytes', bytes: 40_000 },
+  { name: 'FRAME_BYTES', bytes: FRAME_BYTES },
+  { name: 'FRAME_BYTES + 1', bytes: FRAME_BYTES + 1 },
+  { name: '3.5 × FRAME_BYTES', bytes: Math.round(3.5 * FRAME_BYTES) },
+];
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** `data` cut into chunks of `size` bytes (or sizes drawn from the function); 'whole' is one chunk. */
+export function* chunksOf(data: Buffer, size: number | 'whole' | (() => number)): Generator<Buffer> {
+  if (size === 'whole') {
+    yield data;
+    return;
+  }
+  for (let at = 0; at < data.length; ) {
+    const n = typeof size === 'number' ? size : size();
+    yield data.subarray(at, at + n);
+    at += n;
+  }
+}
+
+/** Chunks of 1..3 bytes (seeded), so that every header straddles chunk boundaries. */
+export function tinyChunks(data: Buffer, seed: number): Generator<Buffer> {
+  const random = seededRandom(seed);
+  return chunksOf(data, () => 1 + Math.floor(random() * 3));
+}
+
+export function collector(out: Buffer[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      out.push(chunk);
+      callback();
+    },
+  });
+}
+
+/** Runs the chunks through the stages and returns everything that came out. */
+export async function through(stages: Transform[], chunks: Iterable<Buffer>): Promise<Buffer> {
+  const out: Buffer[] = [];
+  await pipeline([Readable.from(chunks), ...stages, collector(out)]);
+  return Buffer.concat(out);
+}
+
+/** What a pipeline rejected with (fails the test if it resolved). */
+export async function rejection(work: Promise<unknown>): Promise<unknown> {
+  return work.then(
+    () => expect.fail('expected the pipeline to fail'),
+    (error: unknown) => error,
+  );
+}
