@@ -1,7 +1,7 @@
 /** `prune`: apply the retention policy (config per target; flags override) and print every decision with its reason. */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { pruneTargets, type PruneOverrides, type PruneReport } from '../engine/prune.js';
+import { pruneTargets, type PruneOverrides, type PruneReport, type TargetPruneReport } from '../engine/prune.js';
 import { recordedRun, withLock } from '../engine/runs.js';
 import { formatTable, type Output } from '../output/output.js';
 import { formatTime } from '../output/render.js';
@@ -56,49 +56,56 @@ async function runPrune(ctx: CommandContext, flags: PruneFlags): Promise<number>
     : await withLock(config, ctx.commandLine, warn, () =>
         recordedRun(config, 'prune', warn, async () => {
           const value = await run();
-          const failed = value.targets.filter((t) => t.error || t.decisions.some((d) => d.error));
+          const failed = value.targets.filter(targetFailed);
           return {
             value,
             status: failed.length === 0 ? 'SUCCESS' : failed.length === value.targets.length ? 'FAILED' : 'PARTIAL',
             details: {
               targets: Object.fromEntries(
-                value.targets.map((t) => [t.target, t.error ? { status: 'failed' as const, error: t.error.message } : { status: 'ok' as const }]),
+                value.targets.map((t) => {
+                  const error = t.error ?? t.leftoversError;
+                  return [t.target, error ? { status: 'failed' as const, error: error.message } : { status: 'ok' as const }];
+                }),
               ),
             },
           };
         }),
       );
-  const failed = report.targets.some((t) => t.error || t.decisions.some((d) => d.error));
+  const failed = report.targets.some(targetFailed);
   ctx.output.result({ success: !failed, prune: report }, () => renderPruneReport(ctx.output, report));
   return failed ? 1 : 0;
 }
 
+/** A failed leftover cleanup counts too: left alone, its leftovers (S3 parts are billed) pile up unnoticed. */
+function targetFailed(t: TargetPruneReport): boolean {
+  return Boolean(t.error || t.leftoversError || t.decisions.some((d) => d.error));
+}
+
 export function renderPruneReport(output: Output, report: PruneReport): string[] {
-  const c = output.c;
   const lines: string[] = [];
   for (const t of report.targets) {
-    lines.push(`${c.bold(`target ${t.target}`)}: ${t.policy}`);
-    if (t.error) {
-      lines.push(`  ${c.red('✘')} ${t.error.message}`);
-      continue;
-    }
-    if (t.decisions.length === 0) lines.push('  no backups');
-    else {
-      lines.push(
-        formatTable(
-          ['  ACTION', 'ID', 'TIME (UTC)', 'STATUS', 'REASON'],
-          t.decisions.map((d) => [
-            `  ${d.action === 'keep' ? c.green('keep') : c.red(report.dryRun ? 'would delete' : d.error ? 'FAILED delete' : 'delete')}`,
-            d.id,
-            formatTime(d.time),
-            d.status,
-            d.error ? `${d.reasons.join('; ')} — ${d.error}` : d.reasons.join('; '),
-          ]),
-        ),
-      );
-    }
-    for (const leftover of t.leftovers) lines.push(`  removed leftover temporary file ${leftover}`);
-    lines.push(`  ${t.kept} kept, ${t.deleted} ${report.dryRun ? 'to delete (dry run: nothing deleted)' : 'deleted'}`);
+    lines.push(`${output.c.bold(`target ${t.target}`)}: ${t.policy}`);
+    if (t.error) lines.push(`  ${output.c.red('✘')} ${t.error.message}`);
+    else lines.push(decisionTable(output, t, report.dryRun));
+    // Leftover lines come whatever retention did: the cleanup runs and fails on its own.
+    for (const leftover of t.leftovers) lines.push(report.dryRun ? `  would remove leftover ${leftover}` : `  removed leftover temporary file ${leftover}`);
+    if (t.leftoversError) lines.push(`  ${output.c.red('✘')} leftover cleanup failed: ${t.leftoversError.message}`);
+    if (!t.error) lines.push(`  ${t.kept} kept, ${t.deleted} ${report.dryRun ? 'to delete (dry run: nothing deleted)' : 'deleted'}`);
   }
   return lines;
+}
+
+function decisionTable(output: Output, t: TargetPruneReport, dryRun: boolean): string {
+  const c = output.c;
+  if (t.decisions.length === 0) return '  no backups';
+  return formatTable(
+    ['  ACTION', 'ID', 'TIME (UTC)', 'STATUS', 'REASON'],
+    t.decisions.map((d) => [
+      `  ${d.action === 'keep' ? c.green('keep') : c.red(dryRun ? 'would delete' : d.error ? 'FAILED delete' : 'delete')}`,
+      d.id,
+      formatTime(d.time),
+      d.status,
+      d.error ? `${d.reasons.join('; ')} — ${d.error}` : d.reasons.join('; '),
+    ]),
+  );
 }

@@ -40,7 +40,10 @@ export interface TargetPruneReport {
   leftovers: string[];
   kept: number;
   deleted: number;
+  /** Retention could not run (or stopped): listing or deleting failed. */
   error?: { code: string; message: string };
+  /** The leftover cleanup failed; retention ran regardless. */
+  leftoversError?: { code: string; message: string };
 }
 
 export interface PruneReport {
@@ -81,6 +84,7 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
       options.now ?? new Date(),
       { incompleteGraceMs: config.incompleteGraceMs },
     );
+    // Before the deletions, as ever; it records its own failure, so retention still runs after it.
     await removeLeftovers(target, config, options, report);
     if (isEmptyPolicy(policy)) report.policy += ' (no rule: only old incomplete backups are removed)';
     const statusOf = new Map(entries.map((e) => [e.id, e.status]));
@@ -106,13 +110,20 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
   return report;
 }
 
-/** Temporary upload names left by killed runs (never visible as backups) go once older than the grace period. */
+/**
+ * Temporary upload names left by killed runs (never visible as backups) go once older than the
+ * grace period; a dry run only names them. A failure lands in `report.leftoversError` rather than
+ * being thrown: the cleanup needs rights retention does not (S3's ListBucketMultipartUploads and
+ * AbortMultipartUpload), and lacking them must not stop old backups from being deleted.
+ */
 async function removeLeftovers(target: Target, config: ResolvedConfig, options: PruneOptions, report: TargetPruneReport): Promise<void> {
-  if (options.dryRun) return;
   // The retry wrapper exposes only the Target interface; the cleanup lives on the raw target.
   const raw = createTarget(config.targets.find((t) => t.name === target.name)!);
   try {
-    if (hasTemporaryCleanup(raw)) report.leftovers = await raw.removeStaleTemporaries(config.incompleteGraceMs);
+    if (hasTemporaryCleanup(raw)) report.leftovers = await raw.removeStaleTemporaries(config.incompleteGraceMs, { dryRun: options.dryRun });
+  } catch (error) {
+    const e = toBackupError(error);
+    report.leftoversError = { code: e.code, message: e.message };
   } finally {
     await raw.close().catch(() => undefined);
   }

@@ -24,7 +24,7 @@ import { Client, FTPError, type FileInfo } from 'basic-ftp';
 import { BackupError } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
 import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
 
 /** "Requested action not taken: file unavailable" — missing file (or no permission). */
@@ -392,25 +392,39 @@ export class FtpTarget implements Target, TemporaryCleanup {
    * finished or failed save removes its own), and backup folders they leave empty. Returns their keys.
    * A file whose age the server cannot tell is kept.
    */
-  async removeStaleTemporaries(olderThanMs: number): Promise<string[]> {
+  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
+    const stale = await this.staleTemporaries(olderThanMs);
+    if (options.dryRun) return stale.map((file) => file.key);
     const removed: string[] = [];
-    for await (const file of this.walkFiles('', () => true)) {
-      if (!file.entry.name.startsWith(TEMP_MARKER)) continue;
-      const wasRemoved = await this.withClient(async (client) => {
-        const modified = await this.modificationTime(client, file);
-        if (modified === undefined || Date.now() - modified.getTime() <= olderThanMs) return false;
-        try {
-          await client.remove(file.path);
-        } catch (error) {
-          if (error instanceof FTPError && error.code === FILE_UNAVAILABLE) return false; // gone meanwhile
-          throw this.toTargetError(error, `remove leftover ${file.key}`);
-        }
-        await this.removeEmptyFolder(client, posix.dirname(file.path));
-        return true;
-      });
-      if (wasRemoved) removed.push(file.key);
+    for (const file of stale) {
+      if (await this.removeLeftover(file)) removed.push(file.key);
     }
     return removed;
+  }
+
+  /** The temporary files under the root older than `olderThanMs`. */
+  private async staleTemporaries(olderThanMs: number): Promise<WalkedFile[]> {
+    const stale: WalkedFile[] = [];
+    for await (const file of this.walkFiles('', () => true)) {
+      if (!file.entry.name.startsWith(TEMP_MARKER)) continue;
+      const modified = await this.withClient((client) => this.modificationTime(client, file));
+      if (modified !== undefined && Date.now() - modified.getTime() > olderThanMs) stale.push(file);
+    }
+    return stale;
+  }
+
+  /** Removes one leftover and the folder it leaves empty; false when it was gone already. */
+  private async removeLeftover(file: WalkedFile): Promise<boolean> {
+    return this.withClient(async (client) => {
+      try {
+        await client.remove(file.path);
+      } catch (error) {
+        if (error instanceof FTPError && error.code === FILE_UNAVAILABLE) return false; // its save finished or cleaned up meanwhile
+        throw this.toTargetError(error, `remove leftover ${file.key}`);
+      }
+      await this.removeEmptyFolder(client, posix.dirname(file.path));
+      return true;
+    });
   }
 
   /**

@@ -23,6 +23,7 @@ import type {
   TargetConfigBase,
   TargetFactory,
   TemporaryCleanup,
+  TemporaryCleanupOptions,
 } from './types.js';
 import { assertValidKey, normalizePrefix, requireString } from './util.js';
 
@@ -138,9 +139,20 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
     }
   }
 
-  /** Removes leftover temporary files (from a killed process) older than `olderThanMs`. */
-  async removeStaleTemporaries(olderThanMs: number): Promise<string[]> {
+  /** Removes leftover temporary files (from a killed process) older than `olderThanMs`, and folders they leave empty. */
+  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
+    const stale = (await this.staleTemporaries(olderThanMs)).map((file) => path.relative(this.root, file));
+    if (options.dryRun) return stale;
     const removed: string[] = [];
+    for (const key of stale) {
+      if (await this.removeLeftover(key)) removed.push(key);
+    }
+    return removed;
+  }
+
+  /** Paths of the temporary files under the root older than `olderThanMs`. */
+  private async staleTemporaries(olderThanMs: number): Promise<string[]> {
+    const stale: string[] = [];
     const walk = async (dir: string): Promise<void> => {
       const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
       for (const entry of entries) {
@@ -148,16 +160,26 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
         if (entry.isDirectory()) await walk(full);
         else if (entry.name.startsWith(TEMP_MARKER)) {
           const st = await fs.stat(full).catch(() => undefined);
-          if (st && Date.now() - st.mtimeMs > olderThanMs) {
-            await fs.rm(full, { force: true });
-            await this.removeEmptyFolder(dir);
-            removed.push(path.relative(this.root, full));
-          }
+          if (st && Date.now() - st.mtimeMs > olderThanMs) stale.push(full);
         }
       }
     };
     await walk(this.root);
-    return removed;
+    return stale;
+  }
+
+  /** Removes one leftover and the folder it leaves empty; false when it was gone already. */
+  private async removeLeftover(key: string): Promise<boolean> {
+    const file = path.join(this.root, key);
+    try {
+      // unlink, not rm: it names the failing call (rm of an undeletable file reports a scandir error).
+      await fs.unlink(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // its save finished or cleaned up meanwhile
+      throw wrapFsError(error, `remove leftover ${key} in ${this.root}`);
+    }
+    await this.removeEmptyFolder(path.dirname(file));
+    return true;
   }
 
   /**

@@ -41,7 +41,7 @@ import {
   unreachable,
   type TrackedBody,
 } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalString, requireString } from './util.js';
 
 const MIB = 1024 * 1024;
@@ -208,18 +208,26 @@ export class S3Target implements Target, TemporaryCleanup {
    * does not tell is kept. Returns `KEY (multipart upload)` for each, KEY relative to the prefix;
    * [] on servers without ListMultipartUploads.
    */
-  async removeStaleTemporaries(olderThanMs: number): Promise<string[]> {
+  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
+    const stale = await this.staleUploads(olderThanMs);
+    const named = (upload: PendingUpload): string => upload.key + MULTIPART_UPLOAD_MARK;
+    if (options.dryRun) return stale.map(named);
+    const removed: string[] = [];
+    for (const upload of stale) {
+      if (await this.abortUpload(upload)) removed.push(named(upload));
+    }
+    return removed;
+  }
+
+  /** The uploads under the prefix that began more than `olderThanMs` ago. */
+  private async staleUploads(olderThanMs: number): Promise<PendingUpload[]> {
     const stale: PendingUpload[] = [];
     // All pages first, aborts after: a next page's markers name an upload, which must still exist
     // on servers that look it up (versitygw does).
     for await (const upload of this.pendingUploads()) {
       if (upload.initiated && Date.now() - upload.initiated.getTime() > olderThanMs) stale.push(upload);
     }
-    const removed: string[] = [];
-    for (const upload of stale) {
-      if (await this.abortUpload(upload)) removed.push(upload.key + MULTIPART_UPLOAD_MARK);
-    }
-    return removed;
+    return stale;
   }
 
   /** Every multipart upload pending under the prefix, following the listing's pages. */

@@ -25,7 +25,7 @@ import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackupError, ErrorCodes } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
 import { authFailed, destroyOnAbort, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalNumber, optionalString, requireString } from './util.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
@@ -342,21 +342,36 @@ export class SftpTarget implements Target, TemporaryCleanup {
    * Removes temporary upload files older than `olderThanMs` that a killed run left behind (a
    * finished or failed save removes its own), and backup folders they leave empty. Returns their keys.
    */
-  async removeStaleTemporaries(olderThanMs: number): Promise<string[]> {
+  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const session = await this.connect();
+    const stale = await this.staleTemporaries(session, olderThanMs);
+    if (options.dryRun) return stale.map((file) => file.key);
     const removed: string[] = [];
-    for await (const file of this.walkFiles(session, '', () => true)) {
-      if (!file.name.startsWith(TEMP_MARKER) || Date.now() - file.attrs.mtime * 1000 <= olderThanMs) continue;
-      try {
-        await call((done) => session.sftp.unlink(file.path, done));
-      } catch (error) {
-        if (statusCode(error) === NO_SUCH_FILE) continue; // its save finished or cleaned up meanwhile
-        throw this.toTargetError(error, `remove leftover ${file.key}`);
-      }
-      removed.push(file.key);
-      await this.removeEmptyFolder(session, posix.dirname(file.path));
+    for (const file of stale) {
+      if (await this.removeLeftover(session, file)) removed.push(file.key);
     }
     return removed;
+  }
+
+  /** The temporary files under the root older than `olderThanMs`. */
+  private async staleTemporaries(session: Session, olderThanMs: number): Promise<WalkedFile[]> {
+    const stale: WalkedFile[] = [];
+    for await (const file of this.walkFiles(session, '', () => true)) {
+      if (file.name.startsWith(TEMP_MARKER) && Date.now() - file.attrs.mtime * 1000 > olderThanMs) stale.push(file);
+    }
+    return stale;
+  }
+
+  /** Removes one leftover and the folder it leaves empty; false when it was gone already. */
+  private async removeLeftover(session: Session, file: WalkedFile): Promise<boolean> {
+    try {
+      await call((done) => session.sftp.unlink(file.path, done));
+    } catch (error) {
+      if (statusCode(error) === NO_SUCH_FILE) return false; // its save finished or cleaned up meanwhile
+      throw this.toTargetError(error, `remove leftover ${file.key}`);
+    }
+    await this.removeEmptyFolder(session, posix.dirname(file.path));
+    return true;
   }
 
   async remove(key: string): Promise<void> {

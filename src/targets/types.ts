@@ -88,9 +88,17 @@ export interface SpaceAware {
   space(): Promise<SpaceInfo>;
 }
 
-/** Optional: removal of upload leftovers of killed runs (temporary names, pending S3 multipart uploads). Returns what went, as keys. */
+export interface TemporaryCleanupOptions {
+  /** Only name the stale leftovers, remove none (`prune --dry-run`). */
+  dryRun?: boolean;
+}
+
+/**
+ * Optional: removal of upload leftovers of killed runs (temporary names, pending S3 multipart
+ * uploads). Returns what went (dry run: what would go), as keys.
+ */
 export interface TemporaryCleanup {
-  removeStaleTemporaries(olderThanMs: number): Promise<string[]>;
+  removeStaleTemporaries(olderThanMs: number, options?: TemporaryCleanupOptions): Promise<string[]>;
 }
 
 export function hasTemporaryCleanup(target: Target): target is Target & TemporaryCleanup {

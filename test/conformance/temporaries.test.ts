@@ -133,6 +133,7 @@ const setups: Array<[string, (context: TestContext) => Promise<Setup>]> = [
   ['local', () => localSetup()],
   ['sftp', (context) => sftpSetup(peerOrSkip('sftp', context))],
   ['ftp', (context) => ftpSetup(peerOrSkip('ftp', context))],
+  ['ftps', (context) => ftpSetup(peerOrSkip('ftps', context))],
 ];
 
 describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
@@ -172,9 +173,35 @@ describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
     expect(await storage.names('backup-1')).toEqual(['data.bin']);
   });
 
+  it('dry run: names the stale leftovers and leaves every file in place; a real run then removes them', async (context) => {
+    const { target, storage } = await open(context);
+    await target.save('backup-1/data.bin', Readable.from([Buffer.from('complete object')]));
+    const staleBesideObject = `backup-1/${TEMP_MARKER}data.bin-0a1b2c3d`;
+    const staleAlone = `backup-2/${TEMP_MARKER}manifest.json-4e5f6a7b`;
+    const young = `backup-1/${TEMP_MARKER}next.bin-8c9d0e1f`;
+    await storage.plant(staleBesideObject, 'partial', 2 * HOUR);
+    await storage.plant(staleAlone, 'partial', 2 * HOUR);
+    await storage.plant(young, 'still uploading', 10_000);
+    const backup1 = [posix.basename(staleBesideObject), posix.basename(young), 'data.bin'].sort();
+
+    // Twice: the first dry run must not have removed anything the second would miss.
+    for (let run = 0; run < 2; run++) {
+      expect((await target.removeStaleTemporaries(HOUR, { dryRun: true })).sort()).toEqual([staleBesideObject, staleAlone].sort());
+      expect((await storage.names('backup-1')).sort()).toEqual(backup1);
+      expect(await storage.names('backup-2')).toEqual([posix.basename(staleAlone)]);
+      expect((await storage.names('')).sort()).toEqual(['backup-1', 'backup-2']);
+    }
+
+    expect((await target.removeStaleTemporaries(HOUR, { dryRun: false })).sort()).toEqual([staleBesideObject, staleAlone].sort());
+    expect((await storage.names('backup-1')).sort()).toEqual([posix.basename(young), 'data.bin'].sort());
+    expect(await storage.names('')).toEqual(['backup-1']);
+    expect(await target.removeStaleTemporaries(HOUR, { dryRun: true })).toEqual([]);
+  });
+
   it('returns nothing for a target folder that does not exist yet', async (context) => {
     const { target } = await open(context);
     expect(await target.removeStaleTemporaries(0)).toEqual([]);
+    expect(await target.removeStaleTemporaries(0, { dryRun: true })).toEqual([]);
   });
 });
 
@@ -309,6 +336,22 @@ describe('stale multipart uploads: s3', () => {
 
     expect(removed.sort()).toEqual(keys.map(asUpload));
     expect(await pending(prefix)).toEqual([]);
+  });
+
+  it('dry run: names the stale uploads and aborts none of them; a real run then aborts them', async (context) => {
+    const { target, prefix, plant, pending } = await openS3(context);
+    const stale = [await plant(prefix, 'backup-1/dump.archive.zst'), await plant(prefix, 'backup-2/dump.archive.zst', 0)];
+    const names = ['backup-1/dump.archive.zst', 'backup-2/dump.archive.zst'].map(asUpload);
+
+    expect(await target.removeStaleTemporaries(HOUR, { dryRun: true })).toEqual([]);
+    for (let run = 0; run < 2; run++) {
+      expect((await target.removeStaleTemporaries(0, { dryRun: true })).sort()).toEqual(names);
+      expect(await pending(prefix)).toEqual(stale);
+    }
+
+    expect((await target.removeStaleTemporaries(0)).sort()).toEqual(names);
+    expect(await pending(prefix)).toEqual([]);
+    expect(await target.removeStaleTemporaries(0, { dryRun: true })).toEqual([]);
   });
 
   it('returns nothing for a prefix without uploads', async (context) => {

@@ -2,6 +2,11 @@
 // backups planted through the Target API at chosen times — ids and manifest startTime months or
 // years back — so policies over months can be checked. The expected survivors are worked out by
 // hand in each test from the rules in src/retention/policy.ts (restic's `forget` semantics).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { peerMissingReason, peerOrSkip, testbed, type MongoPeer } from '../setup/testbed.js';
 import type { Target, TargetConfigBase } from '../../src/targets/types.js';
@@ -106,6 +111,8 @@ interface TargetReport {
   kept: number;
   deleted: number;
   error?: unknown;
+  leftovers: string[];
+  leftoversError?: { code: string; message: string };
 }
 
 function reportOf(json: any, target: string): TargetReport {
@@ -113,6 +120,20 @@ function reportOf(json: any, target: string): TargetReport {
   if (!report) throw new Error(`no prune report for ${target}`);
   return report;
 }
+
+/** Plants on the local target the temporary file a killed run's save leaves, two days old (past the 1d grace period). */
+async function plantLocalLeftover(key: string): Promise<string> {
+  const file = join(sandbox.localDir, ...key.split('/'));
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, 'partial upload of a killed run');
+  const twoDaysAgo = ago(2 * DAY);
+  await utimes(file, twoDaysAgo, twoDaysAgo);
+  return file;
+}
+
+const chattr = async (flag: '+i' | '-i', file: string): Promise<void> => {
+  await promisify(execFile)('chattr', [flag, file]);
+};
 
 const at = (iso: string): Date => new Date(iso);
 const ago = (ms: number): Date => new Date(Date.now() - ms);
@@ -251,5 +272,72 @@ describe('prune on real targets', () => {
     const badGrace = await runCli(sandbox, ['prune']);
     expect(badGrace.code).toBe(2);
     expect(badGrace.stderr).toContain('incompleteGracePeriod: "soon" is not a valid duration');
+  });
+  it('dry run names the stale leftovers it would remove and removes none of them', async () => {
+    await writeConfig();
+    const planted = await plant({ newest: ago(DAY), old: ago(10 * DAY) });
+    const leftover = 'backup-killed/.tmp-dump.archive.zst-0a1b2c3d';
+    const file = await plantLocalLeftover(leftover);
+
+    const text = await runCli(sandbox, ['prune', '--dry-run', '--keep-last', '1']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`would remove leftover ${leftover}`);
+    expect(text.stdout).not.toContain('removed leftover');
+    const json = await runCli(sandbox, ['--json', 'prune', '--dry-run', '--keep-last', '1']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.json).toMatchObject({ success: true, prune: { dryRun: true } });
+    expect(reportOf(json.json, 'local').leftovers).toEqual([leftover]);
+    expect(existsSync(file)).toBe(true);
+    for (const [index, target] of targets.entries()) {
+      expect(Object.keys(await folders(target)).sort()).toEqual([planted[index]!.newest!, planted[index]!.old!].sort());
+    }
+
+    // The real run removes what the dry run named, with the wording it always had.
+    const real = await runCli(sandbox, ['prune', '--keep-last', '1']);
+    expect(real.code, real.stderr).toBe(0);
+    expect(real.stdout).toContain(`removed leftover temporary file ${leftover}`);
+    expect(existsSync(file)).toBe(false);
+    expect(existsSync(dirname(file))).toBe(false);
+  });
+
+  it('a failing leftover cleanup is reported as a failure of its own, and retention still runs', async ({ skip }) => {
+    await writeConfig();
+    const planted = await plant({ newest: ago(DAY), old: ago(10 * DAY) });
+    const leftover = 'backup-killed/.tmp-dump.archive.zst-4e5f6a7b';
+    const file = await plantLocalLeftover(leftover);
+    // An immutable file is one that even root cannot remove: a real unlink failure (EPERM), where
+    // the file system and the capabilities allow setting the attribute.
+    const immutable = await chattr('+i', file).then(
+      () => undefined,
+      (error: unknown) => String(error),
+    );
+    if (immutable !== undefined) skip(`cannot make a file immutable here (${immutable.split('\n')[0]})`);
+    try {
+      const text = await runCli(sandbox, ['prune', '--keep-last', '1']);
+      expect(text.code).toBe(1);
+      expect(text.stdout).toMatch(new RegExp(`✘ leftover cleanup failed: could not remove leftover ${leftover.replace(/\./g, '\\.')} .*operation not permitted`));
+      for (const [index, target] of targets.entries()) {
+        // Retention ran on every target, the one whose cleanup failed included.
+        expect(text.stdout).toMatch(new RegExp(`delete\\s+${planted[index]!.old}\\s`));
+        expect(Object.keys(await folders(target))).toEqual([planted[index]!.newest]);
+      }
+
+      const json = await runCli(sandbox, ['--json', 'prune', '--keep-last', '1']);
+      expect(json.code).toBe(1);
+      expect(json.json).toMatchObject({ success: false, prune: { dryRun: false } });
+      const local = reportOf(json.json, 'local');
+      expect(local.leftoversError).toMatchObject({ code: 'TARGET_FAILED', message: expect.stringContaining(`remove leftover ${leftover}`) });
+      expect(local.error).toBeUndefined();
+      expect(local.leftovers).toEqual([]);
+      expect([local.kept, local.deleted]).toEqual([1, 0]);
+      for (const target of targets.filter((t) => t.name !== 'local')) expect(reportOf(json.json, target.name).leftoversError).toBeUndefined();
+      expect(existsSync(file)).toBe(true);
+
+      const status = targets.length === 1 ? 'FAILED' : 'PARTIAL';
+      const prunes = (await journal(sandbox)).filter((r) => r.command === 'prune');
+      expect(prunes.map((r) => r.status)).toEqual([status, status]);
+    } finally {
+      await chattr('-i', file);
+    }
   });
 });
