@@ -101,20 +101,25 @@ export async function destinationState(
   return withClient(uri, async (client) => {
     const existing = await existingWith(client, namespaces);
     const counts: Record<string, number> = {};
-    for (const ns of namespaces) counts[ns] = !existing.has(ns) ? 0 : exact ? await exactCount(client, ns) : await quickCount(client, ns);
+    for (const ns of namespaces) {
+      counts[ns] = !existing.has(ns) ? 0 : ((exact ? undefined : await quickCount(client, ns)) ?? (await exactCount(client, ns)));
+    }
     return { counts, existing };
   });
 }
 
-/** The collection's own count (metadata); a view or a server without it falls back to counting. */
-async function quickCount(client: MongoClient, ns: string): Promise<number> {
+/**
+ * The collection's own count (metadata), or undefined where there is none (a view, a server
+ * without it): the caller then counts document by document, once.
+ */
+async function quickCount(client: MongoClient, ns: string): Promise<number | undefined> {
   const parts = splitNamespace(ns);
   if (!parts) return 0;
-  try {
-    return await client.db(parts.db).collection(parts.coll).estimatedDocumentCount({ maxTimeMS: COUNT_TIMEOUT_MS });
-  } catch {
-    return exactCount(client, ns);
-  }
+  return client
+    .db(parts.db)
+    .collection(parts.coll)
+    .estimatedDocumentCount({ maxTimeMS: COUNT_TIMEOUT_MS })
+    .catch(() => undefined);
 }
 
 async function exactCount(client: MongoClient, ns: string): Promise<number> {
