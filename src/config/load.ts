@@ -136,15 +136,19 @@ function parseConfigText(file: string): unknown {
   }
 }
 
-function deferredUriProblem(raw: unknown, env: NodeJS.ProcessEnv): BackupError | undefined {
-  const uri = (raw as { mongodb?: { uri?: unknown } } | null)?.mongodb?.uri;
-  if (typeof uri !== 'string') return undefined;
+/** The error expanding `value` would raise (it names an unset variable), or undefined. */
+function expansionProblem(value: unknown, env: NodeJS.ProcessEnv, key: string): BackupError | undefined {
   try {
-    expandEnv(uri, env, 'mongodb.uri');
+    expandEnv(value, env, key);
     return undefined;
   } catch (error) {
     return error as BackupError;
   }
+}
+
+function deferredUriProblem(raw: unknown, env: NodeJS.ProcessEnv): BackupError | undefined {
+  const uri = (raw as { mongodb?: { uri?: unknown } } | null)?.mongodb?.uri;
+  return typeof uri === 'string' ? expansionProblem(uri, env, 'mongodb.uri') : undefined;
 }
 
 /** Keys of a target entry that must expand for the configuration to make sense at all. */
@@ -162,13 +166,10 @@ function deferTargetProblems(raw: unknown, env: NodeJS.ProcessEnv): { raw: unkno
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
     const fields = entry as Record<string, unknown>;
     if (typeof fields.name !== 'string') return entry;
-    try {
-      expandEnv(entry, env, `targets.${fields.name}`);
-      return entry;
-    } catch (error) {
-      problems.set(fields.name, error as BackupError);
-      return Object.fromEntries(Object.entries(fields).filter(([key]) => TARGET_IDENTITY_KEYS.includes(key)));
-    }
+    const problem = expansionProblem(entry, env, `targets.${fields.name}`);
+    if (!problem) return entry;
+    problems.set(fields.name, problem);
+    return Object.fromEntries(Object.entries(fields).filter(([key]) => TARGET_IDENTITY_KEYS.includes(key)));
   });
   return problems.size === 0 ? { raw, problems } : { raw: { ...(raw as Record<string, unknown>), targets: reduced }, problems };
 }
@@ -180,12 +181,10 @@ function deferAlertProblem(raw: unknown, env: NodeJS.ProcessEnv): { raw: unknown
   const channels = { ...(section as Record<string, unknown>) };
   let problem: BackupError | undefined;
   for (const key of ['webhook', 'command']) {
-    try {
-      expandEnv(channels[key], env, `alerts.${key}`);
-    } catch (error) {
-      problem ??= error as BackupError;
-      delete channels[key];
-    }
+    const channelProblem = expansionProblem(channels[key], env, `alerts.${key}`);
+    if (!channelProblem) continue;
+    problem ??= channelProblem;
+    delete channels[key];
   }
   return problem ? { raw: { ...(raw as Record<string, unknown>), alerts: channels }, problem } : { raw };
 }
