@@ -78,7 +78,7 @@ export interface DecodeStages {
 /**
  * True when every stored byte is authenticated as it is read and the object is known to be this
  * backup's: an encrypted object whose salt the manifest records. Such an object needs no SHA-256
- * pass before a restore; the size is still checked up front (storedSizeMatches).
+ * pass before a restore; the size is still checked up front (checkStoredSize).
  */
 export function authenticatedWhileRead(manifest: Manifest): boolean {
   return manifest.encrypted && typeof manifest.encryption?.salt === 'string';

@@ -30,7 +30,6 @@ import { assertValidKey, configError, normalizePrefix, optionalBoolean, optional
 /** "Requested action not taken: file unavailable" — missing file (or no permission). */
 const FILE_UNAVAILABLE = 550;
 const NOT_LOGGED_IN = 530;
-/** Node's TLS verification failures: the server could not be authenticated. */
 /**
  * See uploadSource(). Against vsftpd 3.0.3, 600 tiny uploads 16 at a time: 5 ms still failed a few
  * (3–18), 15 ms and 50 ms failed none; 25 ms leaves room on a loaded machine.
@@ -43,6 +42,7 @@ const TLS_UPLOAD_SETTLE_MS = 25;
  */
 const SMALL_UPLOAD_BYTES = 256 * 1024;
 const SMALL_UPLOAD_ATTEMPTS = 3;
+/** Node's TLS verification failures: the server could not be authenticated. */
 const TLS_TRUST_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
 
 export interface FtpTargetSettings {
@@ -88,7 +88,6 @@ class Slots {
   }
 }
 
-/** A server reply with an error code leaves the connection usable; anything else may not. */
 /**
  * The data connection failed (basic-ftp marks these "(data socket)"), or TLS failed on it: the
  * control connection and the login were fine, so the same upload may well work on a new one.
@@ -99,6 +98,7 @@ function isDataConnectionFailure(error: unknown): boolean {
   return messageOf(error).includes('(data socket)') || (typeof code === 'string' && code.startsWith('ERR_SSL_'));
 }
 
+/** A server reply with an error code leaves the connection usable; anything else may not. */
 function connectionStillUsable(error: unknown): boolean {
   return error instanceof FTPError && error.code !== 421;
 }
