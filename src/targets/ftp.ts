@@ -25,7 +25,7 @@ import { BackupError } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
 import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
-import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
+import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
 
 /** "Requested action not taken: file unavailable" — missing file (or no permission). */
 const FILE_UNAVAILABLE = 550;
@@ -394,12 +394,7 @@ export class FtpTarget implements Target, TemporaryCleanup {
    */
   async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const stale = await this.staleTemporaries(olderThanMs);
-    if (options.dryRun) return stale.map((file) => file.key);
-    const removed: string[] = [];
-    for (const file of stale) {
-      if (await this.removeLeftover(file)) removed.push(file.key);
-    }
-    return removed;
+    return removeStaleLeftovers(stale, (file) => file.key, (file) => this.removeLeftover(file), options);
   }
 
   /** The temporary files under the root older than `olderThanMs`. */

@@ -25,7 +25,7 @@ import type {
   TemporaryCleanup,
   TemporaryCleanupOptions,
 } from './types.js';
-import { assertValidKey, normalizePrefix, requireString } from './util.js';
+import { assertValidKey, normalizePrefix, removeStaleLeftovers, requireString } from './util.js';
 
 /** Temporary files start with this so list() can skip them and prune can clean them up. */
 export const TEMP_MARKER = '.tmp-';
@@ -142,12 +142,7 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
   /** Removes leftover temporary files (from a killed process) older than `olderThanMs`, and folders they leave empty. */
   async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const stale = (await this.staleTemporaries(olderThanMs)).map((file) => path.relative(this.root, file));
-    if (options.dryRun) return stale;
-    const removed: string[] = [];
-    for (const key of stale) {
-      if (await this.removeLeftover(key)) removed.push(key);
-    }
-    return removed;
+    return removeStaleLeftovers(stale, (key) => key, (key) => this.removeLeftover(key), options);
   }
 
   /** Paths of the temporary files under the root older than `olderThanMs`. */

@@ -42,7 +42,7 @@ import {
   type TrackedBody,
 } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
-import { assertValidKey, configError, normalizePrefix, optionalBoolean, optionalString, requireString } from './util.js';
+import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalBoolean, optionalString, requireString } from './util.js';
 
 const MIB = 1024 * 1024;
 /** 16 MiB parts: 10,000 parts (S3's limit) then cover 156 GiB; memory ≈ 3 parts. */
@@ -210,13 +210,7 @@ export class S3Target implements Target, TemporaryCleanup {
    */
   async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const stale = await this.staleUploads(olderThanMs);
-    const named = (upload: PendingUpload): string => upload.key + MULTIPART_UPLOAD_MARK;
-    if (options.dryRun) return stale.map(named);
-    const removed: string[] = [];
-    for (const upload of stale) {
-      if (await this.abortUpload(upload)) removed.push(named(upload));
-    }
-    return removed;
+    return removeStaleLeftovers(stale, (upload) => upload.key + MULTIPART_UPLOAD_MARK, (upload) => this.abortUpload(upload), options);
   }
 
   /** The uploads under the prefix that began more than `olderThanMs` ago. */

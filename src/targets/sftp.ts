@@ -26,7 +26,7 @@ import { BackupError, ErrorCodes } from '../errors.js';
 import { TEMP_MARKER } from './local.js';
 import { authFailed, destroyOnAbort, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
-import { assertValidKey, configError, normalizePrefix, optionalNumber, optionalString, requireString } from './util.js';
+import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalNumber, optionalString, requireString } from './util.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
 const NO_SUCH_FILE = 2;
@@ -345,12 +345,7 @@ export class SftpTarget implements Target, TemporaryCleanup {
   async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const session = await this.connect();
     const stale = await this.staleTemporaries(session, olderThanMs);
-    if (options.dryRun) return stale.map((file) => file.key);
-    const removed: string[] = [];
-    for (const file of stale) {
-      if (await this.removeLeftover(session, file)) removed.push(file.key);
-    }
-    return removed;
+    return removeStaleLeftovers(stale, (file) => file.key, (file) => this.removeLeftover(session, file), options);
   }
 
   /** The temporary files under the root older than `olderThanMs`. */

@@ -1,6 +1,6 @@
 /** Small helpers shared by target implementations. */
 import { BackupError, ErrorCodes } from '../errors.js';
-import type { TargetConfigBase } from './types.js';
+import type { TargetConfigBase, TemporaryCleanupOptions } from './types.js';
 
 /** Normalises a configured prefix to '' or 'some/path/' (no leading slash, one trailing slash). */
 export function normalizePrefix(prefix: unknown): string {
@@ -52,4 +52,23 @@ export function optionalBoolean(config: TargetConfigBase, key: string): boolean 
   if (value === 'true') return true;
   if (value === 'false') return false;
   throw configError(key, 'must be true or false', config.name);
+}
+
+/**
+ * The common end of every removeStaleTemporaries(): a dry run only names the stale leftovers;
+ * otherwise each is removed, and one that was gone already (its save finished or cleaned up
+ * meanwhile: `remove` returns false) is left out of the result.
+ */
+export async function removeStaleLeftovers<T>(
+  stale: T[],
+  keyOf: (leftover: T) => string,
+  remove: (leftover: T) => Promise<boolean>,
+  options: TemporaryCleanupOptions,
+): Promise<string[]> {
+  if (options.dryRun) return stale.map(keyOf);
+  const removed: string[] = [];
+  for (const leftover of stale) {
+    if (await remove(leftover)) removed.push(keyOf(leftover));
+  }
+  return removed;
 }
