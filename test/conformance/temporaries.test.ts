@@ -146,8 +146,11 @@ describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
     return setup;
   }
 
-  it('removes leftovers older than the grace period, and folders they leave empty, keeping young ones and objects', async (context) => {
-    const { target, storage } = await open(context);
+  /**
+   * A complete object `backup-1/data.bin`, two leftovers two hours old (one beside that object, one
+   * alone in `backup-2`) and one 10 s old, still uploading for all anyone knows.
+   */
+  async function plantLeftovers({ target, storage }: Setup): Promise<{ staleBesideObject: string; staleAlone: string; young: string }> {
     await target.save('backup-1/data.bin', Readable.from([Buffer.from('complete object')]));
     const staleBesideObject = `backup-1/${TEMP_MARKER}data.bin-0a1b2c3d`;
     const staleAlone = `backup-2/${TEMP_MARKER}manifest.json-4e5f6a7b`;
@@ -155,6 +158,12 @@ describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
     await storage.plant(staleBesideObject, 'partial', 2 * HOUR);
     await storage.plant(staleAlone, 'partial', 2 * HOUR);
     await storage.plant(young, 'still uploading', 10_000);
+    return { staleBesideObject, staleAlone, young };
+  }
+
+  it('removes leftovers older than the grace period, and folders they leave empty, keeping young ones and objects', async (context) => {
+    const { target, storage } = await open(context);
+    const { staleBesideObject, staleAlone, young } = await plantLeftovers({ target, storage });
 
     const removed = await target.removeStaleTemporaries(HOUR);
 
@@ -175,13 +184,7 @@ describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
 
   it('dry run: names the stale leftovers and leaves every file in place; a real run then removes them', async (context) => {
     const { target, storage } = await open(context);
-    await target.save('backup-1/data.bin', Readable.from([Buffer.from('complete object')]));
-    const staleBesideObject = `backup-1/${TEMP_MARKER}data.bin-0a1b2c3d`;
-    const staleAlone = `backup-2/${TEMP_MARKER}manifest.json-4e5f6a7b`;
-    const young = `backup-1/${TEMP_MARKER}next.bin-8c9d0e1f`;
-    await storage.plant(staleBesideObject, 'partial', 2 * HOUR);
-    await storage.plant(staleAlone, 'partial', 2 * HOUR);
-    await storage.plant(young, 'still uploading', 10_000);
+    const { staleBesideObject, staleAlone, young } = await plantLeftovers({ target, storage });
     const backup1 = [posix.basename(staleBesideObject), posix.basename(young), 'data.bin'].sort();
 
     // Twice: the first dry run must not have removed anything the second would miss.

@@ -6,6 +6,7 @@ import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { expect } from 'vitest';
 import { FRAME_BYTES } from '../../src/engine/parallel-frames.js';
+import { Batcher, type BufferPool } from '../../src/streams.js';
 import { seededRandom } from './archive-fixtures.js';
 
 export const KiB = 1024;
@@ -112,4 +113,60 @@ export async function rejection(work: Promise<unknown>): Promise<unknown> {
     () => expect.fail('expected the pipeline to fail'),
     (error: unknown) => error,
   );
+}
+
+/** Watches what a pool lends: every distinct buffer, those not given back yet, and the most lent at once. */
+export function watchPool(pool: BufferPool): { distinct: Set<Buffer>; outstanding: Set<Buffer>; peakOutstanding: () => number } {
+  const distinct = new Set<Buffer>();
+  const outstanding = new Set<Buffer>();
+  let peak = 0;
+  const take = pool.take.bind(pool);
+  const give = pool.give.bind(pool);
+  pool.take = (): Buffer => {
+    const buffer = take();
+    distinct.add(buffer);
+    outstanding.add(buffer);
+    peak = Math.max(peak, outstanding.size);
+    return buffer;
+  };
+  pool.give = (buffer: Buffer): void => {
+    outstanding.delete(buffer);
+    give(buffer);
+  };
+  return { distinct, outstanding, peakOutstanding: () => peak };
+}
+
+/**
+ * `total` bytes in chunks of odd sizes (so batches are assembled from pieces), half text and half
+ * noise, through Batcher(FRAME_BYTES, pool) and then `stages` (a compressor and its decompressor).
+ * Returns how many bytes came out and the SHA-256 of what went in and of what came out.
+ */
+export async function pooledRoundTrip(pool: BufferPool, total: number, stages: Transform[]): Promise<{ plainBytes: number; sourceSha: string; plainSha: string }> {
+  const random = seededRandom(8);
+  const sourceHash = createHash('sha256');
+  let made = 0;
+  const source = new Readable({
+    read() {
+      if (made >= total) {
+        this.push(null);
+        return;
+      }
+      const size = Math.min(total - made, 1 + Math.floor(random() * 200 * KiB));
+      made += size;
+      const chunk = random() < 0.5 ? text(size, random) : noise(size, random);
+      sourceHash.update(chunk);
+      this.push(chunk);
+    },
+  });
+  const plainHash = createHash('sha256');
+  let plainBytes = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      plainHash.update(chunk);
+      plainBytes += chunk.length;
+      callback();
+    },
+  });
+  await pipeline([source, new Batcher(FRAME_BYTES, pool), ...stages, sink]);
+  return { plainBytes, sourceSha: sourceHash.digest('hex'), plainSha: plainHash.digest('hex') };
 }

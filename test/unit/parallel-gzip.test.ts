@@ -10,7 +10,7 @@ import { ParallelGzipCompress } from '../../src/engine/gzip-members.js';
 import { FRAME_BYTES } from '../../src/engine/parallel-frames.js';
 import { Batcher, BufferPool } from '../../src/streams.js';
 import { seededRandom } from './archive-fixtures.js';
-import { KiB, MiB, SIZES, chunksOf, collector, mixed, noise, rejection, sha256, text, through, tinyChunks } from './frame-fixtures.js';
+import { KiB, MiB, SIZES, chunksOf, collector, mixed, noise, pooledRoundTrip, rejection, sha256, text, through, tinyChunks, watchPool } from './frame-fixtures.js';
 
 
 // ---------------------------------------------------------------------------------------------
@@ -333,63 +333,17 @@ describe('bounded work and back-pressure', () => {
   it('Batcher(FRAME_BYTES, pool) → ParallelGzipCompress({pool}): a few buffers reused, every one given back, exact round trip', async () => {
     const lanes = 2;
     const pool = new BufferPool(FRAME_BYTES);
-    const distinct = new Set<Buffer>();
-    const outstanding = new Set<Buffer>();
-    let peakOutstanding = 0;
-    const take = pool.take.bind(pool);
-    const give = pool.give.bind(pool);
-    pool.take = (): Buffer => {
-      const buffer = take();
-      distinct.add(buffer);
-      outstanding.add(buffer);
-      peakOutstanding = Math.max(peakOutstanding, outstanding.size);
-      return buffer;
-    };
-    pool.give = (buffer: Buffer): void => {
-      outstanding.delete(buffer);
-      give(buffer);
-    };
+    const { distinct, outstanding, peakOutstanding } = watchPool(pool);
     const total = 64 * MiB;
-    const random = seededRandom(8);
-    const sourceHash = createHash('sha256');
-    let made = 0;
-    const source = new Readable({
-      read() {
-        if (made >= total) {
-          this.push(null);
-          return;
-        }
-        // Odd chunk sizes, so batches are assembled from pieces.
-        const size = Math.min(total - made, 1 + Math.floor(random() * 200 * KiB));
-        made += size;
-        const chunk = random() < 0.5 ? text(size, random) : noise(size, random);
-        sourceHash.update(chunk);
-        this.push(chunk);
-      },
-    });
-    const plainHash = createHash('sha256');
-    let plainBytes = 0;
-    await pipeline(
-      source,
-      new Batcher(FRAME_BYTES, pool),
-      new ParallelGzipCompress({ level: 1, pool, lanes }),
-      createDecompressor('gzip'),
-      new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          plainHash.update(chunk);
-          plainBytes += chunk.length;
-          callback();
-        },
-      }),
-    );
+    const { plainBytes, sourceSha, plainSha } = await pooledRoundTrip(pool, total, [new ParallelGzipCompress({ level: 1, pool, lanes }), createDecompressor('gzip')]);
     expect(plainBytes).toBe(total);
-    expect(plainHash.digest('hex')).toBe(sourceHash.digest('hex'));
+    expect(plainSha).toBe(sourceSha);
     expect(outstanding.size, 'every buffer lent came back').toBe(0);
     expect(distinct.size).toBeGreaterThan(1);
     expect(distinct.size).toBeLessThanOrEqual(total / FRAME_BYTES / 3);
     // Lent at once: lanes + 1 in the compressor, one in its write buffer, one in the Batcher's
     // output buffer and the one the Batcher is filling.
-    expect(peakOutstanding).toBeLessThanOrEqual(lanes + 4);
+    expect(peakOutstanding()).toBeLessThanOrEqual(lanes + 4);
   });
 });
 

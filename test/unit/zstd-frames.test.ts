@@ -9,7 +9,7 @@ import { FRAME_BYTES, ParallelZstdCompress, ParallelZstdDecompress, ZstdFrameSpl
 import { BackupError, ErrorCodes } from '../../src/errors.js';
 import { Batcher, BufferPool } from '../../src/streams.js';
 import { seededRandom } from './archive-fixtures.js';
-import { KiB, MiB, SIZES, chunksOf, collector, mixed, noise, rejection, sha256, text, through, tinyChunks } from './frame-fixtures.js';
+import { KiB, MiB, SIZES, chunksOf, collector, mixed, noise, pooledRoundTrip, rejection, sha256, text, through, tinyChunks, watchPool } from './frame-fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic data (frame-fixtures.ts): 40% noise, 60% JSON-like text.
@@ -693,55 +693,14 @@ describe('BufferPool', () => {
 
   it('Batcher(FRAME_BYTES, pool) → ParallelZstdCompress({pool}) reuses a few buffers and round-trips exactly', async () => {
     const pool = new BufferPool(FRAME_BYTES);
-    const distinct = new Set<Buffer>();
-    const outstanding = new Set<Buffer>();
-    const take = pool.take.bind(pool);
-    const give = pool.give.bind(pool);
-    pool.take = (): Buffer => {
-      const buffer = take();
-      distinct.add(buffer);
-      outstanding.add(buffer);
-      return buffer;
-    };
-    pool.give = (buffer: Buffer): void => {
-      outstanding.delete(buffer);
-      give(buffer);
-    };
+    const { distinct, outstanding } = watchPool(pool);
     const total = 96 * MiB;
-    const random = seededRandom(8);
-    const sourceHash = createHash('sha256');
-    let made = 0;
-    const source = new Readable({
-      read() {
-        if (made >= total) {
-          this.push(null);
-          return;
-        }
-        // Odd chunk sizes, so batches are assembled from pieces.
-        const size = Math.min(total - made, 1 + Math.floor(random() * 200 * KiB));
-        made += size;
-        const chunk = random() < 0.5 ? text(size, random) : noise(size, random);
-        sourceHash.update(chunk);
-        this.push(chunk);
-      },
-    });
-    const plainHash = createHash('sha256');
-    let plainBytes = 0;
-    await pipeline(
-      source,
-      new Batcher(FRAME_BYTES, pool),
+    const { plainBytes, sourceSha, plainSha } = await pooledRoundTrip(pool, total, [
       new ParallelZstdCompress({ level: 3, pool, lanes: 2 }),
       new ParallelZstdDecompress({ lanes: 2 }),
-      new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          plainHash.update(chunk);
-          plainBytes += chunk.length;
-          callback();
-        },
-      }),
-    );
+    ]);
     expect(plainBytes).toBe(total);
-    expect(plainHash.digest('hex')).toBe(sourceHash.digest('hex'));
+    expect(plainSha).toBe(sourceSha);
     const frames = total / FRAME_BYTES;
     expect(distinct.size).toBeGreaterThan(1);
     expect(distinct.size).toBeLessThanOrEqual(frames / 3);
