@@ -591,11 +591,11 @@ describe('back-pressure', () => {
     expect(peak).toBeLessThanOrEqual(6 * FRAME_BYTES);
   });
 
-  it('a slow consumer holds ParallelZstdDecompress back too', async () => {
-    // ~4× compressible: decoding multiplies what it reads.
-    const random = seededRandom(3);
-    const plain = Buffer.concat(Array.from({ length: 12 }, () => text(FRAME_BYTES, random)));
-    const compressed = await compress(plain, { lanes: 3 });
+  /**
+   * Decodes `source` with ParallelZstdDecompress (2 lanes) into a sink that reads `sinkBytesPerMs`
+   * (slowSink); returns the SHA-256 of the output and the most the decoder buffered meanwhile.
+   */
+  async function decodeSlowly(source: Readable, sinkBytesPerMs: number): Promise<{ sha: string; peak: number }> {
     const decompressor = new ParallelZstdDecompress({ lanes: 2 });
     let peak = 0;
     const measure = (): void => {
@@ -605,9 +605,9 @@ describe('back-pressure', () => {
     const ticker = setInterval(measure, 1);
     try {
       await pipeline(
-        pacedSource(chunksOf(compressed, 32 * KiB)),
+        source,
         decompressor,
-        slowSink(32 * KiB, (chunk) => {
+        slowSink(sinkBytesPerMs, (chunk) => {
           hash.update(chunk);
           measure();
         }),
@@ -615,7 +615,16 @@ describe('back-pressure', () => {
     } finally {
       clearInterval(ticker);
     }
-    expect(hash.digest('hex')).toBe(sha256(plain));
+    return { sha: hash.digest('hex'), peak };
+  }
+
+  it('a slow consumer holds ParallelZstdDecompress back too', async () => {
+    // ~4× compressible: decoding multiplies what it reads.
+    const random = seededRandom(3);
+    const plain = Buffer.concat(Array.from({ length: 12 }, () => text(FRAME_BYTES, random)));
+    const compressed = await compress(plain, { lanes: 3 });
+    const { sha, peak } = await decodeSlowly(pacedSource(chunksOf(compressed, 32 * KiB)), 32 * KiB);
+    expect(sha).toBe(sha256(plain));
     expect(peak).toBeLessThanOrEqual(6 * FRAME_BYTES);
   });
 
@@ -625,26 +634,8 @@ describe('back-pressure', () => {
     const frames = Array.from({ length: 16 }, (_, i) => Buffer.alloc(FRAME_BYTES, `{"_id":${i},"status":"ok"}\n`));
     const compressed = await compress(Buffer.concat(frames), { lanes: 3 });
     expect(compressed.length).toBeLessThan(1 * MiB);
-    const decompressor = new ParallelZstdDecompress({ lanes: 2 });
-    let peak = 0;
-    const measure = (): void => {
-      peak = Math.max(peak, decompressor.readableLength + decompressor.writableLength);
-    };
-    const hash = createHash('sha256');
-    const ticker = setInterval(measure, 1);
-    try {
-      await pipeline(
-        Readable.from([compressed]),
-        decompressor,
-        slowSink(256 * KiB, (chunk) => {
-          hash.update(chunk);
-          measure();
-        }),
-      );
-    } finally {
-      clearInterval(ticker);
-    }
-    expect(hash.digest('hex')).toBe(sha256(Buffer.concat(frames)));
+    const { sha, peak } = await decodeSlowly(Readable.from([compressed]), 256 * KiB);
+    expect(sha).toBe(sha256(Buffer.concat(frames)));
     expect(peak).toBeLessThanOrEqual(6 * FRAME_BYTES);
   });
 });
