@@ -58,21 +58,50 @@ export function isSystemNamespace(ns: string): boolean {
   return coll.startsWith('system.') && !coll.startsWith('system.buckets.');
 }
 
-export function planNamespaces(namespaces: Record<string, number>, options: NamespaceOptions): PlannedNamespace[] {
+/**
+ * The selection as a function: where a namespace goes, or undefined when it is left out. Shared by
+ * the restore plan and by the stages that filter and rename a replayed oplog (docs/PITR.md).
+ */
+export interface NamespaceSelector {
+  /** No filter and no rename: every namespace goes where it came from. */
+  readonly identity: boolean;
+  map(namespace: string): string | undefined;
+  /**
+   * Whether some namespace of `db` may be selected (conservative: true when unsure), for oplog
+   * commands that touch a whole database (dropDatabase).
+   */
+  mayTouchDatabase(db: string): boolean;
+}
+
+export function namespaceSelector(options: NamespaceOptions): NamespaceSelector {
   if ((options.from === undefined) !== (options.to === undefined)) throw usageError('--ns-from and --ns-to go together');
   const include = options.include.map(wildcardRegex);
   const exclude = options.exclude.map(wildcardRegex);
   const rule = options.from !== undefined && options.to !== undefined ? renameRule(options.from, options.to) : undefined;
+  const databaseOf = (pattern: string): string => pattern.split('.')[0]!;
+  return {
+    identity: include.length === 0 && exclude.length === 0 && rule === undefined,
+    map(source) {
+      if (include.length > 0 && !include.some((r) => r.test(source))) return undefined;
+      if (exclude.some((r) => r.test(source))) return undefined;
+      const m = rule?.matcher.exec(source);
+      if (!rule || !m) return source;
+      return rule.to.replace(/\$([^$]*)\$/g, (_all, name: string) => m[rule.names.indexOf(name) + 1] ?? '');
+    },
+    mayTouchDatabase(db) {
+      if (options.exclude.some((p) => p === '*' || p === '*.*' || p === `${db}.*`)) return false;
+      if (options.include.length === 0) return true;
+      return options.include.some((p) => databaseOf(p).includes('*') || databaseOf(p) === db);
+    },
+  };
+}
+
+export function planNamespaces(namespaces: Record<string, number>, options: NamespaceOptions): PlannedNamespace[] {
+  const selector = namespaceSelector(options);
   const plan: PlannedNamespace[] = [];
   for (const [source, documents] of Object.entries(namespaces)) {
-    if (include.length > 0 && !include.some((r) => r.test(source))) continue;
-    if (exclude.some((r) => r.test(source))) continue;
-    let destination = source;
-    const m = rule?.matcher.exec(source);
-    if (rule && m) {
-      destination = rule.to.replace(/\$([^$]*)\$/g, (_all, name: string) => m[rule.names.indexOf(name) + 1] ?? '');
-    }
-    plan.push({ source, destination, documents });
+    const destination = selector.map(source);
+    if (destination !== undefined) plan.push({ source, destination, documents });
   }
   return plan;
 }
