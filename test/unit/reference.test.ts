@@ -2,8 +2,8 @@
 // every key of backuprc.example.yaml, every error code with its exit code, and every environment
 // variable the configuration loader reads has its row there. A new flag or key without its
 // documentation fails here, naming what is missing.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { buildProgram } from '../../src/cli.js';
@@ -218,5 +218,52 @@ describe('docs/REFERENCE.md: environment variables', () => {
   it('describes every variable read anywhere else in src/', () => {
     const names = sourceFiles(join(repoRoot, 'src')).flatMap((file) => environmentReads(readFileSync(file, 'utf8')));
     expect([...new Set(names)].filter((name) => rowsMentioning(lines, name).length === 0)).toEqual([]);
+  });
+});
+
+// ---- citations ----
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+function slug(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+}
+
+function anchorsOf(file: string): Set<string> {
+  if (!existsSync(file)) return new Set();
+  const headings = readFileSync(file, 'utf8').split('\n').filter((line) => /^#{1,6} /.test(line));
+  return new Set(headings.map((line) => slug(line.replace(/^#+ /, ''))));
+}
+
+/** `docs/<PAGE>.md#<anchor>` anywhere; in a page of docs/, its `(<PAGE>.md#<anchor>)` and `(#<anchor>)` links. */
+function citations(text: string, page?: string): Array<{ doc: string; anchor: string }> {
+  const pattern = page ? /\]\(([A-Z]*\.md)?#([^)\s]+)\)/g : /docs\/([A-Z]+\.md)#([a-z0-9-]+)/g;
+  return [...text.matchAll(pattern)].map((m) => ({ doc: m[1] ?? page!, anchor: m[2]! }));
+}
+
+describe('citations of docs/', () => {
+  const codeFiles = ['src', 'test', 'bin', 'scripts', 'bench'].flatMap((dir) => sourceFiles(join(repoRoot, dir)));
+  const docFiles = readdirSync(join(repoRoot, 'docs')).filter((name) => name.endsWith('.md')).map((name) => join(repoRoot, 'docs', name));
+
+  it('computes anchors the way GitHub does', () => {
+    expect(slug('local — a directory on this machine')).toBe('local--a-directory-on-this-machine');
+    expect(slug('`alerts resolve`')).toBe('alerts-resolve');
+  });
+
+  it('every docs/*.md#anchor cited in the code, the README or docs/ names a heading that exists', () => {
+    const sources = [
+      ...[...codeFiles, join(repoRoot, 'README.md')].map((file) => ({ file, found: citations(readFileSync(file, 'utf8')) })),
+      ...docFiles.map((file) => ({ file, found: citations(readFileSync(file, 'utf8'), basename(file)) })),
+    ];
+    expect(sources.flatMap((s) => s.found).length).toBeGreaterThan(20);
+    const broken = sources.flatMap(({ file, found }) =>
+      found.filter(({ doc, anchor }) => !anchorsOf(join(repoRoot, 'docs', doc)).has(anchor)).map(({ doc, anchor }) => `${file.slice(repoRoot.length + 1)}: ${doc}#${anchor}`),
+    );
+    expect(broken).toEqual([]);
+  });
+
+  it('no comment cites the product brief, which is not in the repository', () => {
+    const brief = new RegExp(['S', 'PEC'].join('') + '\\b');
+    const citing = [...codeFiles, join(repoRoot, 'README.md'), ...docFiles].filter((file) => brief.test(readFileSync(file, 'utf8')));
+    expect(citing.map((file) => file.slice(repoRoot.length + 1))).toEqual([]);
   });
 });
