@@ -4,6 +4,7 @@
 // documentation fails here, naming what is missing.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { buildProgram } from '../../src/cli.js';
@@ -94,6 +95,19 @@ describe('docs/REFERENCE.md: commands', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('mentions the hidden options too (completion --targets), which --help and the completion model leave out', () => {
+    const hidden: string[] = [];
+    const walk = (command: Command, path: string[]): void => {
+      for (const option of command.options.filter((o) => o.hidden && o.long)) {
+        const lines = section(reference, `\`${path.join(' ')}\``) ?? [];
+        if (!lines.some((line) => line.includes(`\`${option.long}\``))) hidden.push(`${path.join(' ')} ${option.long}`);
+      }
+      for (const sub of command.commands) walk(sub, [...path, sub.name()]);
+    };
+    walk(buildProgram(), []);
+    expect(hidden).toEqual([]);
   });
 
   it('has a row for every global option', () => {
