@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version are "errors" with exit code 0; usage errors are exit 2 (SPEC §6).
+      // --help and --version are "errors" with exit code 0; usage errors are exit 2 (docs/REFERENCE.md#exit-codes).
       if (error.exitCode === 0) return 0;
       if (argv.includes('--json')) {
         const message = error.message.replace(/^error: /, '');

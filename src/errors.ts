@@ -1,6 +1,6 @@
 /**
  * Typed errors. Every failure the tool reports is a BackupError with a stable `code`; this file is
- * the one place that maps codes to exit codes (SPEC §6) and to the `--json` error shape.
+ * the one place that maps codes to exit codes (docs/REFERENCE.md#exit-codes) and to the `--json` error shape.
  */
 
 export const ExitCode = {

@@ -54,7 +54,7 @@ Examples:
 async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<number> {
   if (flags.collection && !flags.db) throw usageError('--collection needs --db');
   if (flags.type === 'incremental') {
-    // Caught before any work: no lock, no journal entry, no alert (SPEC §3, §6 exit 2).
+    // Caught before any work: no lock, no journal entry, no alert (docs/REFERENCE.md#create; exit 2, docs/REFERENCE.md#exit-codes).
     throw new BackupError(ErrorCodes.NOT_SUPPORTED, 'incremental (oplog-based) backups are not available yet', { hint: 'use --type full' });
   }
   const config = await ctx.config();

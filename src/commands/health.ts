@@ -1,4 +1,4 @@
-/** `health [--prometheus FILE]`: run the checks of SPEC §7; the exit code is the status (0/1/2). */
+/** `health [--prometheus FILE]`: run the checks of docs/REFERENCE.md#health-checks; the exit code is the status (0/1/2). */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { closeTargets, listBackups, openTargets } from '../engine/catalog.js';

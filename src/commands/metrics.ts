@@ -1,5 +1,5 @@
 /**
- * `metrics`: totals, success rate, durations and sizes (SPEC §6 shape). Counts come from the run
+ * `metrics`: totals, success rate, durations and sizes (shape: docs/REFERENCE.md#json-output). Counts come from the run
  * journal's create runs; totalSize is the stored size of every completed copy on the reachable
  * targets; healthStatus is computed like `health` does, but without raising or resolving alerts.
  */

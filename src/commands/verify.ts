@@ -69,7 +69,7 @@ async function runVerify(ctx: CommandContext, ref: string | undefined, flags: Ve
     const json = results.map((r) => ({ backupId: r.backupId, target: r.target, deep: r.deep, valid: r.valid, issues: r.issues, ...(r.summary ? { namespaces: r.summary.namespaces } : {}) }));
     const issues = results.flatMap((r) => r.issues.map((i) => `${r.target}: ${i}`));
     const firstFailure = results.find((r) => !r.valid);
-    // A failed verification is a failure like any other: `--json` users find it under "error" (SPEC §6).
+    // A failed verification is a failure like any other: `--json` users find it under "error" (docs/REFERENCE.md#json-output).
     const error = firstFailure ? { error: { code: firstFailure.error?.code ?? ErrorCodes.INTEGRITY, message: issues.join('; ') } } : {};
     ctx.output.result(
       { success: valid, result: { valid, issues, copies: json }, ...error },

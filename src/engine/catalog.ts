@@ -1,5 +1,5 @@
 /**
- * The catalog: what backups exist, read from the targets themselves (the source of truth, SPEC §7),
+ * The catalog: what backups exist, read from the targets themselves (the source of truth, docs/REFERENCE.md#storage-layout),
  * so list/show/restore/verify work on a fresh machine with only the configuration.
  */
 import { BackupError, ErrorCodes, isNotFound, toBackupError } from '../errors.js';
@@ -34,7 +34,7 @@ export function openTargets(config: ResolvedConfig, names: string[] = []): Targe
   return selected.map((t) => (t.unavailable ? new UnavailableTarget(t.name, t.type, t.unavailable) : wrapTarget(createTarget(t), config)));
 }
 
-/** Every opened target retries transient errors with back-off (SPEC §8). */
+/** Every opened target retries transient errors with back-off (docs/TARGETS.md#retries). */
 function wrapTarget(target: Target, config: ResolvedConfig): Target {
   return withRetry(target, { retries: config.retries });
 }

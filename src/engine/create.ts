@@ -158,7 +158,7 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
     const outcomes = await finishTargets(targets, unusable, stream.saved, base, options, events);
     if (options.signal.aborted) {
       // Interrupted while verifying or writing manifests: a copy that got its manifest meanwhile
-      // must not stay behind as COMPLETED (SPEC §8).
+      // must not stay behind as COMPLETED (docs/REFERENCE.md#failure-semantics).
       await removeBackupEverywhere(usable, id);
       throw new BackupError(ErrorCodes.INTERRUPTED, `backup ${id} interrupted before it completed; its copies were removed`);
     }

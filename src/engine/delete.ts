@@ -1,4 +1,4 @@
-/** Removing backups: manifest first, so a half-deleted backup is never listed as COMPLETED (SPEC §5). */
+/** Removing backups: manifest first, so a half-deleted backup is never listed as COMPLETED (docs/REFERENCE.md#storage-layout). */
 import { isNotFound } from '../errors.js';
 import type { Target } from '../targets/types.js';
 import { MANIFEST_FILE } from './manifest.js';

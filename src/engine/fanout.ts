@@ -2,7 +2,7 @@
  * Fan-out: one stream to several targets at once. Each chunk is handed to every live branch; the
  * next chunk is accepted only when every live branch has drained, so the slowest target sets the
  * pace and memory stays bounded (one highWaterMark per branch). A branch whose save fails is cut
- * off and the others go on (SPEC §8); the caller decides whether a partial result is acceptable.
+ * off and the others go on (docs/REFERENCE.md#failure-semantics); the caller decides whether a partial result is acceptable.
  */
 import { PassThrough, Writable } from 'node:stream';
 import type { Target, SaveResult } from '../targets/types.js';

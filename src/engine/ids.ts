@@ -1,4 +1,4 @@
-/** Backup ids: `backup-YYYY-MM-DD-HHMMSS-<6 hex>` in UTC, so they sort by time (SPEC §5). */
+/** Backup ids: `backup-YYYY-MM-DD-HHMMSS-<6 hex>` in UTC, so they sort by time (docs/REFERENCE.md#backup-ids). */
 import { randomBytes } from 'node:crypto';
 
 const ID_PATTERN = /^backup-(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})-([0-9a-f]{6})$/;

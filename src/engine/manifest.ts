@@ -1,5 +1,5 @@
 /**
- * The backup manifest (SPEC §5): written last, as `<id>/manifest.json`; a folder without one is an
+ * The backup manifest (docs/REFERENCE.md#manifest): written last, as `<id>/manifest.json`; a folder without one is an
  * incomplete backup. Validated on read so a damaged manifest is reported, never half-trusted.
  */
 import { BackupError, ErrorCodes } from '../errors.js';
@@ -104,7 +104,7 @@ export function serializeManifest(manifest: Manifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
-/** The archive object's name shows compression and encryption (SPEC §5). */
+/** The archive object's name shows compression and encryption (docs/REFERENCE.md#storage-layout). */
 export function archiveObjectName(compression: CompressionAlgorithm, encrypted: boolean): string {
   const ext = compression === 'zstd' ? '.zst' : compression === 'gzip' ? '.gz' : '';
   return `dump.archive${ext}${encrypted ? '.enc' : ''}`;

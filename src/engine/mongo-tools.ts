@@ -1,6 +1,6 @@
 /**
  * Spawning mongodump / mongorestore. The connection string (which may hold a password) goes into a
- * 0600 file passed with `--config`, never into argv (SPEC §8: `ps` must not show secrets). The file
+ * 0600 file passed with `--config`, never into argv (docs/REFERENCE.md#secrets: `ps` must not show them). The file
  * lives in a private 0700 directory and is removed when the process ends, also on crashes.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';

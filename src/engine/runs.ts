@@ -1,6 +1,6 @@
 /**
- * Bookkeeping around every state-changing run: the exclusive lock (SPEC §8), the run journal and
- * alerts (SPEC §7). None of the bookkeeping can fail a backup: journal and alert problems are warnings.
+ * Bookkeeping around every state-changing run: the exclusive lock (docs/REFERENCE.md#lock), the run journal and
+ * alerts (docs/REFERENCE.md#state-directory). None of the bookkeeping can fail a backup: journal and alert problems are warnings.
  */
 import type { ResolvedConfig } from '../config/load.js';
 import { toBackupError, ErrorCodes } from '../errors.js';

@@ -1,7 +1,7 @@
 /**
  * Verification. Quick: the stored object is present, its size and SHA-256 match the manifest.
  * Deep: also decrypt, decompress and parse the whole archive (structure, each collection's CRC-64,
- * per-namespace counts) — proof that the backup restores, without a server (SPEC §8).
+ * per-namespace counts) — proof that the backup restores, without a server (docs/REFERENCE.md#verify).
  */
 import { pipeline } from 'node:stream/promises';
 import { Writable, type Transform } from 'node:stream';

@@ -1,5 +1,5 @@
 /**
- * The health checks of SPEC §7 as one pure function: inputs (the run journal, what each target
+ * The health checks of docs/REFERENCE.md#health-checks as one pure function: inputs (the run journal, what each target
  * holds, free space) in, a status with issues and metrics out. All I/O lives in gather.ts, so every
  * check can be tested with plain data.
  */
@@ -131,7 +131,7 @@ export function worstStatus(issues: Array<{ level: IssueLevel }>): HealthStatus 
   return 'HEALTHY';
 }
 
-/** SPEC §6: health's exit code is its status. */
+/** docs/REFERENCE.md#exit-codes: health's exit code is its status. */
 export function healthExitCode(status: HealthStatus): 0 | 1 | 2 {
   return status === 'HEALTHY' ? 0 : status === 'WARNING' ? 1 : 2;
 }

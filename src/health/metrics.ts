@@ -1,5 +1,5 @@
 /**
- * Totals for `metrics` (SPEC §6). Run counts, success rate, average duration and size come from the
+ * Totals for `metrics` (docs/REFERENCE.md#metrics). Run counts, success rate, average duration and size come from the
  * run journal's create runs (so they describe backups made from this machine); totalSize is what
  * the backups occupy in storage: the stored size of every COMPLETED copy on the reachable targets,
  * read from the manifests the catalog has already loaded (no extra requests).

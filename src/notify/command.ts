@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { describeEvent, type AlertEvent } from './event.js';
 
-/** Variables that carry this tool's secrets (SPEC §4); a notifier has no business seeing them. */
+/** Variables that carry this tool's secrets (docs/REFERENCE.md#secrets); a notifier has no business seeing them. */
 const SECRET_VARIABLES = [
   'BACKUP_ENCRYPTION_KEY',
   'MONGODB_URI',

@@ -1,5 +1,5 @@
 /**
- * Everything the tool prints goes through here. Rules (SPEC §6):
+ * Everything the tool prints goes through here. Rules (docs/REFERENCE.md#global-options):
  * - with --json, stdout holds exactly one JSON document; everything else goes to stderr;
  * - colour only on a TTY, never with --no-color or NO_COLOR;
  * - --quiet prints only errors (and the result document with --json);

@@ -44,7 +44,7 @@ export class ProgressReporter implements EngineEvents {
     this.advance(state, state.phaseBar, bytes, total);
   };
 
-  /** Per target: what each copy has taken so far (SPEC §6), so a lagging target shows. */
+  /** Per target: what each copy has taken so far (docs/REFERENCE.md#global-options), so a lagging target shows. */
   readonly targetProgress = (target: string, phase: Phase, bytes: number, total?: number): void => {
     const state = this.current?.phase === phase ? this.current : undefined;
     if (!state || !this.output.progressEnabled) return;

@@ -1,4 +1,4 @@
-/** Shared renderings of backups for people and for --json (SPEC §6: a backup = manifest fields + targets + verified). */
+/** Shared renderings of backups for people and for --json (docs/REFERENCE.md#json-output: a backup = manifest fields + targets + verified). */
 import type { Manifest } from '../engine/manifest.js';
 import { formatBytes, formatTable, type Output } from './output.js';
 

@@ -1,5 +1,5 @@
 /**
- * The retention policy engine behind `prune` (SPEC §3): pure logic, no I/O.
+ * The retention policy engine behind `prune` (docs/REFERENCE.md#retention): pure logic, no I/O.
  *
  * How the rules combine — `applyRetention` follows these exactly, in this order:
  *

@@ -1,7 +1,7 @@
 /**
  * `schedule print|install|remove`: writes (or shows, or deletes) a systemd service + timer pair or
  * a tagged crontab line that runs `mongo-backup create` on a cron schedule. The tool itself never
- * runs as a daemon (SPEC §1).
+ * runs as a daemon (docs/REFERENCE.md#schedule).
  */
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';

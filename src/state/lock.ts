@@ -1,5 +1,5 @@
 /**
- * The run lock (SPEC §8): only one `create`/`prune`/`delete` at a time per state directory.
+ * The run lock (docs/REFERENCE.md#lock): only one `create`/`prune`/`delete` at a time per state directory.
  *
  * `stateDir/lock` is created atomically with `open(..., 'wx')` and holds JSON naming the holder.
  * A lock whose holder is gone — same host and its PID no longer exists, or older than

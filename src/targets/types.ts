@@ -109,7 +109,7 @@ export function isSpaceAware(target: Target): target is Target & SpaceAware {
   return typeof (target as Partial<SpaceAware>).space === 'function';
 }
 
-/** Configuration common to every target (SPEC §4, §9). Type-specific keys are validated by each factory. */
+/** Configuration common to every target (docs/REFERENCE.md#target-keys). Type-specific keys are validated by each factory. */
 export interface TargetConfigBase {
   name: string;
   type: string;

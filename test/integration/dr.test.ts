@@ -1,7 +1,7 @@
 // Disaster recovery from one copy, for every registered target type: one `create` stores a backup
 // on every available target at once; then, per target, a "fresh machine" — an empty state
 // directory and a config naming only that one target (under another name) and the key — lists,
-// shows, deep-verifies and restores it. The backups themselves are the source of truth (SPEC §7).
+// shows, deep-verifies and restores it. The backups themselves are the source of truth (docs/REFERENCE.md#storage-layout).
 //
 // Timings of verify --deep and restore per target are printed; MONGO_BACKUP_MEASURE=1 adds a
 // throughput run with a larger dump per target.

@@ -1,5 +1,5 @@
 // Bad inputs, end to end through the built CLI: each one ends with a clear message and the
-// documented exit code (SPEC §6), and changes nothing — the destination database stays as it was
+// documented exit code (docs/REFERENCE.md#exit-codes), and changes nothing — the destination database stays as it was
 // and the backups folder keeps every byte.
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, truncate, writeFile } from 'node:fs/promises';

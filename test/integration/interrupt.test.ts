@@ -1,4 +1,4 @@
-// Interrupted and killed backups, end to end (SPEC §8). `create` is stopped at each test
+// Interrupted and killed backups, end to end (docs/REFERENCE.md#failure-semantics). `create` is stopped at each test
 // checkpoint (src/engine/checkpoints.ts: dump-started, upload-started, before-manifest):
 // - SIGTERM: exit 130 after cleanup — nothing COMPLETED, no temporary file, no half object and no
 //   pending multipart upload on any target, an INTERRUPTED run in the journal, lock released;

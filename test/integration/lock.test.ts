@@ -1,4 +1,4 @@
-// The run lock end to end (SPEC §8): one create/prune/delete per state directory. A second run
+// The run lock end to end (docs/REFERENCE.md#lock): one create/prune/delete per state directory. A second run
 // exits 4 naming the holder; a lock left by a dead process on this host is taken over with a
 // warning; a recent lock from another host is respected. The first run is held at the
 // `dump-started` test checkpoint, so the overlap is certain rather than a matter of timing.

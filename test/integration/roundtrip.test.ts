@@ -87,7 +87,7 @@ function mongorestoreFromStdin(archive: Buffer, args: string[]): Promise<{ code:
   });
 }
 
-/** The manifest fields of SPEC §5 as `show --json` reports them, checked against the stored object. */
+/** The manifest fields of docs/REFERENCE.md#manifest as `show --json` reports them, checked against the stored object. */
 async function expectManifestView(
   view: Record<string, any>,
   expected: { id: string; description: string; compression: string; encrypted: boolean; namespaces: Record<string, number>; database?: string },
@@ -194,7 +194,7 @@ describe('round trip: the full dataset (zstd + encryption)', () => {
     expect(source['rtalpha']!['items00']!.find((spec) => spec.name === 'region_rank')).toMatchObject({ key: { region: 1, rank: -1 } });
   });
 
-  it('list --json and show latest --json report the manifest of SPEC §5', async (ctx) => {
+  it('list --json and show latest --json report the documented manifest (docs/REFERENCE.md#manifest)', async (ctx) => {
     peerOrSkip('mongo', ctx);
     if (!backupId) ctx.skip('no backup was made');
     const list = await ws.run(['--json', 'list']);

@@ -1,4 +1,4 @@
-// Secrets stay secret (SPEC §6, §8): the database password (in the connection string) and the
+// Secrets stay secret (docs/REFERENCE.md#secrets): the database password (in the connection string) and the
 // encryption key never appear in any process's argv while the tools run, in what the CLI prints
 // (normal, --verbose, --json, on success and on failure), in manifests, in the run journal or in
 // the alert log. The server is a private FerretDB that checks passwords, so a backup that
