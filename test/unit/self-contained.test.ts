@@ -3,7 +3,7 @@
 // empty directory, as after `git clone` on a fresh machine.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -41,9 +41,33 @@ function outsideReferences(file: string, text: string): string[] {
   return found;
 }
 
-async function trackedFiles(): Promise<string[]> {
-  const { stdout } = await execFileAsync('git', ['ls-files', '-z'], { cwd: repoRoot, maxBuffer: 16 << 20 });
+async function gitFiles(...args: string[]): Promise<string[]> {
+  const { stdout } = await execFileAsync('git', ['ls-files', '-z', ...args], { cwd: repoRoot, maxBuffer: 16 << 20 });
   return stdout.split('\0').filter((file) => file !== '' && existsSync(path.join(repoRoot, file)));
+}
+
+/**
+ * Every file below the repository that its .gitignore does not exclude: the repository's files in
+ * an unpacked source archive, which has no .git (only the simple patterns used there: `name`,
+ * `dir/`, `a/b/`, `*.ext`).
+ */
+async function filesNotIgnored(): Promise<string[]> {
+  const patterns = (await readFile(path.join(repoRoot, '.gitignore'), 'utf8')).split('\n').map((line) => line.trim());
+  const ignored = (file: string): boolean =>
+    patterns.some((pattern) => {
+      const name = pattern.replace(/^\/|\/$/g, '');
+      if (name === '' || name.startsWith('#')) return false;
+      if (name.startsWith('*.')) return file.endsWith(name.slice(1));
+      return name.includes('/') ? file === name || file.startsWith(`${name}/`) : file.split('/').includes(name);
+    });
+  const entries = await readdir(repoRoot, { recursive: true, withFileTypes: true });
+  const files = entries.filter((entry) => entry.isFile()).map((entry) => path.relative(repoRoot, path.join(entry.parentPath, entry.name)));
+  return files.filter((file) => file !== '.git' && !file.startsWith('.git/') && !ignored(file)).sort();
+}
+
+/** The repository's files as they are in the working tree: git's tracked files, or without .git, those .gitignore keeps. */
+async function trackedFiles(): Promise<string[]> {
+  return existsSync(path.join(repoRoot, '.git')) ? gitFiles() : filesNotIgnored();
 }
 
 function isScanned(file: string): boolean {
@@ -110,6 +134,11 @@ describe('the repository stands on its own', () => {
     expect(fine.filter((line) => outsideReferences('test/unit/sample.ts', line).length > 0)).toEqual([]);
     // Every rule earns its place: each catches at least one sample.
     for (const { why, pattern } of outsidePatterns) expect(caught.some((line) => pattern.test(line)), why).toBe(true);
+  });
+
+  it.runIf(existsSync(path.join(repoRoot, '.git')))('without .git (a source archive), the files .gitignore keeps are the ones git would list', async () => {
+    const gitWouldList = [...(await gitFiles()), ...(await gitFiles('--others', '--exclude-standard'))].sort();
+    expect(await filesNotIgnored()).toEqual(gitWouldList);
   });
 
   it('no tracked source, test, script, benchmark, doc, config or CI file refers to a path outside the repository', async () => {
