@@ -110,7 +110,7 @@ async function runVitestIn(clone: string, testFiles: string[]): Promise<VitestJs
   const run = await execFileAsync(
     process.execPath,
     [path.join(clone, 'node_modules/vitest/vitest.mjs'), 'run', ...testFiles, '--reporter=json'],
-    { cwd: clone, env: { ...env, MONGO_BACKUP_TEST_PEERS: 'none' }, maxBuffer: 64 << 20, timeout: 100_000 },
+    { cwd: clone, env: { ...env, MONGO_BACKUP_TEST_PEERS: 'none' }, maxBuffer: 64 << 20, timeout: 150_000 },
   ).catch((error: unknown) => error as { stdout?: string; stderr?: string }); // a failing run still writes its report
   const report = await readFile(path.join(clone, reportFile), 'utf8').catch(() => {
     throw new Error(`vitest in the copy wrote no report:\n${run.stdout ?? ''}${run.stderr ?? ''}`);
@@ -153,7 +153,7 @@ describe('the repository stands on its own', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('the tests that read test/fixtures/ pass in a copy of the clone with nothing beside it', { timeout: 120_000 }, async () => {
+  it('the tests that read test/fixtures/ pass in a copy of the clone with nothing beside it', { timeout: 180_000 }, async () => {
     const files = await trackedFiles();
     const fixturesPrefix = `${path.relative(repoRoot, fixturesDir)}/`;
     expect(files.some((file) => file.startsWith(fixturesPrefix))).toBe(true);
