@@ -42,17 +42,29 @@ export function peerMissingReason(name: PeerName): string | undefined {
   return testbed().missing[name];
 }
 
+/** Why a peer is missing (undefined when it is there); in CI (`CI=true`: every peer is required there) a missing peer throws. */
+function missingOutsideCi(name: PeerName): string | undefined {
+  const reason = peerMissingReason(name);
+  if (reason !== undefined && process.env['CI'] === 'true') throw new Error(`test peer "${name}" is not available: ${reason}`);
+  return reason;
+}
+
 /**
  * The details of a shared peer. When the peer is missing, the test fails in CI
  * (`CI=true`: every peer is required there) and is skipped locally, with the reason.
  */
 export function peerOrSkip<Name extends PeerName>(name: Name, context: { skip(note?: string): never }): Testbed[Name] {
-  const reason = peerMissingReason(name);
-  if (reason !== undefined) {
-    if (process.env['CI'] === 'true') throw new Error(`test peer "${name}" is not available: ${reason}`);
-    context.skip(`test peer "${name}" is not available: ${reason}`);
-  }
+  const reason = missingOutsideCi(name);
+  if (reason !== undefined) context.skip(`test peer "${name}" is not available: ${reason}`);
   return testbed()[name];
+}
+
+/**
+ * The details of a peer a test can run without (it then checks less), or undefined when the peer
+ * is missing locally. In CI a missing peer fails the test, as with peerOrSkip.
+ */
+export function optionalPeer<Name extends PeerName>(name: Name): Testbed[Name] | undefined {
+  return missingOutsideCi(name) === undefined ? testbed()[name] : undefined;
 }
 
 /**

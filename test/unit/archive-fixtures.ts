@@ -35,8 +35,10 @@ export const MAGIC_BYTES = Buffer.from([0x6d, 0xe2, 0x99, 0x81]);
 export const TERMINATOR_BYTES = Buffer.from([0xff, 0xff, 0xff, 0xff]);
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The real archives made by mongodump (CI clones the repository with shared/ beside it). */
-export const realArchivesDir = path.resolve(repoRoot, '..', 'shared', 'testdata', 'mongodump-archives');
+/** Data files of the tests, inside the repository so that a clone alone passes its tests. */
+export const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
+/** The real archives made by mongodump (origin and licence: the README.md beside them). */
+export const realArchivesDir = path.join(fixturesDir, 'mongodump-archives');
 
 function serialize(doc: Record<string, unknown>): Buffer {
   return Buffer.from(BSON.serialize(doc));

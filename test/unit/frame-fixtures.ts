@@ -1,7 +1,8 @@
 // Shared by the parallel compression tests (zstd-frames.test.ts, parallel-gzip.test.ts):
 // deterministic data that compresses like documents or not at all, ways to cut it into chunks,
-// and a pipeline runner that collects what comes out.
-import { createHash } from 'node:crypto';
+// a pipeline runner that collects what comes out, and the paced, slow, endless and failing
+// sources and sinks the back-pressure and failure tests put around a compressor.
+import { createHash, type Hash } from 'node:crypto';
 import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { expect } from 'vitest';
@@ -56,6 +57,14 @@ export function mixed(length: number, seed: number, noiseShare = 0.4): Buffer {
     total += size;
   }
   return Buffer.concat(parts, length);
+}
+
+/**
+ * Four frames that take very different times to compress at level 9: noise (slow) first, then two
+ * runs of one byte and text (quick), so that the frames after the first finish before it.
+ */
+export function slowFrameFirst(random: () => number): Buffer[] {
+  return [noise(FRAME_BYTES, random), Buffer.alloc(FRAME_BYTES, 0x61), Buffer.alloc(FRAME_BYTES, 0x62), text(FRAME_BYTES, random)];
 }
 
 /** Input sizes around the frame boundaries. */
@@ -169,4 +178,131 @@ export async function pooledRoundTrip(pool: BufferPool, total: number, stages: T
   });
   await pipeline([source, new Batcher(FRAME_BYTES, pool), ...stages, sink]);
   return { plainBytes, sourceSha: sourceHash.digest('hex'), plainSha: plainHash.digest('hex') };
+}
+
+/** Pushes the chunks one per timer tick: a steady source (mongodump, a download) slower than a burst. */
+export function pacedSource(chunks: Iterator<Buffer>): Readable {
+  return new Readable({
+    read() {
+      setTimeout(() => {
+        const next = chunks.next();
+        this.push(next.done ? null : next.value);
+      }, 1);
+    },
+  });
+}
+
+/** `total` bytes (`textShare` of the chunks text, the rest noise) made as they are read, never all held at once. */
+export function* lazyData(total: number, chunkBytes: number, seed: number, options: { textShare: number; hash?: Hash }): Generator<Buffer> {
+  const random = seededRandom(seed);
+  for (let made = 0; made < total; made += chunkBytes) {
+    const size = Math.min(chunkBytes, total - made);
+    const chunk = random() < options.textShare ? text(size, random) : noise(size, random);
+    options.hash?.update(chunk);
+    yield chunk;
+  }
+}
+
+/** Takes `bytesPerMs` (a slow upload, a slow mongorestore): each write completes after its share of time. */
+export function slowSink(bytesPerMs: number, onWrite: (chunk: Buffer) => void): Writable {
+  return new Writable({
+    highWaterMark: 64 * KiB,
+    write(chunk: Buffer, _encoding, callback) {
+      onWrite(chunk);
+      setTimeout(callback, Math.ceil(chunk.length / bytesPerMs));
+    },
+  });
+}
+
+/**
+ * Pipes `source` through `stage` into a slowSink of `sinkBytesPerMs`, handing each output chunk to
+ * `onOutput`, and returns the most `stage` held in its stream buffers meanwhile (sampled every
+ * millisecond and at each write; `sample` runs at the same moments, for a test that watches more).
+ */
+export async function peakBufferedBeforeSlowSink(
+  source: Readable,
+  stage: Transform,
+  sinkBytesPerMs: number,
+  onOutput: (chunk: Buffer) => void,
+  sample: () => void = () => {},
+): Promise<number> {
+  let peak = 0;
+  const measure = (): void => {
+    peak = Math.max(peak, stage.readableLength + stage.writableLength);
+    sample();
+  };
+  const ticker = setInterval(measure, 1);
+  try {
+    await pipeline(
+      source,
+      stage,
+      slowSink(sinkBytesPerMs, (chunk) => {
+        onOutput(chunk);
+        measure();
+      }),
+    );
+  } finally {
+    clearInterval(ticker);
+  }
+  return peak;
+}
+
+/** Never ends: 256 KiB chunks, half text and half noise (seeded). */
+export function endlessSource(seed: number): Readable {
+  const random = seededRandom(seed);
+  return new Readable({
+    read() {
+      this.push(random() < 0.5 ? text(256 * KiB, random) : noise(256 * KiB, random));
+    },
+  });
+}
+
+/** Takes chunks on the next tick, and aborts `controller` once more than `afterBytes` came in. */
+function abortingSink(controller: AbortController, afterBytes: number): Writable {
+  let received = 0;
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > afterBytes) controller.abort();
+      setImmediate(callback);
+    },
+  });
+}
+
+/**
+ * Pipes `source` through `stage` with an abort signal, and aborts once more than `afterBytes` came
+ * out: the pipeline must reject with an AbortError and leave `stage` destroyed.
+ */
+export async function expectAbortedMidway(source: Readable, stage: Transform, afterBytes: number): Promise<void> {
+  const controller = new AbortController();
+  const error = await rejection(pipeline(source, stage, abortingSink(controller, afterBytes), { signal: controller.signal }));
+  expect((error as Error).name).toBe('AbortError');
+  expect(stage.destroyed).toBe(true);
+}
+
+/** 128 KiB chunks of noise (seeded), then, past `afterBytes`, fails with `message`: a disk that goes away. */
+export function failingSource(afterBytes: number, message: string, seed: number): Readable {
+  const random = seededRandom(seed);
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent > afterBytes) {
+        this.destroy(new Error(message));
+        return;
+      }
+      sent += 128 * KiB;
+      this.push(noise(128 * KiB, random));
+    },
+  });
+}
+
+/** Takes writes until more than `afterBytes` came in, then refuses with `message`: an upload that fails. */
+export function failingSink(afterBytes: number, message: string): Writable {
+  let written = 0;
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      written += chunk.length;
+      callback(written > afterBytes ? new Error(message) : null);
+    },
+  });
 }

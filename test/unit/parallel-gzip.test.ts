@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Readable, Writable, type Transform } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCompressor, createDecompressor } from '../../src/engine/compression.js';
 import { ParallelGzipCompress } from '../../src/engine/gzip-members.js';
 import { FRAME_BYTES } from '../../src/engine/parallel-frames.js';
-import { Batcher, BufferPool } from '../../src/streams.js';
+import { BufferPool } from '../../src/streams.js';
 import { seededRandom } from './archive-fixtures.js';
-import { KiB, MiB, SIZES, chunksOf, collector, mixed, noise, pooledRoundTrip, rejection, sha256, text, through, tinyChunks, watchPool } from './frame-fixtures.js';
+import { KiB, MiB, SIZES, chunksOf, collector, endlessSource, expectAbortedMidway, failingSink, failingSource, lazyData, mixed, pacedSource, peakBufferedBeforeSlowSink, pooledRoundTrip, rejection, sha256, slowFrameFirst, text, through, tinyChunks, watchPool } from './frame-fixtures.js';
 
 
 // ---------------------------------------------------------------------------------------------
@@ -176,6 +176,7 @@ describe('ParallelGzipCompress writes standard gzip', () => {
     const data = input(Math.round(3.5 * FRAME_BYTES));
     const compressed = await compress(data, { lanes: 2 });
     const members = expectedMembers(data);
+    expect(compressed.equals(Buffer.concat(members)), 'the members split below are what the compressor wrote').toBe(true);
     /** Each member: its bulk in one chunk, its last and the next member's first 64 bytes in 1..3-byte chunks. */
     const tinyAcrossEnds = members.flatMap((member, i) => {
       const head = i === 0 ? 0 : 64;
@@ -239,13 +240,7 @@ describe('order', () => {
 
   it('a slow member (noise at level 9) does not let the quick ones after it overtake', async () => {
     const random = seededRandom(43);
-    const data = Buffer.concat([
-      noise(FRAME_BYTES, random),
-      Buffer.alloc(FRAME_BYTES, 0x61),
-      Buffer.alloc(FRAME_BYTES, 0x62),
-      text(FRAME_BYTES, random),
-      Buffer.alloc(FRAME_BYTES / 2, 0x63),
-    ]);
+    const data = Buffer.concat([...slowFrameFirst(random), Buffer.alloc(FRAME_BYTES / 2, 0x63)]);
     for (const lanes of [2, 3]) {
       const compressed = await compress(data, { lanes, level: 9, chunk: 65536 });
       expect(compressed.equals(Buffer.concat(expectedMembers(data, 9))), `${lanes} lanes`).toBe(true);
@@ -254,68 +249,27 @@ describe('order', () => {
 });
 
 describe('bounded work and back-pressure', () => {
-  /** Pushes the chunks one per timer tick: a steady source (mongodump) slower than a burst. */
-  function pacedSource(chunks: Iterator<Buffer>): Readable {
-    return new Readable({
-      read() {
-        setTimeout(() => {
-          const next = chunks.next();
-          this.push(next.done ? null : next.value);
-        }, 1);
-      },
-    });
-  }
-
-  /** `total` bytes (1/2 noise, 1/2 text) made as they are read, never all held at once. */
-  function* lazyData(total: number, chunkBytes: number, seed: number, hash?: ReturnType<typeof createHash>): Generator<Buffer> {
-    const random = seededRandom(seed);
-    for (let made = 0; made < total; made += chunkBytes) {
-      const size = Math.min(chunkBytes, total - made);
-      const chunk = random() < 0.5 ? text(size, random) : noise(size, random);
-      hash?.update(chunk);
-      yield chunk;
-    }
-  }
-
-  /** Takes `bytesPerMs` (a slow upload): each write completes after its share of time. */
-  function slowSink(bytesPerMs: number, onWrite: (chunk: Buffer) => void): Writable {
-    return new Writable({
-      highWaterMark: 64 * KiB,
-      write(chunk: Buffer, _encoding, callback) {
-        onWrite(chunk);
-        setTimeout(callback, Math.ceil(chunk.length / bytesPerMs));
-      },
-    });
-  }
-
   it('a slow consumer holds ParallelGzipCompress back: 48 MiB never buffer more than a few frames', async () => {
     const lanes = 2;
     const compressor = new ParallelGzipCompress({ level: 1, lanes });
-    let peak = 0;
     let peakWaiting = 0;
     let outBytes = 0;
-    const measure = (): void => {
-      peak = Math.max(peak, compressor.readableLength + compressor.writableLength);
-      peakWaiting = Math.max(peakWaiting, waitingFrames(compressor).length);
-    };
     const sourceHash = createHash('sha256');
     const gunzip = zlib.createGunzip();
     const plainHash = createHash('sha256');
     gunzip.on('data', (chunk: Buffer) => plainHash.update(chunk));
-    const ticker = setInterval(measure, 1);
-    try {
-      await pipeline(
-        pacedSource(lazyData(48 * MiB, 128 * KiB, 1, sourceHash)),
-        compressor,
-        slowSink(12 * KiB, (chunk) => {
-          outBytes += chunk.length;
-          gunzip.write(chunk);
-          measure();
-        }),
-      );
-    } finally {
-      clearInterval(ticker);
-    }
+    const peak = await peakBufferedBeforeSlowSink(
+      pacedSource(lazyData(48 * MiB, 128 * KiB, 1, { textShare: 0.5, hash: sourceHash })),
+      compressor,
+      12 * KiB,
+      (chunk) => {
+        outBytes += chunk.length;
+        gunzip.write(chunk);
+      },
+      () => {
+        peakWaiting = Math.max(peakWaiting, waitingFrames(compressor).length);
+      },
+    );
     const ended = new Promise((resolve) => gunzip.on('end', resolve));
     gunzip.end();
     await ended;
@@ -349,25 +303,8 @@ describe('bounded work and back-pressure', () => {
 
 describe('failures stop everything', () => {
   it('aborting midway rejects, and no member starts afterwards', async () => {
-    const controller = new AbortController();
-    const random = seededRandom(4);
     const compressor = new ParallelGzipCompress({ level: 6, lanes: 3 });
-    let out = 0;
-    const source = new Readable({
-      read() {
-        this.push(random() < 0.5 ? text(256 * KiB, random) : noise(256 * KiB, random)); // endless
-      },
-    });
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        out += chunk.length;
-        if (out > 3 * FRAME_BYTES) controller.abort();
-        setImmediate(callback);
-      },
-    });
-    const error = await rejection(pipeline(source, compressor, sink, { signal: controller.signal }));
-    expect((error as Error).name).toBe('AbortError');
-    expect(compressor.destroyed).toBe(true);
+    await expectAbortedMidway(endlessSource(4), compressor, 3 * FRAME_BYTES);
     expect(waitingFrames(compressor)).toHaveLength(0);
     const callsAtAbort = hooks.calls;
     await poolSettled();
@@ -394,32 +331,13 @@ describe('failures stop everything', () => {
   });
 
   it('a failing source or consumer rejects the pipeline with its error', async () => {
-    const random = seededRandom(6);
-    let sent = 0;
-    const failingSource = new Readable({
-      read() {
-        if (sent > 2 * FRAME_BYTES) {
-          this.destroy(new Error('disk gone'));
-          return;
-        }
-        sent += 128 * KiB;
-        this.push(noise(128 * KiB, random));
-      },
-    });
     const compressor = new ParallelGzipCompress({ level: 6, lanes: 2 });
-    await expect(pipeline(failingSource, compressor, collector([]))).rejects.toThrow('disk gone');
+    await expect(pipeline(failingSource(2 * FRAME_BYTES, 'disk gone', 6), compressor, collector([]))).rejects.toThrow('disk gone');
     expect(waitingFrames(compressor)).toHaveLength(0);
 
-    let written = 0;
-    const failingSink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        written += chunk.length;
-        callback(written > FRAME_BYTES / 2 ? new Error('upload refused') : null);
-      },
-    });
     const data = input(Math.round(3.5 * FRAME_BYTES));
     const second = new ParallelGzipCompress({ level: 6, lanes: 2 });
-    await expect(pipeline(Readable.from(chunksOf(data, 64 * KiB)), second, failingSink)).rejects.toThrow('upload refused');
+    await expect(pipeline(Readable.from(chunksOf(data, 64 * KiB)), second, failingSink(FRAME_BYTES / 2, 'upload refused'))).rejects.toThrow('upload refused');
     expect(second.destroyed).toBe(true);
     await poolSettled();
   });

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { Readable, Writable, type Transform } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createDecompressor } from '../../src/engine/compression.js';
 import { FRAME_BYTES, ParallelZstdCompress, ParallelZstdDecompress, ZstdFrameSplitter, type FramePiece } from '../../src/engine/zstd-frames.js';
 import { BackupError, ErrorCodes } from '../../src/errors.js';
-import { Batcher, BufferPool } from '../../src/streams.js';
+import { BufferPool } from '../../src/streams.js';
 import { seededRandom } from './archive-fixtures.js';
-import { KiB, MiB, SIZES, chunksOf, collector, mixed, noise, pooledRoundTrip, rejection, sha256, text, through, tinyChunks, watchPool } from './frame-fixtures.js';
+import { KiB, MiB, SIZES, chunksOf, collector, endlessSource, expectAbortedMidway, failingSink, failingSource, lazyData, mixed, noise, pacedSource, peakBufferedBeforeSlowSink, pooledRoundTrip, rejection, sha256, slowFrameFirst, text, through, tinyChunks, watchPool } from './frame-fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic data (frame-fixtures.ts): 40% noise, 60% JSON-like text.
@@ -255,14 +255,7 @@ describe('order', () => {
   it('frames that compress at very different speeds come out in input order', async () => {
     const random = seededRandom(42);
     // An incompressible frame is slow to compress at level 9; the runs after it finish far sooner.
-    const data = Buffer.concat([
-      noise(FRAME_BYTES, random),
-      Buffer.alloc(FRAME_BYTES, 0x61),
-      Buffer.alloc(FRAME_BYTES, 0x62),
-      text(FRAME_BYTES, random),
-      Buffer.alloc(FRAME_BYTES, 0x63),
-      noise(FRAME_BYTES / 2, random),
-    ]);
+    const data = Buffer.concat([...slowFrameFirst(random), Buffer.alloc(FRAME_BYTES, 0x63), noise(FRAME_BYTES / 2, random)]);
     for (const lanes of [2, 3]) {
       const compressed = await compress(data, { lanes, level: 9, chunk: 65536 });
       const frames = framesOf(compressed);
@@ -534,58 +527,12 @@ describe('ZstdFrameSplitter', () => {
 });
 
 describe('back-pressure', () => {
-  /** Pushes the chunks one per timer tick: a steady source (mongodump, a download) slower than zstd. */
-  function pacedSource(chunks: Iterator<Buffer>): Readable {
-    return new Readable({
-      read() {
-        setTimeout(() => {
-          const next = chunks.next();
-          this.push(next.done ? null : next.value);
-        }, 1);
-      },
-    });
-  }
-
-  /** `total` bytes (3/4 noise, 1/4 text) made as they are read, never all held at once. */
-  function* lazyData(total: number, chunkBytes: number, seed: number): Generator<Buffer> {
-    const random = seededRandom(seed);
-    for (let made = 0; made < total; made += chunkBytes) {
-      const size = Math.min(chunkBytes, total - made);
-      yield random() < 0.25 ? text(size, random) : noise(size, random);
-    }
-  }
-
-  /** Takes `bytesPerMs` (a slow upload, a slow mongorestore): each write completes after its share of time. */
-  function slowSink(bytesPerMs: number, onWrite: (chunk: Buffer) => void): Writable {
-    return new Writable({
-      highWaterMark: 64 * KiB,
-      write(chunk: Buffer, _encoding, callback) {
-        onWrite(chunk);
-        setTimeout(callback, Math.ceil(chunk.length / bytesPerMs));
-      },
-    });
-  }
-
   it('a slow consumer holds ParallelZstdCompress back: 64 MiB never buffer more than a few frames', async () => {
     const compressor = new ParallelZstdCompress({ level: 3, lanes: 2 });
-    let peak = 0;
     let outBytes = 0;
-    const measure = (): void => {
-      peak = Math.max(peak, compressor.readableLength + compressor.writableLength);
-    };
-    const ticker = setInterval(measure, 1);
-    try {
-      await pipeline(
-        pacedSource(lazyData(64 * MiB, 128 * KiB, 1)),
-        compressor,
-        slowSink(16 * KiB, (chunk) => {
-          outBytes += chunk.length;
-          measure();
-        }),
-      );
-    } finally {
-      clearInterval(ticker);
-    }
+    const peak = await peakBufferedBeforeSlowSink(pacedSource(lazyData(64 * MiB, 128 * KiB, 1, { textShare: 0.25 })), compressor, 16 * KiB, (chunk) => {
+      outBytes += chunk.length;
+    });
     expect(outBytes).toBeGreaterThan(32 * MiB);
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThanOrEqual(6 * FRAME_BYTES);
@@ -596,25 +543,8 @@ describe('back-pressure', () => {
    * (slowSink); returns the SHA-256 of the output and the most the decoder buffered meanwhile.
    */
   async function decodeSlowly(source: Readable, sinkBytesPerMs: number): Promise<{ sha: string; peak: number }> {
-    const decompressor = new ParallelZstdDecompress({ lanes: 2 });
-    let peak = 0;
-    const measure = (): void => {
-      peak = Math.max(peak, decompressor.readableLength + decompressor.writableLength);
-    };
     const hash = createHash('sha256');
-    const ticker = setInterval(measure, 1);
-    try {
-      await pipeline(
-        source,
-        decompressor,
-        slowSink(sinkBytesPerMs, (chunk) => {
-          hash.update(chunk);
-          measure();
-        }),
-      );
-    } finally {
-      clearInterval(ticker);
-    }
+    const peak = await peakBufferedBeforeSlowSink(source, new ParallelZstdDecompress({ lanes: 2 }), sinkBytesPerMs, (chunk) => hash.update(chunk));
     return { sha: hash.digest('hex'), peak };
   }
 
@@ -701,72 +631,26 @@ describe('BufferPool', () => {
 
 describe('failures stop everything', () => {
   it('aborting a compression midway rejects and stops its lanes', async () => {
-    const controller = new AbortController();
-    const random = seededRandom(4);
     const compressor = new ParallelZstdCompress({ level: 3, lanes: 3 });
-    let out = 0;
-    const source = new Readable({
-      read() {
-        this.push(random() < 0.5 ? text(256 * KiB, random) : noise(256 * KiB, random)); // endless
-      },
-    });
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        out += chunk.length;
-        if (out > 3 * FRAME_BYTES) controller.abort();
-        setImmediate(callback);
-      },
-    });
-    const error = await rejection(pipeline(source, compressor, sink, { signal: controller.signal }));
-    expect((error as Error).name).toBe('AbortError');
-    expect(compressor.destroyed).toBe(true);
+    await expectAbortedMidway(endlessSource(4), compressor, 3 * FRAME_BYTES);
     for (const lane of laneStreams(compressor)) expect(lane.destroyed).toBe(true);
   });
 
   it('aborting a decompression midway rejects and stops its lanes', async () => {
-    const controller = new AbortController();
     const compressed = await compress(big(), { lanes: 3 });
     const decompressor = new ParallelZstdDecompress({ lanes: 3 });
-    let out = 0;
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        out += chunk.length;
-        if (out > FRAME_BYTES) controller.abort();
-        setImmediate(callback);
-      },
-    });
-    const error = await rejection(pipeline(Readable.from(chunksOf(compressed, 64 * KiB)), decompressor, sink, { signal: controller.signal }));
-    expect((error as Error).name).toBe('AbortError');
+    await expectAbortedMidway(Readable.from(chunksOf(compressed, 64 * KiB)), decompressor, FRAME_BYTES);
     for (const lane of laneStreams(decompressor)) expect(lane.destroyed).toBe(true);
   });
 
   it('a failing source or consumer rejects the pipeline with its error', async () => {
-    const random = seededRandom(6);
-    let sent = 0;
-    const failingSource = new Readable({
-      read() {
-        if (sent > 2 * FRAME_BYTES) {
-          this.destroy(new Error('disk gone'));
-          return;
-        }
-        sent += 128 * KiB;
-        this.push(noise(128 * KiB, random));
-      },
-    });
     const compressor = new ParallelZstdCompress({ level: 3, lanes: 2 });
-    await expect(pipeline(failingSource, compressor, collector([]))).rejects.toThrow('disk gone');
+    await expect(pipeline(failingSource(2 * FRAME_BYTES, 'disk gone', 6), compressor, collector([]))).rejects.toThrow('disk gone');
     for (const lane of laneStreams(compressor)) expect(lane.destroyed).toBe(true);
 
     const compressed = await compress(big(), { lanes: 2 });
     const decompressor = new ParallelZstdDecompress({ lanes: 2 });
-    let written = 0;
-    const failingSink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        written += chunk.length;
-        callback(written > FRAME_BYTES ? new Error('upload refused') : null);
-      },
-    });
-    await expect(pipeline(Readable.from(chunksOf(compressed, 64 * KiB)), decompressor, failingSink)).rejects.toThrow('upload refused');
+    await expect(pipeline(Readable.from(chunksOf(compressed, 64 * KiB)), decompressor, failingSink(FRAME_BYTES, 'upload refused'))).rejects.toThrow('upload refused');
     for (const lane of laneStreams(decompressor)) expect(lane.destroyed).toBe(true);
   });
 });
