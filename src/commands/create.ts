@@ -9,7 +9,7 @@ import { backupView } from '../output/render.js';
 import { formatBytes } from '../output/output.js';
 import { formatDurationMs } from '../output/render.js';
 import { ProgressReporter } from '../output/progress.js';
-import { BackupError, ErrorCodes, usageError } from '../errors.js';
+import { BackupError, ErrorCodes, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { collect } from './shared.js';
 import { renderPruneReport } from './prune.js';
 
@@ -51,7 +51,7 @@ Examples:
     .action(defineAction(runCreate));
 }
 
-async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<number> {
+async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<ExitCodeValue> {
   if (flags.collection && !flags.db) throw usageError('--collection needs --db');
   if (flags.type === 'incremental') {
     // Caught before any work: no lock, no journal entry, no alert (SPEC §3, §6 exit 2).
@@ -102,7 +102,7 @@ async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<numbe
     ctx.output.warn(`database "${flags.db}"${flags.collection ? ` collection "${flags.collection}"` : ''} matched nothing: the backup is empty (a typo?)`);
   }
   if (prune && partial) ctx.output.warn('retention was not applied: the backup did not reach every target');
-  return partial ? 1 : 0;
+  return partial ? ExitCode.FAILED : ExitCode.OK;
 }
 
 function isPartial(result: CreateResult): boolean {

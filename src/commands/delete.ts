@@ -6,7 +6,7 @@ import { buildCatalog, closeTargets, openTargets, type Catalog } from '../engine
 import type { Target } from '../targets/types.js';
 import { removeBackup } from '../engine/delete.js';
 import { recordedRun, withLock } from '../engine/runs.js';
-import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
+import { BackupError, ErrorCodes, toBackupError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { collect } from './shared.js';
 
 export function registerDeleteCommand(program: Command): void {
@@ -20,7 +20,7 @@ export function registerDeleteCommand(program: Command): void {
     .action(defineAction(runDelete));
 }
 
-async function runDelete(ctx: CommandContext, id: string, flags: { target?: string[]; yes?: boolean }): Promise<number> {
+async function runDelete(ctx: CommandContext, id: string, flags: { target?: string[]; yes?: boolean }): Promise<ExitCodeValue> {
   if (id === 'latest') throw new BackupError(ErrorCodes.USAGE, 'delete takes an explicit backup id, not "latest"');
   const config = await ctx.config();
   const targets = openTargets(config, flags.target ?? []);
@@ -34,7 +34,7 @@ async function runDelete(ctx: CommandContext, id: string, flags: { target?: stri
       rl.close();
       if (!/^y(es)?$/i.test(answer.trim())) {
         ctx.output.info('nothing deleted');
-        return 1;
+        return ExitCode.FAILED;
       }
     }
     const outcomes = await withLock(config, ctx.commandLine, warn, () =>
@@ -64,7 +64,7 @@ async function runDelete(ctx: CommandContext, id: string, flags: { target?: stri
     ctx.output.result({ success: ok, backupId: id, targets: outcomes }, () =>
       outcomes.map((o) => (o.ok ? `${ctx.output.c.green('✔')} deleted ${id} from ${o.target}` : `${ctx.output.c.red('✘')} ${o.target}: ${o.error}`)),
     );
-    return ok ? 0 : 1;
+    return ok ? ExitCode.OK : ExitCode.FAILED;
   } finally {
     await closeTargets(targets);
   }

@@ -1,6 +1,7 @@
 /** `prune`: apply the retention policy (config per target; flags override) and print every decision with its reason. */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { pruneTargets, type PruneOverrides, type PruneReport, type TargetPruneReport } from '../engine/prune.js';
 import { recordedRun, withLock } from '../engine/runs.js';
 import { formatTable, type Output } from '../output/output.js';
@@ -38,7 +39,7 @@ Examples:
     .action(defineAction(runPrune));
 }
 
-async function runPrune(ctx: CommandContext, flags: PruneFlags): Promise<number> {
+async function runPrune(ctx: CommandContext, flags: PruneFlags): Promise<ExitCodeValue> {
   const config = await ctx.config();
   const warn = (m: string): void => ctx.output.warn(m);
   const overrides: PruneOverrides = {
@@ -73,7 +74,7 @@ async function runPrune(ctx: CommandContext, flags: PruneFlags): Promise<number>
       );
   const failed = report.targets.some(targetFailed);
   ctx.output.result({ success: !failed, prune: report }, () => renderPruneReport(ctx.output, report));
-  return failed ? 1 : 0;
+  return failed ? ExitCode.FAILED : ExitCode.OK;
 }
 
 /** A failed leftover cleanup counts too: left alone, its leftovers (S3 parts are billed) pile up unnoticed. */

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { replicateBackups } from '../engine/replicate.js';
 import { recordedRun, withLock } from '../engine/runs.js';
-import { BackupError, usageError, type ErrorCode } from '../errors.js';
+import { usageError, ExitCode, exitCodeFor, type ExitCodeValue } from '../errors.js';
 import { formatBytes } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
 
@@ -19,7 +19,7 @@ export function registerReplicateCommand(program: Command): void {
     .action(defineAction(runReplicate));
 }
 
-async function runReplicate(ctx: CommandContext, ref: string | undefined, flags: { allMissing?: boolean; to: string; from?: string }): Promise<number> {
+async function runReplicate(ctx: CommandContext, ref: string | undefined, flags: { allMissing?: boolean; to: string; from?: string }): Promise<ExitCodeValue> {
   if (!ref && !flags.allMissing) throw usageError('give a backup id, "latest", or --all-missing');
   if (ref && flags.allMissing) throw usageError('give either a backup id or --all-missing, not both');
   const config = await ctx.config();
@@ -59,5 +59,5 @@ async function runReplicate(ctx: CommandContext, ref: string | undefined, flags:
         ),
   );
   const firstFailure = outcomes.find((o) => o.action === 'failed')?.error;
-  return ok ? 0 : firstFailure ? new BackupError(firstFailure.code as ErrorCode, firstFailure.message).exitCode : 1;
+  return ok ? ExitCode.OK : firstFailure ? exitCodeFor(firstFailure.code) : ExitCode.FAILED;
 }

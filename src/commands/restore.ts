@@ -7,7 +7,7 @@ import { validateMongoUri } from '../config/load.js';
 import { formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
 import * as readline from 'node:readline/promises';
-import { BackupError, ErrorCodes, registerSecret, usageError } from '../errors.js';
+import { BackupError, ErrorCodes, registerSecret, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { collect, positiveInt } from './shared.js';
 
 interface RestoreFlags {
@@ -54,7 +54,7 @@ Examples:
     .action(defineAction(runRestore));
 }
 
-async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags): Promise<number> {
+async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags): Promise<ExitCodeValue> {
   if ((flags.nsFrom === undefined) !== (flags.nsTo === undefined)) throw usageError('--ns-from and --ns-to go together');
   if (flags.uri) {
     validateMongoUri(flags.uri, '--uri');
@@ -107,7 +107,7 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
       result.namespaces.map((n) => [`  ${n.source}`, n.destination, String(n.documents), n.checked ? String(n.restored) : result.dryRun ? '' : '(not counted)']),
     ),
   ]);
-  return 0;
+  return ExitCode.OK;
 }
 
 /**

@@ -7,7 +7,7 @@ import { decryptKeysFor } from '../engine/restore.js';
 import { verifyBackup, type VerifyResult } from '../engine/verify.js';
 import type { Manifest } from '../engine/manifest.js';
 import type { Target } from '../targets/types.js';
-import { BackupError, ErrorCodes, usageError } from '../errors.js';
+import { BackupError, ErrorCodes, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { ProgressReporter } from '../output/progress.js';
 import { collect } from './shared.js';
 
@@ -29,7 +29,7 @@ export function registerVerifyCommand(program: Command): void {
     .action(defineAction(runVerify));
 }
 
-async function runVerify(ctx: CommandContext, ref: string | undefined, flags: VerifyFlags): Promise<number> {
+async function runVerify(ctx: CommandContext, ref: string | undefined, flags: VerifyFlags): Promise<ExitCodeValue> {
   if (!ref && !flags.all) throw usageError('give a backup id, "latest", or --all');
   if (ref && flags.all) throw usageError('give either a backup id or --all, not both');
   const config = await ctx.config();
@@ -80,9 +80,9 @@ async function runVerify(ctx: CommandContext, ref: string | undefined, flags: Ve
             : `${ctx.output.c.red('✘')} ${r.backupId} on ${r.target}: ${r.issues.join('; ')}`,
         ),
     );
-    if (valid) return 0;
+    if (valid) return ExitCode.OK;
     // The exit code of the first failure: 3 for integrity problems, 2 for a missing key, 1 otherwise.
-    return results.find((r) => !r.valid)?.error?.exitCode ?? 1;
+    return results.find((r) => !r.valid)?.error?.exitCode ?? ExitCode.FAILED;
   } finally {
     reporter.endPhase();
     await closeTargets(targets);

@@ -14,7 +14,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { keyFingerprint, recipientFingerprint, recipientOf, type DecryptKeys } from '../crypto/index.js';
-import { BackupError, ErrorCodes } from '../errors.js';
+import { BackupError, ErrorCodes, isIntegrityFailure } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Target } from '../targets/types.js';
 import { closeTargets, openTargets, resolveBackup } from './catalog.js';
@@ -146,7 +146,7 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
     try {
       await streamIntoMongorestore(config, uri, source, manifest, keys, options);
     } catch (error) {
-      if (undoable && error instanceof BackupError && error.exitCode === 3) throw await undoPartialRestore(uri, destinations, error);
+      if (undoable && isIntegrityFailure(error)) throw await undoPartialRestore(uri, destinations, error);
       throw error;
     }
     result.restoredAt = new Date().toISOString();
@@ -202,7 +202,7 @@ async function streamIntoMongorestore(
       () => undefined,
       (failure: unknown) => failure,
     );
-    const integrity = error instanceof BackupError && error.exitCode === 3;
+    const integrity = isIntegrityFailure(error);
     if (!integrity && toolFailure instanceof BackupError && toolFailure.code !== ErrorCodes.INTERRUPTED) throw toolFailure;
     throw error;
   } finally {

@@ -3,7 +3,7 @@
  * alerts (SPEC §7). None of the bookkeeping can fail a backup: journal and alert problems are warnings.
  */
 import type { ResolvedConfig } from '../config/load.js';
-import { toBackupError, ErrorCodes } from '../errors.js';
+import { ErrorCodes, ExitCode, toBackupError } from '../errors.js';
 import { alertOnRunFailure, clearRunFailure, notifyRunSuccess } from '../state/alerts.js';
 import { beginRun, recordRunOrWarn, type RunCommand, type RunRecord, type RunStatus } from '../state/journal.js';
 import { acquireLock } from '../state/lock.js';
@@ -61,7 +61,7 @@ export async function recordedRun<T>(
     await recordRunOrWarn(config.stateDir, record, warn);
     // A refusal caught before any work (exit 2) in an interactive command is the operator's to fix
     // at the prompt, not an incident to page anyone about.
-    if (e.exitCode !== 2 || options.alertOnUsageErrors !== false) await alertOnRunFailure(settings, record, { warn });
+    if (e.exitCode !== ExitCode.USAGE || options.alertOnUsageErrors !== false) await alertOnRunFailure(settings, record, { warn });
     throw e;
   }
 }
