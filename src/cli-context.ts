@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { BackupError, ErrorCodes, ExitCode, toBackupError, toJsonError, type ExitCodeValue } from './errors.js';
 import { Output } from './output/output.js';
 import { loadConfig, type ResolvedConfig } from './config/load.js';
+import type { RunBooking } from './engine/runs.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -24,8 +25,8 @@ export interface CommandContext {
   signal: AbortSignal;
   /** Loads and validates the configuration once (exit 2 on problems). */
   config(): Promise<ResolvedConfig>;
-  /** The command line as typed, for `triggeredBy` and the lock file. */
-  commandLine: string;
+  /** What the engine's run bookkeeping needs: the command line as typed (for the lock file), and where warnings go. */
+  booking: RunBooking;
 }
 
 let lastExitCode: ExitCodeValue = ExitCode.OK;
@@ -70,12 +71,13 @@ export function defineAction<H extends Handler>(handler: H): (...args: unknown[]
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     let configPromise: Promise<ResolvedConfig> | undefined;
+    const commandLine = ['mongo-backup', ...process.argv.slice(2)].join(' ');
     const ctx: CommandContext = {
       globals,
       output,
       signal: controller.signal,
       config: () => (configPromise ??= loadConfig({ ...(globals.config ? { configFile: globals.config } : {}) })),
-      commandLine: ['mongo-backup', ...process.argv.slice(2)].join(' '),
+      booking: { commandLine, warn: (message) => output.warn(message) },
     };
     try {
       const code = await handler(ctx, ...(args.slice(0, -1) as never[]));

@@ -1,8 +1,7 @@
 /** `restore`: verify, decrypt, decompress, feed mongorestore, then check per-namespace counts. */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { recordedRun } from '../engine/runs.js';
-import { restoreBackup, type RestoreResult } from '../engine/restore.js';
+import { restoreRun } from '../engine/operations.js';
 import { validateMongoUri } from '../config/load.js';
 import { formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
@@ -65,8 +64,6 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
   }
   if (flags.drop && !flags.uri && flags.nsFrom === undefined && !flags.dryRun && !flags.yes) await confirmDropOfSource();
   const config = await ctx.config();
-  const reporter = new ProgressReporter(ctx.output);
-  const warn = (m: string): void => ctx.output.warn(m);
   const options = {
     ref,
     ...(flags.from ? { from: flags.from } : {}),
@@ -83,19 +80,9 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
       ...(flags.nsTo !== undefined ? { to: flags.nsTo } : {}),
     },
     signal: ctx.signal,
-    events: reporter,
+    events: new ProgressReporter(ctx.output),
   };
-  let result: RestoreResult;
-  try {
-    result = options.dryRun
-      ? await restoreBackup(config, options)
-      : await recordedRun(config, 'restore', warn, async () => {
-          const value = await restoreBackup(config, options);
-          return { value, status: 'SUCCESS', details: { backupId: value.backupId, ...(flags.verify ? { verified: true } : {}) } };
-        }, undefined, { alertOnUsageErrors: false });
-  } finally {
-    reporter.endPhase();
-  }
+  const result = await restoreRun(config, options, ctx.booking);
   for (const w of result.warnings) ctx.output.warn(w);
   const message = result.dryRun
     ? `dry run: backup ${result.backupId} verified; nothing was restored`
