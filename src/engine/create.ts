@@ -32,7 +32,7 @@ import {
 } from './manifest.js';
 import { toolVersion } from './mongo-tools.js';
 import { runToolPipeline } from './tool-pipeline.js';
-import { serverInfo } from './source.js';
+import { serverInfo } from './mongo-server.js';
 import { verifyStoredObject } from './verify.js';
 import type { EngineEvents } from './events.js';
 
