@@ -4,9 +4,10 @@
  * error is mapped in one place to an exit code and to the `--json` error document.
  */
 import type { Command } from 'commander';
-import { BackupError, ErrorCodes, toBackupError, toJsonError } from './errors.js';
+import { BackupError, ErrorCodes, ExitCode, toBackupError, toJsonError, type ExitCodeValue } from './errors.js';
 import { Output } from './output/output.js';
 import { loadConfig, type ResolvedConfig } from './config/load.js';
+import type { RunBooking } from './engine/runs.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -24,15 +25,15 @@ export interface CommandContext {
   signal: AbortSignal;
   /** Loads and validates the configuration once (exit 2 on problems). */
   config(): Promise<ResolvedConfig>;
-  /** The command line as typed, for `triggeredBy` and the lock file. */
-  commandLine: string;
+  /** What the engine's run bookkeeping needs: the command line as typed (for the lock file), and where warnings go. */
+  booking: RunBooking;
 }
 
-let lastExitCode = 0;
+let lastExitCode: ExitCodeValue = ExitCode.OK;
 
-export function takeExitCode(): number {
+export function takeExitCode(): ExitCodeValue {
   const code = lastExitCode;
-  lastExitCode = 0;
+  lastExitCode = ExitCode.OK;
   return code;
 }
 
@@ -48,11 +49,11 @@ export function globalsOf(command: Command): GlobalOptions {
   };
 }
 
-type Handler = (ctx: CommandContext, ...args: never[]) => Promise<number | void>;
+type Handler = (ctx: CommandContext, ...args: never[]) => Promise<ExitCodeValue | void>;
 
 /**
  * Wraps a command handler. The handler receives the context followed by commander's positional
- * arguments and options object; it returns an exit code (default 0) or throws.
+ * arguments and options object; it returns an exit code (default ExitCode.OK) or throws.
  */
 export function defineAction<H extends Handler>(handler: H): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]): Promise<void> => {
@@ -65,21 +66,22 @@ export function defineAction<H extends Handler>(handler: H): (...args: unknown[]
       output.warn(`received ${signal}: stopping and cleaning up (send it again to force)`);
       controller.abort(new BackupError(ErrorCodes.INTERRUPTED, `interrupted by ${signal}`));
       // A second signal while cleaning up ends the process at once.
-      process.once(signal, () => process.exit(130));
+      process.once(signal, () => process.exit(ExitCode.INTERRUPTED));
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     let configPromise: Promise<ResolvedConfig> | undefined;
+    const commandLine = ['mongo-backup', ...process.argv.slice(2)].join(' ');
     const ctx: CommandContext = {
       globals,
       output,
       signal: controller.signal,
       config: () => (configPromise ??= loadConfig({ ...(globals.config ? { configFile: globals.config } : {}) })),
-      commandLine: ['mongo-backup', ...process.argv.slice(2)].join(' '),
+      booking: { commandLine, warn: (message) => output.warn(message) },
     };
     try {
       const code = await handler(ctx, ...(args.slice(0, -1) as never[]));
-      lastExitCode = typeof code === 'number' ? code : 0;
+      lastExitCode = code ?? ExitCode.OK;
     } catch (error) {
       lastExitCode = reportError(output, error, globals);
     } finally {
@@ -90,7 +92,7 @@ export function defineAction<H extends Handler>(handler: H): (...args: unknown[]
 }
 
 /** Prints an error the one way the tool prints errors, and returns its exit code. */
-export function reportError(output: Output, error: unknown, globals: Pick<GlobalOptions, 'json' | 'verbose'>): number {
+export function reportError(output: Output, error: unknown, globals: Pick<GlobalOptions, 'json' | 'verbose'>): ExitCodeValue {
   const e = toBackupError(error);
   if (globals.json) {
     output.stdout.write(`${JSON.stringify(toJsonError(e), null, 2)}\n`);

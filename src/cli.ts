@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { takeExitCode } from './cli-context.js';
+import { ExitCode, toJsonError, usageError } from './errors.js';
 import { registerCommands } from './commands/index.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -43,7 +44,7 @@ Examples:
 export async function main(argv: string[]): Promise<number> {
   // A reader that goes away early (`| head`) is not an error worth a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK);
   });
   const program = buildProgram();
   applyRecursively(program, (command) => command.exitOverride());
@@ -51,13 +52,12 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version are "errors" with exit code 0; usage errors are exit 2 (docs/REFERENCE.md#exit-codes).
-      if (error.exitCode === 0) return 0;
-      if (argv.includes('--json')) {
-        const message = error.message.replace(/^error: /, '');
-        process.stdout.write(`${JSON.stringify({ success: false, error: { code: 'USAGE', message } }, null, 2)}\n`);
-      }
-      return 2;
+      // --help and --version are "errors" with exit code 0; commander's own usage errors are
+      // ours too: exit 2, and under --json the one error shape (errors.ts).
+      if (error.exitCode === ExitCode.OK) return ExitCode.OK;
+      const usage = usageError(error.message.replace(/^error: /, ''));
+      if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(toJsonError(usage), null, 2)}\n`);
+      return usage.exitCode;
     }
     throw error;
   }

@@ -1,6 +1,7 @@
 /**
  * Typed errors. Every failure the tool reports is a BackupError with a stable `code`; this file is
- * the one place that maps codes to exit codes (docs/REFERENCE.md#exit-codes) and to the `--json` error shape.
+ * the one place that maps codes to exit codes (docs/REFERENCE.md#exit-codes) and to the `--json`
+ * error shape. Commands and the engine name exit codes by these constants, never by number.
  */
 
 export const ExitCode = {
@@ -50,35 +51,49 @@ export const ErrorCodes = {
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+const { OK, FAILED, USAGE, INTEGRITY, LOCKED, INTERRUPTED } = ExitCode;
 const EXIT_BY_CODE: Record<ErrorCode, ExitCodeValue> = {
-  USAGE: 2,
-  CONFIG_INVALID: 2,
-  NOT_SUPPORTED: 2,
-  TOOL_NOT_FOUND: 2,
-  URI_INVALID: 2,
-  NAMESPACE_NOT_EMPTY: 2,
-  KEY_MISSING: 2,
-  IDENTITY_MISSING: 2,
-  TARGET_UNKNOWN: 2,
-  FAILED: 1,
-  BACKUP_NOT_FOUND: 1,
-  NOT_FOUND: 1,
-  MONGODUMP_FAILED: 1,
-  MONGORESTORE_FAILED: 1,
-  SOURCE_UNREACHABLE: 1,
-  TARGET_FAILED: 1,
-  TARGET_AUTH: 1,
-  TARGET_UNREACHABLE: 1,
-  INCOMPLETE_BACKUP: 1,
-  INTEGRITY: 3,
-  CHECKSUM_MISMATCH: 3,
-  AUTH_FAILED: 3,
-  WRONG_KEY: 3,
-  ARCHIVE_CORRUPT: 3,
-  COUNT_MISMATCH: 3,
-  LOCKED: 4,
-  INTERRUPTED: 130,
+  USAGE: USAGE,
+  CONFIG_INVALID: USAGE,
+  NOT_SUPPORTED: USAGE,
+  TOOL_NOT_FOUND: USAGE,
+  URI_INVALID: USAGE,
+  NAMESPACE_NOT_EMPTY: USAGE,
+  KEY_MISSING: USAGE,
+  IDENTITY_MISSING: USAGE,
+  TARGET_UNKNOWN: USAGE,
+  FAILED: FAILED,
+  BACKUP_NOT_FOUND: FAILED,
+  NOT_FOUND: FAILED,
+  MONGODUMP_FAILED: FAILED,
+  MONGORESTORE_FAILED: FAILED,
+  SOURCE_UNREACHABLE: FAILED,
+  TARGET_FAILED: FAILED,
+  TARGET_AUTH: FAILED,
+  TARGET_UNREACHABLE: FAILED,
+  INCOMPLETE_BACKUP: FAILED,
+  INTEGRITY: INTEGRITY,
+  CHECKSUM_MISMATCH: INTEGRITY,
+  AUTH_FAILED: INTEGRITY,
+  WRONG_KEY: INTEGRITY,
+  ARCHIVE_CORRUPT: INTEGRITY,
+  COUNT_MISMATCH: INTEGRITY,
+  LOCKED: LOCKED,
+  INTERRUPTED: INTERRUPTED,
 };
+
+/** The exit code of an error code (an unknown code, e.g. from an old journal entry, is a failure). */
+export function exitCodeFor(code: string): ExitCodeValue {
+  return EXIT_BY_CODE[code as ErrorCode] ?? FAILED;
+}
+
+/** The exit code of `health`, which is its status: a warning exits like a failure, critical like bad configuration. */
+export const HEALTH_EXIT_CODE = { HEALTHY: OK, WARNING: FAILED, CRITICAL: USAGE } as const;
+
+/** An integrity failure (exit 3): the data itself is damaged or is not what the manifest says. */
+export function isIntegrityFailure(error: unknown): error is BackupError {
+  return error instanceof BackupError && error.exitCode === INTEGRITY;
+}
 
 export interface BackupErrorOptions {
   /** What the operator should do about it; appended to the message for people. */
@@ -121,7 +136,6 @@ export function isNotFound(error: unknown): error is NotFoundError {
 export function usageError(message: string, hint?: string): BackupError {
   return new BackupError(ErrorCodes.USAGE, message, hint === undefined ? {} : { hint });
 }
-
 
 /** Wraps anything thrown into a BackupError, keeping typed errors as they are. */
 export function toBackupError(error: unknown): BackupError {

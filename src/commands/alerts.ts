@@ -1,6 +1,7 @@
 /** `alerts list [--all]` and `alerts resolve <alert-id> [--note T]`: the alert log in the state directory. */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { formatTable } from '../output/output.js';
 import { isActive, loadAlerts, resolveAlertById, type Alert } from '../state/alerts.js';
 import { colourStatus } from './health.js';
@@ -20,7 +21,7 @@ export function registerAlertsCommand(program: Command): void {
     .action(defineAction(async (ctx: CommandContext, id: string, options: { note?: string }) => resolveAlert(ctx, id, options.note)));
 }
 
-async function listAlerts(ctx: CommandContext, all: boolean): Promise<number> {
+async function listAlerts(ctx: CommandContext, all: boolean): Promise<ExitCodeValue> {
   const config = await ctx.config();
   const alerts = (await loadAlerts(config.stateDir, (message) => ctx.output.warn(message))).filter((a) => all || isActive(a));
   ctx.output.result({ success: true, count: alerts.length, alerts }, () => {
@@ -28,7 +29,7 @@ async function listAlerts(ctx: CommandContext, all: boolean): Promise<number> {
     const headers = ['ID', 'LEVEL', 'TYPE', 'TARGET', 'SINCE', 'SEEN', ...(all ? ['RESOLVED'] : []), 'MESSAGE'];
     return formatTable(headers, alerts.map((alert) => row(ctx, alert, all)));
   });
-  return 0;
+  return ExitCode.OK;
 }
 
 /** 2026-02-18 10:30:00Z: readable and still unambiguous. */
@@ -50,9 +51,9 @@ function row(ctx: CommandContext, alert: Alert, all: boolean): string[] {
   ];
 }
 
-async function resolveAlert(ctx: CommandContext, id: string, note: string | undefined): Promise<number> {
+async function resolveAlert(ctx: CommandContext, id: string, note: string | undefined): Promise<ExitCodeValue> {
   const config = await ctx.config();
   const alert = await resolveAlertById(config.stateDir, id, note, { warn: (message) => ctx.output.warn(message) });
   ctx.output.result({ success: true, alert }, () => `Resolved ${alert.id} (${alert.level} ${alert.type}${alert.target ? `, target ${alert.target}` : ''}).`);
-  return 0;
+  return ExitCode.OK;
 }

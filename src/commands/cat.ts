@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { catBackup } from '../engine/restore.js';
-import { BackupError, ErrorCodes, usageError } from '../errors.js';
+import { BackupError, ErrorCodes, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 
 export function registerCatCommand(program: Command): void {
   program
@@ -15,7 +15,7 @@ export function registerCatCommand(program: Command): void {
     .action(defineAction(runCat));
 }
 
-async function runCat(ctx: CommandContext, ref: string, flags: { from?: string; verify: boolean }): Promise<number> {
+async function runCat(ctx: CommandContext, ref: string, flags: { from?: string; verify: boolean }): Promise<ExitCodeValue> {
   if (ctx.output.json) throw usageError('cat writes the archive to stdout; --json is not available');
   if (process.stdout.isTTY) throw usageError('refusing to write a binary archive to a terminal', 'pipe it: mongo-backup cat latest | mongorestore --archive');
   const config = await ctx.config();
@@ -30,5 +30,5 @@ async function runCat(ctx: CommandContext, ref: string, flags: { from?: string; 
     },
   );
   ctx.output.debug(`wrote backup ${manifest.id} (${manifest.size} bytes)`);
-  return 0;
+  return ExitCode.OK;
 }

@@ -2,7 +2,7 @@
 import { Argument, Option, type Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { generateCompletion, SHELLS, type Shell } from '../completion/index.js';
-import { usageError } from '../errors.js';
+import { usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 
 export function registerCompletionCommand(program: Command): void {
   program
@@ -19,12 +19,12 @@ export function registerCompletionCommand(program: Command): void {
         const script = generateCompletion(shell, program);
         if (ctx.globals.json) ctx.output.result({ success: true, shell, script }, () => script);
         else ctx.output.raw().write(script);
-        return 0;
+        return ExitCode.OK;
       }),
     );
 }
 
-async function printTargetNames(ctx: CommandContext): Promise<number> {
+async function printTargetNames(ctx: CommandContext): Promise<ExitCodeValue> {
   try {
     const config = await ctx.config();
     const names = config.targets.map((target) => target.name).filter((name) => typeof name === 'string' && name !== '');
@@ -32,5 +32,5 @@ async function printTargetNames(ctx: CommandContext): Promise<number> {
   } catch {
     // A completion must never print errors into the user's command line.
   }
-  return 0;
+  return ExitCode.OK;
 }

@@ -1,15 +1,15 @@
 /** `create`: dump, compress, encrypt, upload to every selected target, manifest last, verify, record. */
 import { Option, type Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { createBackup, type CreateResult } from '../engine/create.js';
-import { recordedRun, withLock, type RunDetails } from '../engine/runs.js';
-import { policyFor, pruneTargets, type PruneReport } from '../engine/prune.js';
+import type { CreateResult } from '../engine/create.js';
+import { createRun, isPartial } from '../engine/operations.js';
+import { policyFor, type PruneReport } from '../engine/prune.js';
 import type { CompressionAlgorithm } from '../engine/manifest.js';
 import { backupView } from '../output/render.js';
 import { formatBytes } from '../output/output.js';
 import { formatDurationMs } from '../output/render.js';
 import { ProgressReporter } from '../output/progress.js';
-import { BackupError, ErrorCodes, usageError } from '../errors.js';
+import { BackupError, ErrorCodes, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { collect } from './shared.js';
 import { renderPruneReport } from './prune.js';
 
@@ -51,7 +51,7 @@ Examples:
     .action(defineAction(runCreate));
 }
 
-async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<number> {
+async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<ExitCodeValue> {
   if (flags.collection && !flags.db) throw usageError('--collection needs --db');
   if (flags.type === 'incremental') {
     // Caught before any work: no lock, no journal entry, no alert (docs/REFERENCE.md#create; exit 2, docs/REFERENCE.md#exit-codes).
@@ -62,29 +62,25 @@ async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<numbe
   // Validate the retention policies now, so a typo there cannot fail the run after a good backup.
   if (prune) for (const t of config.targets) policyFor(config, t.name, undefined);
   const reporter = new ProgressReporter(ctx.output);
-  const warn = (m: string): void => ctx.output.warn(m);
-  const { result, pruneReport } = await withLock(config, ctx.commandLine, warn, async () => {
-    const created = await recordedRun<CreateResult>(config, 'create', warn, async () => {
-      const value = await createBackup(config, {
-        type: 'FULL',
-        ...(flags.description !== undefined ? { description: flags.description } : {}),
-        targets: flags.target ?? [],
-        ...(flags.db ? { db: flags.db } : {}),
-        ...(flags.collection ? { collection: flags.collection } : {}),
-        ...(flags.compression ? { compression: flags.compression } : {}),
-        encrypt: flags.encrypt,
-        verify: flags.verify,
-        requireAllTargets: Boolean(flags.requireAllTargets),
-        triggeredBy: triggeredBy(),
-        signal: ctx.signal,
-        events: reporter,
-      }).finally(() => reporter.endPhase());
-      return { value, status: isPartial(value) ? 'PARTIAL' : 'SUCCESS', details: runDetails(value, flags.verify) };
-    });
-    // Retention runs under the same lock, and only after a backup that reached every target.
-    const report = prune && !isPartial(created) ? await pruneTargets(config, { targets: flags.target ?? [], dryRun: false, signal: ctx.signal }) : undefined;
-    return { result: created, pruneReport: report };
-  });
+  const { result, pruneReport } = await createRun(
+    config,
+    {
+      type: 'FULL',
+      ...(flags.description !== undefined ? { description: flags.description } : {}),
+      targets: flags.target ?? [],
+      ...(flags.db ? { db: flags.db } : {}),
+      ...(flags.collection ? { collection: flags.collection } : {}),
+      ...(flags.compression ? { compression: flags.compression } : {}),
+      encrypt: flags.encrypt,
+      verify: flags.verify,
+      requireAllTargets: Boolean(flags.requireAllTargets),
+      triggeredBy: triggeredBy(),
+      signal: ctx.signal,
+      events: reporter,
+      prune,
+    },
+    ctx.booking,
+  );
   const partial = isPartial(result);
   const view = backupView(result.manifest, result.completedOn);
   const failedCopies = result.outcomes.filter((o) => !o.ok);
@@ -102,24 +98,7 @@ async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<numbe
     ctx.output.warn(`database "${flags.db}"${flags.collection ? ` collection "${flags.collection}"` : ''} matched nothing: the backup is empty (a typo?)`);
   }
   if (prune && partial) ctx.output.warn('retention was not applied: the backup did not reach every target');
-  return partial ? 1 : 0;
-}
-
-function isPartial(result: CreateResult): boolean {
-  return result.completedOn.length < result.outcomes.length;
-}
-
-function runDetails(value: CreateResult, verify: boolean): RunDetails {
-  return {
-    backupId: value.manifest.id,
-    type: value.manifest.type,
-    size: value.manifest.size,
-    storedSize: value.manifest.storedSize,
-    targets: Object.fromEntries(
-      value.outcomes.map((o) => [o.name, o.ok ? { status: 'ok' as const } : { status: 'failed' as const, ...(o.error ? { error: o.error.message } : {}) }]),
-    ),
-    ...(verify ? { verified: value.outcomes.filter((o) => o.ok).every((o) => o.verified) } : {}),
-  };
+  return partial ? ExitCode.FAILED : ExitCode.OK;
 }
 
 /** Who started the run, for the manifest: systemd sets INVOCATION_ID; schedulers may set MONGO_BACKUP_TRIGGER. */

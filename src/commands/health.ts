@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { closeTargets, listBackups, openTargets } from '../engine/catalog.js';
-import { usageError } from '../errors.js';
+import { usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { formatAge, healthExitCode, runHealthCheck, type HealthReport, type HealthStatus } from '../health/index.js';
 import { formatBytes, formatTable, type Output } from '../output/output.js';
 
@@ -28,7 +28,7 @@ export function parseTimeoutOption(value: string | undefined): number | undefine
   return seconds * 1000;
 }
 
-async function health(ctx: CommandContext, options: HealthOptions): Promise<number> {
+async function health(ctx: CommandContext, options: HealthOptions): Promise<ExitCodeValue> {
   const run = await checkHealth(ctx, options.timeout, {
     syncAlerts: true,
     ...(options.prometheus ? { prometheusFile: options.prometheus } : {}),
@@ -44,7 +44,7 @@ async function health(ctx: CommandContext, options: HealthOptions): Promise<numb
   if (run.prometheusError) {
     // The status was still reported; the exit code says the run did not do everything it was asked.
     ctx.output.error(run.prometheusError);
-    return Math.max(healthExitCode(report.status), 1);
+    return report.status === 'HEALTHY' ? ExitCode.FAILED : healthExitCode(report.status);
   }
   return healthExitCode(report.status);
 }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { generateIdentity, generateSymmetricKeyHex, keyFingerprint, parseHexKey, parseIdentities, recipientFingerprint, recipientOf } from '../crypto/index.js';
-import { BackupError, ErrorCodes } from '../errors.js';
+import { BackupError, ErrorCodes, ExitCode, type ExitCodeValue } from '../errors.js';
 
 export function registerKeyCommand(program: Command): void {
   const key = program.command('key').description('generate and inspect encryption keys');
@@ -27,7 +27,7 @@ Examples:
     .action(defineAction(runPublic));
 }
 
-async function runGenerate(ctx: CommandContext, flags: { public?: boolean; out?: string }): Promise<number> {
+async function runGenerate(ctx: CommandContext, flags: { public?: boolean; out?: string }): Promise<ExitCodeValue> {
   if (!flags.public) {
     if (flags.out) throw new BackupError(ErrorCodes.USAGE, '--out goes with --public');
     const hex = generateSymmetricKeyHex();
@@ -35,7 +35,7 @@ async function runGenerate(ctx: CommandContext, flags: { public?: boolean; out?:
     // The key itself is the output; it is printed raw so it can be redirected into a key file.
     if (ctx.output.json) ctx.output.stdout.write(`${JSON.stringify({ success: true, key: hex, fingerprint })}\n`);
     else ctx.output.stdout.write(`${hex}\n`);
-    return 0;
+    return ExitCode.OK;
   }
   if (!flags.out) {
     throw new BackupError(ErrorCodes.USAGE, 'key generate --public needs --out FILE for the private key', {
@@ -54,10 +54,10 @@ async function runGenerate(ctx: CommandContext, flags: { public?: boolean; out?:
   }
   ctx.output.result({ success: true, recipient, fingerprint: recipientFingerprint(recipient), identityFile: flags.out }, () => recipient);
   ctx.output.info(`private key written to ${flags.out} (mode 0600); put the public key above into encryption.recipients`);
-  return 0;
+  return ExitCode.OK;
 }
 
-async function runPublic(ctx: CommandContext, file: string): Promise<number> {
+async function runPublic(ctx: CommandContext, file: string): Promise<ExitCodeValue> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -66,5 +66,5 @@ async function runPublic(ctx: CommandContext, file: string): Promise<number> {
   }
   const recipients = parseIdentities(text).map(recipientOf);
   ctx.output.result({ success: true, recipients: recipients.map((r) => ({ recipient: r, fingerprint: recipientFingerprint(r) })) }, () => recipients);
-  return 0;
+  return ExitCode.OK;
 }

@@ -1,6 +1,7 @@
 /** `list`: backups on the chosen targets, newest first (read from the targets themselves). */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { buildCatalog, closeTargets, openTargets } from '../engine/catalog.js';
 import { backupView, formatTime, renderBackupTable } from '../output/render.js';
 import { readRuns } from '../state/journal.js';
@@ -28,7 +29,7 @@ export function registerListCommand(program: Command): void {
     .action(defineAction(runList));
 }
 
-async function runList(ctx: CommandContext, flags: ListFlags): Promise<number> {
+async function runList(ctx: CommandContext, flags: ListFlags): Promise<ExitCodeValue> {
   const config = await ctx.config();
   const targets = openTargets(config, flags.target ?? []);
   try {
@@ -70,7 +71,7 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<number> {
         `(${catalog.incomplete.length} incomplete backup folder(s) without a valid manifest not shown; "prune" removes them after ${formatDuration(config.incompleteGraceMs)})`,
       );
     }
-    return catalog.unreachable.length > 0 && catalog.unreachable.length === targets.length ? 1 : 0;
+    return catalog.unreachable.length > 0 && catalog.unreachable.length === targets.length ? ExitCode.FAILED : ExitCode.OK;
   } finally {
     await closeTargets(targets);
   }

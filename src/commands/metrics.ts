@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { formatBytes, formatTable } from '../output/output.js';
 import { checkHealth, colourStatus } from './health.js';
 
@@ -20,7 +21,7 @@ export function registerMetricsCommand(program: Command): void {
     .action(defineAction(async (ctx: CommandContext, options: MetricsOptions) => metrics(ctx, options)));
 }
 
-async function metrics(ctx: CommandContext, options: MetricsOptions): Promise<number> {
+async function metrics(ctx: CommandContext, options: MetricsOptions): Promise<ExitCodeValue> {
   const run = await checkHealth(ctx, options.timeout, { syncAlerts: false });
   const m = run.report.metrics;
   for (const target of m.targets.filter((t) => !t.reachable)) {
@@ -54,5 +55,5 @@ async function metrics(ctx: CommandContext, options: MetricsOptions): Promise<nu
       ],
     ),
   );
-  return 0;
+  return ExitCode.OK;
 }

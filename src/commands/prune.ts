@@ -1,8 +1,9 @@
 /** `prune`: apply the retention policy (config per target; flags override) and print every decision with its reason. */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { pruneTargets, type PruneOverrides, type PruneReport, type TargetPruneReport } from '../engine/prune.js';
-import { recordedRun, withLock } from '../engine/runs.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
+import { pruneFailed, pruneRun } from '../engine/operations.js';
+import type { PruneOverrides, PruneReport, TargetPruneReport } from '../engine/prune.js';
 import { formatTable, type Output } from '../output/output.js';
 import { formatTime } from '../output/render.js';
 import { collect, durationFlag, nonNegativeInt } from './shared.js';
@@ -38,9 +39,8 @@ Examples:
     .action(defineAction(runPrune));
 }
 
-async function runPrune(ctx: CommandContext, flags: PruneFlags): Promise<number> {
+async function runPrune(ctx: CommandContext, flags: PruneFlags): Promise<ExitCodeValue> {
   const config = await ctx.config();
-  const warn = (m: string): void => ctx.output.warn(m);
   const overrides: PruneOverrides = {
     ...(flags.keepLast !== undefined ? { keepLast: flags.keepLast } : {}),
     ...(flags.keepHourly !== undefined ? { keepHourly: flags.keepHourly } : {}),
@@ -50,35 +50,14 @@ async function runPrune(ctx: CommandContext, flags: PruneFlags): Promise<number>
     ...(flags.keepYearly !== undefined ? { keepYearly: flags.keepYearly } : {}),
     ...(flags.maxAge !== undefined ? { maxAge: flags.maxAge } : {}),
   };
-  const run = (): Promise<PruneReport> => pruneTargets(config, { targets: flags.target ?? [], dryRun: Boolean(flags.dryRun), overrides, signal: ctx.signal });
-  const report = flags.dryRun
-    ? await run()
-    : await withLock(config, ctx.commandLine, warn, () =>
-        recordedRun(config, 'prune', warn, async () => {
-          const value = await run();
-          const failed = value.targets.filter(targetFailed);
-          return {
-            value,
-            status: failed.length === 0 ? 'SUCCESS' : failed.length === value.targets.length ? 'FAILED' : 'PARTIAL',
-            details: {
-              targets: Object.fromEntries(
-                value.targets.map((t) => {
-                  const error = t.error ?? t.leftoversError;
-                  return [t.target, error ? { status: 'failed' as const, error: error.message } : { status: 'ok' as const }];
-                }),
-              ),
-            },
-          };
-        }),
-      );
-  const failed = report.targets.some(targetFailed);
+  const report = await pruneRun(
+    config,
+    { targets: flags.target ?? [], dryRun: Boolean(flags.dryRun), overrides, signal: ctx.signal },
+    ctx.booking,
+  );
+  const failed = report.targets.some(pruneFailed);
   ctx.output.result({ success: !failed, prune: report }, () => renderPruneReport(ctx.output, report));
-  return failed ? 1 : 0;
-}
-
-/** A failed leftover cleanup counts too: left alone, its leftovers (S3 parts are billed) pile up unnoticed. */
-function targetFailed(t: TargetPruneReport): boolean {
-  return Boolean(t.error || t.leftoversError || t.decisions.some((d) => d.error));
+  return failed ? ExitCode.FAILED : ExitCode.OK;
 }
 
 export function renderPruneReport(output: Output, report: PruneReport): string[] {

@@ -1,9 +1,8 @@
 /** `replicate <id|latest|--all-missing> --to NAME [--from NAME]`: copy backups between targets. */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { replicateBackups } from '../engine/replicate.js';
-import { recordedRun, withLock } from '../engine/runs.js';
-import { BackupError, usageError, type ErrorCode } from '../errors.js';
+import { replicateRun } from '../engine/operations.js';
+import { usageError, ExitCode, exitCodeFor, type ExitCodeValue } from '../errors.js';
 import { formatBytes } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
 
@@ -19,32 +18,21 @@ export function registerReplicateCommand(program: Command): void {
     .action(defineAction(runReplicate));
 }
 
-async function runReplicate(ctx: CommandContext, ref: string | undefined, flags: { allMissing?: boolean; to: string; from?: string }): Promise<number> {
+async function runReplicate(ctx: CommandContext, ref: string | undefined, flags: { allMissing?: boolean; to: string; from?: string }): Promise<ExitCodeValue> {
   if (!ref && !flags.allMissing) throw usageError('give a backup id, "latest", or --all-missing');
   if (ref && flags.allMissing) throw usageError('give either a backup id or --all-missing, not both');
   const config = await ctx.config();
-  const reporter = new ProgressReporter(ctx.output);
-  const warn = (m: string): void => ctx.output.warn(m);
-  const outcomes = await withLock(config, ctx.commandLine, warn, () =>
-    recordedRun(config, 'replicate', warn, async () => {
-      const value = await replicateBackups(config, {
-        ...(ref ? { ref } : {}),
-        allMissing: Boolean(flags.allMissing),
-        to: flags.to,
-        ...(flags.from ? { from: flags.from } : {}),
-        signal: ctx.signal,
-        events: reporter,
-      }).finally(() => reporter.endPhase());
-      const failed = value.filter((o) => o.action === 'failed');
-      return {
-        value,
-        status: failed.length === 0 ? 'SUCCESS' : failed.length === value.length ? 'FAILED' : 'PARTIAL',
-        details: {
-          ...(value.length === 1 ? { backupId: value[0]!.backupId } : {}),
-          targets: { [flags.to]: failed.length === 0 ? { status: 'ok' as const } : { status: 'failed' as const, error: failed[0]!.error?.message ?? '' } },
-        },
-      };
-    }),
+  const outcomes = await replicateRun(
+    config,
+    {
+      ...(ref ? { ref } : {}),
+      allMissing: Boolean(flags.allMissing),
+      to: flags.to,
+      ...(flags.from ? { from: flags.from } : {}),
+      signal: ctx.signal,
+      events: new ProgressReporter(ctx.output),
+    },
+    ctx.booking,
   );
   const ok = outcomes.every((o) => o.action !== 'failed');
   ctx.output.result({ success: ok, count: outcomes.length, replicated: outcomes }, () =>
@@ -59,5 +47,5 @@ async function runReplicate(ctx: CommandContext, ref: string | undefined, flags:
         ),
   );
   const firstFailure = outcomes.find((o) => o.action === 'failed')?.error;
-  return ok ? 0 : firstFailure ? new BackupError(firstFailure.code as ErrorCode, firstFailure.message).exitCode : 1;
+  return ok ? ExitCode.OK : firstFailure ? exitCodeFor(firstFailure.code) : ExitCode.FAILED;
 }

@@ -1,13 +1,12 @@
 /** `restore`: verify, decrypt, decompress, feed mongorestore, then check per-namespace counts. */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { recordedRun } from '../engine/runs.js';
-import { restoreBackup, type RestoreResult } from '../engine/restore.js';
+import { restoreRun } from '../engine/operations.js';
 import { validateMongoUri } from '../config/load.js';
 import { formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
 import * as readline from 'node:readline/promises';
-import { BackupError, ErrorCodes, registerSecret, usageError } from '../errors.js';
+import { BackupError, ErrorCodes, registerSecret, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { collect, positiveInt } from './shared.js';
 
 interface RestoreFlags {
@@ -54,7 +53,7 @@ Examples:
     .action(defineAction(runRestore));
 }
 
-async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags): Promise<number> {
+async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags): Promise<ExitCodeValue> {
   if ((flags.nsFrom === undefined) !== (flags.nsTo === undefined)) throw usageError('--ns-from and --ns-to go together');
   if (flags.uri) {
     validateMongoUri(flags.uri, '--uri');
@@ -65,8 +64,6 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
   }
   if (flags.drop && !flags.uri && flags.nsFrom === undefined && !flags.dryRun && !flags.yes) await confirmDropOfSource();
   const config = await ctx.config();
-  const reporter = new ProgressReporter(ctx.output);
-  const warn = (m: string): void => ctx.output.warn(m);
   const options = {
     ref,
     ...(flags.from ? { from: flags.from } : {}),
@@ -83,19 +80,9 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
       ...(flags.nsTo !== undefined ? { to: flags.nsTo } : {}),
     },
     signal: ctx.signal,
-    events: reporter,
+    events: new ProgressReporter(ctx.output),
   };
-  let result: RestoreResult;
-  try {
-    result = options.dryRun
-      ? await restoreBackup(config, options)
-      : await recordedRun(config, 'restore', warn, async () => {
-          const value = await restoreBackup(config, options);
-          return { value, status: 'SUCCESS', details: { backupId: value.backupId, ...(flags.verify ? { verified: true } : {}) } };
-        }, undefined, { alertOnUsageErrors: false });
-  } finally {
-    reporter.endPhase();
-  }
+  const result = await restoreRun(config, options, ctx.booking);
   for (const w of result.warnings) ctx.output.warn(w);
   const message = result.dryRun
     ? `dry run: backup ${result.backupId} verified; nothing was restored`
@@ -107,7 +94,7 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
       result.namespaces.map((n) => [`  ${n.source}`, n.destination, String(n.documents), n.checked ? String(n.restored) : result.dryRun ? '' : '(not counted)']),
     ),
   ]);
-  return 0;
+  return ExitCode.OK;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** `schedule print|install|remove`: a systemd timer or a crontab line that runs `create`. */
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { BackupError, ErrorCodes } from '../errors.js';
+import { BackupError, ErrorCodes, ExitCode, type ExitCodeValue } from '../errors.js';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { runSchedule, type ScheduleAction, type ScheduleRequest, type ScheduleResult } from '../schedule/index.js';
 import { BACKUP_TYPES, type BackupType, type ScheduleKind } from '../schedule/types.js';
@@ -52,7 +52,7 @@ function addSubcommand(schedule: Command, action: ScheduleAction, description: s
   command.action(defineAction(async (ctx: CommandContext, flags: ScheduleFlags) => runScheduleCommand(ctx, action, flags)));
 }
 
-async function runScheduleCommand(ctx: CommandContext, action: ScheduleAction, flags: ScheduleFlags): Promise<number> {
+async function runScheduleCommand(ctx: CommandContext, action: ScheduleAction, flags: ScheduleFlags): Promise<ExitCodeValue> {
   if (action === 'install' && flags.type === 'incremental') {
     // An installed job that exits 2 every night helps nobody; print stays available for planning.
     throw new BackupError(ErrorCodes.NOT_SUPPORTED, 'incremental (oplog-based) backups are not available yet, so they cannot be scheduled', {
@@ -87,7 +87,7 @@ async function runScheduleCommand(ctx: CommandContext, action: ScheduleAction, f
   });
   ctx.output.result({ success: true, schedule: result }, () => renderHuman(result));
   for (const step of result.nextSteps) ctx.output.info(`next: ${step}`);
-  return 0;
+  return ExitCode.OK;
 }
 
 /**

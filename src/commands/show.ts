@@ -1,6 +1,7 @@
 /** `show <id|latest>`: one backup in full, with where its copies are. */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { closeTargets, openTargets, resolveBackup } from '../engine/catalog.js';
 import { backupView, renderBackupDetail } from '../output/render.js';
 import { collect } from './shared.js';
@@ -15,7 +16,7 @@ export function registerShowCommand(program: Command): void {
     .action(defineAction(runShow));
 }
 
-async function runShow(ctx: CommandContext, ref: string, flags: { target?: string[] }): Promise<number> {
+async function runShow(ctx: CommandContext, ref: string, flags: { target?: string[] }): Promise<ExitCodeValue> {
   const config = await ctx.config();
   const targets = openTargets(config, flags.target ?? []);
   try {
@@ -24,7 +25,7 @@ async function runShow(ctx: CommandContext, ref: string, flags: { target?: strin
     const locations = Object.fromEntries(resolved.holders.map((t) => [t.name, t.describe()]));
     const view = backupView(resolved.manifest, names);
     ctx.output.result({ success: true, backup: { ...view, locations } }, () => renderBackupDetail(ctx.output, view, locations));
-    return 0;
+    return ExitCode.OK;
   } finally {
     await closeTargets(targets);
   }

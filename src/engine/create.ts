@@ -4,7 +4,6 @@
  * streams' buffers whatever the dump size. The manifest is written last, per target, only after the
  * stored object has been verified there; a folder without a manifest is an incomplete backup.
  */
-import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import { ArchiveInspector, type ArchiveSummary } from '../archive/inspector.js';
 import { Batcher, BufferPool } from '../streams.js';
@@ -31,8 +30,9 @@ import {
   type Manifest,
   type ManifestEncryption,
 } from './manifest.js';
-import { spawnTool, toolVersion } from './mongo-tools.js';
-import { serverInfo } from './source.js';
+import { toolVersion } from './mongo-tools.js';
+import { runToolPipeline } from './tool-pipeline.js';
+import { serverInfo } from './mongo-server.js';
 import { verifyStoredObject } from './verify.js';
 import type { EngineEvents } from './events.js';
 
@@ -247,7 +247,6 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   if (options.db) args.push(`--db=${options.db}`);
   if (options.collection) args.push(`--collection=${options.collection}`);
   args.push(...config.mongodb.dumpArgs);
-  const pipelineAbort = new AbortController();
   const inspector = new ArchiveInspector();
   const plainHash = new HashingStream((bytes) => events?.progress?.('dump', bytes));
   const encryptor = input.encryptionKeys ? createEncryptStream(input.encryptionKeys) : undefined;
@@ -260,45 +259,33 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   const stages: Transform[] = [batcher, inspector, plainHash, createCompressor(input.algorithm, input.level, pool)];
   if (encryptor) stages.push(encryptor);
   stages.push(storedHash);
-  // Test-only fault injection (checkpoints.ts): absent unless a test armed them.
-  const dumpStarted = checkpointStage('dump-started', pipelineAbort.signal, 'before-first-chunk');
-  if (dumpStarted) stages.unshift(dumpStarted);
-  const uploadStarted = checkpointStage('upload-started', pipelineAbort.signal, 'after-first-chunk');
-  if (uploadStarted) stages.push(uploadStarted);
-  // Every stage exists before mongodump starts: a stage that cannot be built (zstd on an old Node)
-  // must fail the run, not leave mongodump blocked on a pipe that nobody reads.
-  const onAbort = (): void => pipelineAbort.abort(options.signal.reason);
-  options.signal.addEventListener('abort', onAbort, { once: true });
-  const dump = await spawnTool({
-    tool: 'mongodump',
-    binary: config.mongodb.mongodump,
-    uri: input.uri,
-    args,
-    signal: pipelineAbort.signal,
-    ...(events?.toolLine ? { onLine: events.toolLine } : {}),
+  // Every stage exists before mongodump starts (runToolPipeline builds the streams first).
+  let fanout: FanOut | undefined;
+  await runToolPipeline({
+    tool: {
+      tool: 'mongodump',
+      binary: config.mongodb.mongodump,
+      uri: input.uri,
+      args,
+      ...(events?.toolLine ? { onLine: events.toolLine } : {}),
+    },
+    role: 'source',
+    streams: (signal) => {
+      fanout = new FanOut(targets, input.key, signal, events?.targetProgress ? (name, bytes) => events.targetProgress?.(name, 'dump', bytes) : undefined);
+      // Test-only fault injection (checkpoints.ts): absent unless a test armed them.
+      const dumpStarted = checkpointStage('dump-started', signal, 'before-first-chunk');
+      const uploadStarted = checkpointStage('upload-started', signal, 'after-first-chunk');
+      return [...(dumpStarted ? [dumpStarted] : []), ...stages, ...(uploadStarted ? [uploadStarted] : []), fanout];
+    },
+    signal: options.signal,
+    interrupted: 'backup interrupted; partial uploads were removed',
+    onFailure: async () => {
+      // Let every branch settle (their saves remove partial uploads), then remove completed copies.
+      await fanout?.results();
+      await removeObjectEverywhere(targets, input.key);
+    },
   });
-  const fanout = new FanOut(targets, input.key, pipelineAbort.signal, events?.targetProgress ? (name, bytes) => events.targetProgress?.(name, 'dump', bytes) : undefined);
-  try {
-    await Promise.all([
-      pipeline([dump.child.stdout!, ...stages, fanout], { signal: pipelineAbort.signal }),
-      dump.done,
-    ]).catch((error: unknown) => {
-      pipelineAbort.abort(error);
-      throw error;
-    });
-  } catch (error) {
-    // Let every branch settle (their saves remove partial uploads), then remove completed copies.
-    await fanout.results();
-    await removeObjectEverywhere(targets, input.key);
-    const dumpFailure = await dump.done.then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
-    throw preferDumpError(error, dumpFailure, dump.log(), options.signal);
-  } finally {
-    options.signal.removeEventListener('abort', onAbort);
-  }
-  const results = await fanout.results();
+  const results = await fanout!.results();
   const saved = new Map(results.map((r) => [r.target.name, r.ok ? { ok: true } : { ok: false, ...(r.error ? { error: r.error } : {}) }]));
   return {
     summary: inspector.summary(),
@@ -309,20 +296,6 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
     encryption: encryptor ? (encryptor.info() as ManifestEncryption) : null,
     saved,
   };
-}
-
-function preferDumpError(error: unknown, dumpFailure: unknown, log: string[], signal: AbortSignal): BackupError {
-  if (signal.aborted) return new BackupError(ErrorCodes.INTERRUPTED, 'backup interrupted; partial uploads were removed');
-  // mongodump failing on its own (bad credentials, bad arguments) leaves an empty or cut archive
-  // behind; its message is the cause, not the "truncated archive" the inspector then reports.
-  // (A mongodump that only complains of the broken pipe is a symptom of a later stage failing.)
-  if (dumpFailure instanceof BackupError && dumpFailure.code !== ErrorCodes.INTERRUPTED && !/broken pipe/i.test(dumpFailure.message)) return dumpFailure;
-  const e = toBackupError(error);
-  // A broken pipe in a later stage is a symptom; mongodump's own failure is the cause.
-  if (e.code === ErrorCodes.FAILED && log.length > 0 && /premature|EPIPE|aborted/i.test(e.message)) {
-    return new BackupError(ErrorCodes.MONGODUMP_FAILED, `mongodump failed: ${log.slice(-3).join(' | ')}`);
-  }
-  return e;
 }
 
 async function finishTargets(

@@ -15,4 +15,6 @@ export interface EngineEvents {
   warn?(message: string): void;
   /** A line of mongodump/mongorestore's own output (redacted). */
   toolLine?(line: string): void;
+  /** The current phase is over (its progress display can go). */
+  endPhase?(): void;
 }

@@ -129,9 +129,4 @@ export class FanOut extends Writable {
   results(): Promise<BranchResult[]> {
     return Promise.all(this.branches.map((b) => b.done));
   }
-
-  /** True while at least one branch can still succeed. */
-  hasLiveBranch(): boolean {
-    return this.live().length > 0;
-  }
 }

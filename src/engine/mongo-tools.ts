@@ -159,11 +159,16 @@ export function toolNotFound(tool: string, binary: string): BackupError {
   });
 }
 
-function toolFailure(tool: string, code: number | null, signal: NodeJS.Signals | null, lines: string[]): BackupError {
+/** The error code of a tool's own failure. */
+export function toolErrorCode(tool: SpawnToolOptions['tool']): ErrorCode {
+  return tool === 'mongodump' ? ErrorCodes.MONGODUMP_FAILED : ErrorCodes.MONGORESTORE_FAILED;
+}
+
+function toolFailure(tool: SpawnToolOptions['tool'], code: number | null, signal: NodeJS.Signals | null, lines: string[]): BackupError {
   const text = lines.join('\n');
   const last = lines.filter((l) => /fail|error/i.test(l)).slice(-3).join(' | ') || lines.slice(-3).join(' | ');
   const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-  let errorCode: ErrorCode = tool === 'mongodump' ? ErrorCodes.MONGODUMP_FAILED : ErrorCodes.MONGORESTORE_FAILED;
+  let errorCode = toolErrorCode(tool);
   let hint = `run again with --verbose to see all of ${tool}'s output`;
   if (/server selection|connection refused|no reachable servers|i\/o timeout|context deadline exceeded/i.test(text)) {
     errorCode = ErrorCodes.SOURCE_UNREACHABLE;

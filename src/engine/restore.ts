@@ -14,15 +14,16 @@
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { keyFingerprint, recipientFingerprint, recipientOf, type DecryptKeys } from '../crypto/index.js';
-import { BackupError, ErrorCodes } from '../errors.js';
+import { BackupError, ErrorCodes, isIntegrityFailure } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Target } from '../targets/types.js';
 import { closeTargets, openTargets, resolveBackup } from './catalog.js';
 import type { EngineEvents } from './events.js';
 import type { Manifest } from './manifest.js';
-import { spawnTool, toolVersion } from './mongo-tools.js';
+import { toolVersion } from './mongo-tools.js';
+import { runToolPipeline } from './tool-pipeline.js';
 import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from './namespaces.js';
-import { countRestored, destinationState, dropNamespaces, hostsOf } from './source.js';
+import { countRestored, destinationState, dropNamespaces, hostsOf } from './mongo-server.js';
 import { authenticatedWhileRead, checkStoredSize, decodeStages, verifyStoredObject } from './verify.js';
 
 export interface RestoreOptions {
@@ -146,7 +147,7 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
     try {
       await streamIntoMongorestore(config, uri, source, manifest, keys, options);
     } catch (error) {
-      if (undoable && error instanceof BackupError && error.exitCode === 3) throw await undoPartialRestore(uri, destinations, error);
+      if (undoable && isIntegrityFailure(error)) throw await undoPartialRestore(uri, destinations, error);
       throw error;
     }
     result.restoredAt = new Date().toISOString();
@@ -169,45 +170,22 @@ async function streamIntoMongorestore(
   if (options.drop) args.push('--drop');
   if (options.parallel) args.push(`--numParallelCollections=${options.parallel}`);
   args.push(...config.mongodb.restoreArgs);
-  // The stages exist before mongorestore starts: one that cannot be built (zstd on an old Node)
-  // must fail the run, not leave mongorestore waiting for an archive that never comes.
+  // The stages exist before mongorestore starts (runToolPipeline builds the streams first).
   const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('restore', b, manifest.size), 'restore');
-  const abort = new AbortController();
-  const onAbort = (): void => abort.abort(options.signal.reason);
-  options.signal.addEventListener('abort', onAbort, { once: true });
-  const restore = await spawnTool({
-    tool: 'mongorestore',
-    binary: config.mongodb.mongorestore,
-    uri,
-    args,
-    signal: abort.signal,
-    ...(options.events?.toolLine ? { onLine: options.events.toolLine } : {}),
+  await runToolPipeline({
+    tool: {
+      tool: 'mongorestore',
+      binary: config.mongodb.mongorestore,
+      uri,
+      args,
+      ...(options.events?.toolLine ? { onLine: options.events.toolLine } : {}),
+    },
+    role: 'sink',
+    streams: async (signal) => [await source.load(`${manifest.id}/${manifest.object}`, { signal }), ...decode.stages],
+    signal: options.signal,
+    interrupted: 'restore interrupted; the destination may be partially restored',
   });
-  try {
-    await Promise.all([
-      pipeline([await source.load(`${manifest.id}/${manifest.object}`, { signal: abort.signal }), ...decode.stages, restore.child.stdin!], {
-        signal: abort.signal,
-      }),
-      restore.done,
-    ]).catch((error: unknown) => {
-      abort.abort(error);
-      throw error;
-    });
-    decode.check();
-  } catch (error) {
-    if (options.signal.aborted) throw new BackupError(ErrorCodes.INTERRUPTED, 'restore interrupted; the destination may be partially restored');
-    // mongorestore failing on its own (bad credentials, a refused index) breaks the pipe it reads
-    // from; its message is the cause, not the broken pipe. An integrity failure stays the cause.
-    const toolFailure = await restore.done.then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
-    const integrity = error instanceof BackupError && error.exitCode === 3;
-    if (!integrity && toolFailure instanceof BackupError && toolFailure.code !== ErrorCodes.INTERRUPTED) throw toolFailure;
-    throw error;
-  } finally {
-    options.signal.removeEventListener('abort', onAbort);
-  }
+  decode.check();
 }
 
 async function checkRestoredCounts(

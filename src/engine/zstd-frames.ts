@@ -29,9 +29,6 @@ import {
   type ParallelCompressOptions,
 } from './parallel-frames.js';
 
-// Shared with gzip now; still exported from here for existing importers.
-export { FRAME_BYTES, defaultLanes, type ParallelCompressOptions } from './parallel-frames.js';
-
 /** Compressed bytes handed to a decoding lane per job (a frame's pieces are gathered up to this). */
 const DECODE_JOB_BYTES = 1024 * 1024;
 /** Output buffer per thread-pool call; bigger means fewer round trips through the main thread. */

@@ -3,6 +3,7 @@
  * holds, free space) in, a status with issues and metrics out. All I/O lives in gather.ts, so every
  * check can be tested with plain data.
  */
+import { HEALTH_EXIT_CODE } from '../errors.js';
 import { formatBytes } from '../output/output.js';
 import type { RunRecord } from '../state/journal.js';
 import { computeRunMetrics, type RunMetrics } from './metrics.js';
@@ -132,8 +133,8 @@ export function worstStatus(issues: Array<{ level: IssueLevel }>): HealthStatus 
 }
 
 /** docs/REFERENCE.md#exit-codes: health's exit code is its status. */
-export function healthExitCode(status: HealthStatus): 0 | 1 | 2 {
-  return status === 'HEALTHY' ? 0 : status === 'WARNING' ? 1 : 2;
+export function healthExitCode(status: HealthStatus): (typeof HEALTH_EXIT_CODE)[HealthStatus] {
+  return HEALTH_EXIT_CODE[status];
 }
 
 /** "3d 4h", "5h 12m", "42m", "30s": precise enough for people, two units at most. */

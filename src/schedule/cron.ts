@@ -178,13 +178,6 @@ function fieldHint(rule: FieldRule): string {
   return `${rule.name} takes ${rule.min}-${rule.max}${names}, as *, N, A-B, */STEP, A-B/STEP, or comma lists of those`;
 }
 
-/** True when cron would start the job in the minute that begins at `time` (local time). */
-export function cronMatches(schedule: CronSchedule, time: Date): boolean {
-  if (!schedule.minutes.includes(time.getMinutes())) return false;
-  if (!schedule.hours.includes(time.getHours())) return false;
-  return dayMatches(schedule, time);
-}
-
 /** The next `count` start times after `from` (local time), or fewer if none within eight years. */
 export function nextCronRuns(schedule: CronSchedule, from: Date, count: number): Date[] {
   const runs: Date[] = [];

@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { BackupError, ErrorCodes, redactSecrets } from '../errors.js';
 import { deliver, type AlertEvent, type AlertLevel, type NotifyConfig } from '../notify/index.js';
@@ -53,6 +54,8 @@ export interface AlertOptions {
   now?: Date;
   /** For tests: the webhook back-off between tries. */
   retryDelaysMs?: number[];
+  /** For tests: how long to wait for another process's lock on the alert log (default ALERT_LOCK_WAIT_MS). */
+  lockWaitMs?: number;
 }
 
 interface Store {
@@ -118,12 +121,12 @@ function trimHistory(alerts: Alert[], now: Date): Alert[] {
 
 /**
  * Reads, changes and writes the store under a small lock file, so a `health` run and a backup
- * finishing at the same moment do not lose each other's changes. The lock is best effort: if it
- * cannot be taken within a few seconds the change goes ahead anyway.
+ * finishing at the same moment do not lose each other's changes. See acquireStoreLock for what
+ * happens when the lock cannot be had.
  */
-async function updateStore<T>(stateDir: string, warn: (message: string) => void, change: (store: Store) => T): Promise<T> {
+async function updateStore<T>(stateDir: string, warn: (message: string) => void, change: (store: Store) => T, lockWaitMs?: number): Promise<T> {
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const release = await acquireLock(`${alertsPath(stateDir)}.lock`);
+  const release = await acquireStoreLock(`${alertsPath(stateDir)}.lock`, warn, lockWaitMs);
   try {
     const store = await readStore(stateDir, warn);
     const result = change(store);
@@ -135,24 +138,63 @@ async function updateStore<T>(stateDir: string, warn: (message: string) => void,
   }
 }
 
-async function acquireLock(lockFile: string, waitMs = 5_000, staleMs = 30_000): Promise<() => Promise<void>> {
+/** How long to wait for another process's hold on the alert log (held for milliseconds normally). */
+export const ALERT_LOCK_WAIT_MS = 10_000;
+/** A lock file older than this was left by a process that died holding it. */
+const ALERT_LOCK_STALE_MS = 30_000;
+const ALERT_LOCK_RETRY_MS = 25;
+
+/**
+ * Takes the alert log's lock file, retrying while another process holds it. A lock whose holder
+ * is gone (its PID no longer exists on this host, or the file is older than ALERT_LOCK_STALE_MS) is
+ * taken over at once.
+ *
+ * When the lock cannot be had — still held after `waitMs`, or the lock file cannot be created —
+ * the change goes ahead without it, with a warning saying so. Giving up instead would lose this
+ * change for certain (an alert about a failed backup neither recorded nor sent), while going ahead
+ * can lose only a change written at the very same moment, which the next run or `health` raises
+ * again; the warning makes either visible.
+ */
+async function acquireStoreLock(lockFile: string, warn: (message: string) => void, waitMs = ALERT_LOCK_WAIT_MS): Promise<() => Promise<void>> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
       const handle = await fs.open(lockFile, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
+      await handle.writeFile(`${process.pid}\n${hostname()}\n`);
       await handle.close();
       return () => fs.rm(lockFile, { force: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return async () => {};
-      const st = await fs.stat(lockFile).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > staleMs) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        warn(`could not lock the alert log (${(error as Error).message}); updating it unlocked, a change made at the same moment by another run may be lost`);
+        return async () => {};
+      }
+      if (await holderIsGone(lockFile)) {
         await fs.rm(lockFile, { force: true });
         continue;
       }
-      if (Date.now() > deadline) return async () => {};
-      await new Promise((done) => setTimeout(done, 25));
+      if (Date.now() > deadline) {
+        warn(`the alert log is still locked by another process after ${waitMs / 1000} s (${lockFile}); updating it anyway, a change made at the same moment may be lost`);
+        return async () => {};
+      }
+      await new Promise((done) => setTimeout(done, ALERT_LOCK_RETRY_MS));
     }
+  }
+}
+
+/** The lock file names its holder (PID, host); a holder that no longer runs, or an old file, is gone. */
+async function holderIsGone(lockFile: string): Promise<boolean> {
+  const st = await fs.stat(lockFile).catch(() => undefined);
+  if (!st) return true;
+  if (Date.now() - st.mtimeMs > ALERT_LOCK_STALE_MS) return true;
+  const [pidText, host] = (await fs.readFile(lockFile, 'utf8').catch(() => '')).split('\n');
+  const pid = Number(pidText);
+  // Another host's PIDs mean nothing here; a file still being written names no one yet.
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
@@ -223,7 +265,7 @@ export async function applyAlertChanges(
         alert.resolution = 'auto';
         changes.resolved.push(alert);
       }
-    });
+    }, options.lockWaitMs);
   } catch (error) {
     warn(`could not update the alert log in ${settings.stateDir}: ${(error as Error).message}`);
     return changes;
@@ -273,7 +315,7 @@ export async function resolveAlertById(stateDir: string, idOrPrefix: string, not
     alert.resolution = 'manual';
     if (note !== undefined) alert.note = redactSecrets(note);
     return { ...alert };
-  });
+  }, options.lockWaitMs);
 }
 
 // ---- The API that run commands (create, restore, verify, replicate, prune, delete) call ----

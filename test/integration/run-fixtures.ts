@@ -163,6 +163,8 @@ export function spawnCli(sandbox: Sandbox, args: string[], env: NodeJS.ProcessEn
 export async function createHeldAt(sandbox: Sandbox, checkpoint: string, args: string[] = []): Promise<RunningCli> {
   await rm(sandbox.checkpointFile, { force: true });
   const run = spawnCli(sandbox, ['create', ...args], {
+    // The explicit test-only switch: without it the CLI ignores checkpoints (src/engine/checkpoints.ts).
+    MONGO_BACKUP_TEST_CHECKPOINTS: '1',
     MONGO_BACKUP_TEST_CHECKPOINT: checkpoint,
     MONGO_BACKUP_TEST_CHECKPOINT_FILE: sandbox.checkpointFile,
   });

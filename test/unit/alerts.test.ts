@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackupError } from '../../src/errors.js';
@@ -111,6 +113,46 @@ describe('alert log', () => {
     await clearRunFailure({ stateDir });
     active = (await loadAlerts(stateDir)).filter(isActive);
     expect(active.map((a) => a.type)).toEqual(['restore_failed']);
+  });
+});
+
+describe('the alert log lock', () => {
+  const lockFile = (): string => `${alertsPath(stateDir)}.lock`;
+  const holdLock = (pid: number, host = hostname()): Promise<void> => writeFile(lockFile(), `${pid}\n${host}\n`);
+
+  it('waits for a lock another process holds, then records the change and removes its own lock', async () => {
+    await holdLock(process.pid);
+    const warnings: string[] = [];
+    const raising = raiseAlert({ stateDir }, diskLow, { warn: (m) => warnings.push(m) });
+    // Released by its holder while we wait (the holder keeps it for milliseconds in real runs).
+    setTimeout(() => void rm(lockFile()), 100);
+    const { isNew } = await raising;
+    expect(isNew).toBe(true);
+    expect(warnings).toEqual([]);
+    expect(await loadAlerts(stateDir)).toHaveLength(1);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  it('takes over at once a lock whose holder no longer runs on this host', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    await holdLock(dead);
+    const warnings: string[] = [];
+    await raiseAlert({ stateDir }, diskLow, { warn: (m) => warnings.push(m), lockWaitMs: 60_000 });
+    expect(warnings).toEqual([]);
+    expect(await loadAlerts(stateDir)).toHaveLength(1);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  it('does not carry on silently when the lock stays held: it waits its time, records the change and says so', async () => {
+    await holdLock(process.pid, 'another-host');
+    const warnings: string[] = [];
+    const started = Date.now();
+    await raiseAlert({ stateDir }, diskLow, { warn: (m) => warnings.push(m), lockWaitMs: 200 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(warnings).toEqual([expect.stringMatching(/^the alert log is still locked by another process after 0\.2 s .*updating it anyway/)]);
+    expect(await loadAlerts(stateDir)).toHaveLength(1);
+    // The other process's lock is left to it.
+    expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\nanother-host\n`);
   });
 });
 

@@ -1,7 +1,9 @@
 /**
- * Talking to the server with the driver: a fast reachability check before spawning the tools (so an
- * unreachable server fails in seconds with a clear message, not after mongodump's 30 s timeout), the
- * server version for the manifest, and the per-namespace counts restore checks against.
+ * Talking to a MongoDB server with the driver, on both sides of the tool: the source `create` dumps
+ * (a fast reachability check before spawning mongodump, so an unreachable server fails in seconds
+ * with a clear message, not after its 30 s timeout; the server version for the manifest) and the
+ * destination `restore` writes to (what is already there, the per-namespace counts it checks
+ * against, dropping namespaces again to undo a failed restore).
  */
 import { MongoClient } from 'mongodb';
 import { BackupError, ErrorCodes, redactSecrets } from '../errors.js';
