@@ -150,6 +150,12 @@ export const defaultOplogSizeBytes = 1024 ** 3;
 export interface FerretDBStartOptions extends StartOptions {
   /** Capped size of `local.oplog.rs`; a small one makes the oplog roll over (docs/TESTBED.md). */
   oplogSizeBytes?: number;
+  /**
+   * How often FerretDB trims capped collections (the oplog included), in seconds; FerretDB's
+   * default is 60. FerretDB trims only then, not on each insert as mongod does, so a test that
+   * wants the oplog to roll over sets a short interval.
+   */
+  cappedCleanupSeconds?: number;
 }
 
 /**
@@ -172,6 +178,7 @@ export async function startFerretDB(options: FerretDBStartOptions): Promise<Peer
     '--debug-addr=-',
     '--log-level=warn',
     `--repl-set-name=${ferretdbReplicaSetName}`,
+    ...(options.cappedCleanupSeconds === undefined ? [] : [`--test-capped-cleanup-interval=${options.cappedCleanupSeconds}s`]),
   ], logFile);
   const uri = `mongodb://127.0.0.1:${port}/`;
   const details: MongoPeer = { uri, ...tools, kind: 'ferretdb' };

@@ -4,7 +4,7 @@
 // (`mongodump --oplog`, `mongorestore --oplogReplay`) carry writes made during a dump.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MongoClient, MongoServerError, type Db, type Document } from 'mongodb';
 import {
   peerDataDir,
@@ -326,7 +326,7 @@ function runTool(binary: string, args: string[]): Promise<{ code: number | null;
   });
 }
 
-describe('patched FerretDB: mongodump --oplog while writing, mongorestore --oplogReplay', () => {
+describe('patched FerretDB on private instances: dump while writing and replay, oplog rollover', () => {
   const handles: PeerHandle<MongoPeer>[] = [];
   const dirs: string[] = [];
   afterAll(async () => {
@@ -334,10 +334,10 @@ describe('patched FerretDB: mongodump --oplog while writing, mongorestore --oplo
     for (const dir of dirs) await removePeerDataDir(dir);
   });
 
-  async function privateFerretDB(): Promise<PeerHandle<MongoPeer>> {
+  async function privateFerretDB(options: { oplogSizeBytes?: number; cappedCleanupSeconds?: number } = {}): Promise<PeerHandle<MongoPeer>> {
     const dir = await peerDataDir('ferretdb-oplog');
     dirs.push(dir);
-    const handle = await startFerretDB({ dataDir: dir });
+    const handle = await startFerretDB({ dataDir: dir, ...options });
     handles.push(handle);
     return handle;
   }
@@ -381,6 +381,29 @@ describe('patched FerretDB: mongodump --oplog while writing, mongorestore --oplo
     } finally {
       await sourceClient.close();
       await targetClient.close();
+    }
+  });
+
+  it('a small oplog rolls over: the oldest entries go, the newest stay', async (ctx) => {
+    ferretdbOrSkip(ctx);
+    // FerretDB trims capped collections on a timer, not on each insert: a 1 s interval here.
+    const small = await privateFerretDB({ oplogSizeBytes: 20_000, cappedCleanupSeconds: 1 });
+    const client = new MongoClient(small.details.uri);
+    try {
+      const things = client.db('rollover').collection<NumberedDoc>('things');
+      const oplog = client.db('local').collection('oplog.rs');
+      await things.insertOne({ _id: 0, pad: 'first' });
+      const first = await oplog.findOne({ ns: 'rollover.things', 'o._id': 0 });
+      expect(first).not.toBeNull();
+      for (let batch = 1; batch <= 10; batch++) {
+        await things.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: batch * 100 + i, pad: 'x'.repeat(100) })));
+      }
+
+      await vi.waitFor(async () => expect(await oplog.countDocuments({ ts: first!['ts'] })).toBe(0), { timeout: 30_000, interval: 250 });
+      expect(await oplog.countDocuments({ ns: 'rollover.things', 'o._id': 1049 })).toBe(1);
+      expect(await things.countDocuments()).toBe(501);
+    } finally {
+      await client.close();
     }
   });
 });
