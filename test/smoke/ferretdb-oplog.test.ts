@@ -51,19 +51,40 @@ async function collectionNames(db: Db): Promise<string[]> {
   return names.sort();
 }
 
+// Private instances: these tests rename collections, and a rename logged in the shared peer's
+// oplog would make a concurrent `mongodump --oplog` of another test fail, as on mongod.
+const privateHandles: PeerHandle<MongoPeer>[] = [];
+const privateDirs: string[] = [];
+afterAll(async () => {
+  for (const handle of privateHandles) await handle.stop();
+  for (const dir of privateDirs) await removePeerDataDir(dir);
+});
+
+async function privateFerretDB(options: { oplogSizeBytes?: number; cappedCleanupSeconds?: number } = {}): Promise<PeerHandle<MongoPeer>> {
+  const dir = await peerDataDir('ferretdb-oplog');
+  privateDirs.push(dir);
+  const handle = await startFerretDB({ dataDir: dir, ...options });
+  privateHandles.push(handle);
+  return handle;
+}
+
+/** Whether the shared MongoDB peer is the patched FerretDB, so private instances can start. */
+function ferretdbAvailable(): boolean {
+  return peerMissingReason('mongo') === undefined && testbed().mongo.kind === 'ferretdb';
+}
+
 describe('patched FerretDB: applyOps', () => {
   let client: MongoClient | undefined;
   let db: Db;
   let ns: (collection: string) => string;
 
-  beforeAll(() => {
-    if (peerMissingReason('mongo') !== undefined) return; // each test skips (or fails in CI) itself
-    client = new MongoClient(testbed().mongo.uri);
+  beforeAll(async () => {
+    if (!ferretdbAvailable()) return; // each test skips (or fails in CI) itself
+    client = new MongoClient((await privateFerretDB()).details.uri);
     db = client.db(uniqueDbName('applyops'));
     ns = (collection) => `${db.databaseName}.${collection}`;
   });
   afterAll(async () => {
-    await db?.dropDatabase().catch(() => undefined);
     await client?.close();
   });
 
@@ -221,6 +242,59 @@ describe('patched FerretDB: oplog format', () => {
       await client.close();
     }
   });
+
+  it('logs DDL as c entries, which applyOps replays into the same collections and indexes', async (ctx) => {
+    ferretdbOrSkip(ctx);
+    const source = new MongoClient((await privateFerretDB()).details.uri);
+    const target = new MongoClient((await privateFerretDB()).details.uri);
+    try {
+      const db = source.db('ddl');
+      await db.createCollection('keep');
+      await db.createCollection('ring', { capped: true, size: 8192 });
+      await db.createCollection('gone');
+      await db.createCollection('old');
+      await numbered(db, 'keep').createIndex({ email: 1 }, { unique: true, name: 'email_1' });
+      await numbered(db, 'keep').createIndex({ a: 1, b: -1 }, { name: 'a_b' });
+      await numbered(db, 'keep').dropIndex('a_b');
+      await db.renameCollection('old', 'renamed');
+      await db.dropCollection('gone');
+      await source.db('ddlgone').createCollection('x');
+      await source.db('ddlgone').dropDatabase();
+
+      const entries = await source
+        .db('local')
+        .collection('oplog.rs')
+        .find({ op: 'c', ns: { $in: ['ddl.$cmd', 'ddlgone.$cmd'] } }, { sort: { $natural: 1 } })
+        .toArray();
+      expect(entries.map((entry) => entry['o'])).toEqual([
+        { create: 'keep' },
+        { create: 'ring', capped: true, size: 8192 },
+        { create: 'gone' },
+        { create: 'old' },
+        { createIndexes: 'keep', v: 2, key: { email: 1 }, name: 'email_1', unique: true },
+        { createIndexes: 'keep', v: 2, key: { a: 1, b: -1 }, name: 'a_b' },
+        { dropIndexes: 'keep', index: 'a_b' },
+        { renameCollection: 'ddl.old', to: 'ddl.renamed', stayTemp: false, dropTarget: false },
+        { drop: 'gone' },
+        { create: 'x' },
+        { dropDatabase: 1 },
+      ]);
+
+      // As mongorestore --oplogReplay sends them: one entry per applyOps.
+      for (const entry of entries) await target.db('admin').command({ applyOps: [entry] });
+      const replayed = target.db('ddl');
+      expect(await collectionNames(replayed)).toEqual(['keep', 'renamed', 'ring']);
+      expect((await numbered(replayed, 'keep').indexes()).map((index) => [index.name, index.key, index.unique === true])).toEqual([
+        ['_id_', { _id: 1 }, false],
+        ['email_1', { email: 1 }, true],
+      ]);
+      const databases = (await target.db('admin').admin().listDatabases()).databases.map((info) => info.name);
+      expect(databases).not.toContain('ddlgone');
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -327,21 +401,6 @@ function runTool(binary: string, args: string[]): Promise<{ code: number | null;
 }
 
 describe('patched FerretDB on private instances: dump while writing and replay, oplog rollover', () => {
-  const handles: PeerHandle<MongoPeer>[] = [];
-  const dirs: string[] = [];
-  afterAll(async () => {
-    for (const handle of handles) await handle.stop();
-    for (const dir of dirs) await removePeerDataDir(dir);
-  });
-
-  async function privateFerretDB(options: { oplogSizeBytes?: number; cappedCleanupSeconds?: number } = {}): Promise<PeerHandle<MongoPeer>> {
-    const dir = await peerDataDir('ferretdb-oplog');
-    dirs.push(dir);
-    const handle = await startFerretDB({ dataDir: dir, ...options });
-    handles.push(handle);
-    return handle;
-  }
-
   it('restores the state after one of the writer operations, including ones made during the dump', async (ctx) => {
     ferretdbOrSkip(ctx);
     const source = await privateFerretDB();
