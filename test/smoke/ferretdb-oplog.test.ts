@@ -3,9 +3,10 @@
 // member would have; updates are logged in MongoDB's replacement form; and the real tools
 // (`mongodump --oplog`, `mongorestore --oplogReplay`) carry writes made during a dump.
 import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MongoClient, MongoServerError, type Db, type Document } from 'mongodb';
+import { MongoClient, MongoServerError, Timestamp, type Db, type Document } from 'mongodb';
 import {
   peerDataDir,
   peerMissingReason,
@@ -440,6 +441,58 @@ describe('patched FerretDB on private instances: dump while writing and replay, 
     } finally {
       await sourceClient.close();
       await targetClient.close();
+    }
+  });
+
+  it('an oplog slice dumped from local.oplog.rs replays onto a restored base with --oplogFile; --oplogLimit stops before the given entry', async (ctx) => {
+    ferretdbOrSkip(ctx);
+    const source = await privateFerretDB();
+    const full = await privateFerretDB();
+    const limited = await privateFerretDB();
+    const sourceClient = new MongoClient(source.details.uri);
+    const clients = [full, limited].map((peer) => new MongoClient(peer.details.uri));
+    try {
+      const db = sourceClient.db('slice');
+      const oplog = sourceClient.db('local').collection('oplog.rs');
+      await numbered(db, 't').insertMany([{ _id: 1, a: 1, b: 1 }, { _id: 2, a: 2 }]);
+      const base = join(source.dataDir, 'base.archive');
+      expect((await runTool(source.details.mongodump, [`--uri=${source.details.uri}`, `--archive=${base}`])).code).toBe(0);
+      const baseEnd = (await oplog.find({}, { sort: { $natural: -1 }, limit: 1 }).next())?.['ts'] as Timestamp;
+
+      await numbered(db, 't').updateOne({ _id: 1 }, { $unset: { b: '' } });
+      await numbered(db, 't').deleteOne({ _id: 2 });
+      await db.createCollection('side');
+      await numbered(db, 'side').createIndex({ k: 1 }, { name: 'k_1' });
+      await numbered(db, 'side').insertOne({ _id: 5, k: 'v' });
+      const deleteEntry = await oplog.findOne({ ns: 'slice.t', op: 'd' });
+
+      const sliceDir = join(source.dataDir, 'slice');
+      const query = JSON.stringify({ ts: { $gt: { $timestamp: { t: baseEnd.t, i: baseEnd.i } } } });
+      const slice = await runTool(source.details.mongodump, [`--uri=${source.details.uri}`, '-d', 'local', '-c', 'oplog.rs', `--query=${query}`, `--out=${sliceDir}`]);
+      expect(slice.stderr).toMatch(/done dumping local\.oplog\.rs \(5 documents\)/);
+      const emptyDir = join(source.dataDir, 'empty');
+      await mkdir(emptyDir, { recursive: true });
+
+      const deleteTs = deleteEntry?.['ts'] as Timestamp;
+      const limits = [[], [`--oplogLimit=${deleteTs.t}:${deleteTs.i}`]];
+      for (const [index, peer] of [full, limited].entries()) {
+        expect((await runTool(peer.details.mongorestore, [`--uri=${peer.details.uri}`, `--archive=${base}`])).code).toBe(0);
+        const replay = await runTool(peer.details.mongorestore, [
+          `--uri=${peer.details.uri}`, '--oplogReplay', `--oplogFile=${join(sliceDir, 'local', 'oplog.rs.bson')}`, ...limits[index]!, `--dir=${emptyDir}`,
+        ]);
+        expect(replay.code, replay.stderr).toBe(0);
+      }
+
+      const [fullDb, limitedDb] = clients.map((client) => client.db('slice')) as [Db, Db];
+      expect(await documents(fullDb, 't')).toEqual([{ _id: 1, a: 1 }]);
+      expect(await documents(fullDb, 'side')).toEqual([{ _id: 5, k: 'v' }]);
+      expect((await numbered(fullDb, 'side').indexes()).map((index) => index.name)).toEqual(['_id_', 'k_1']);
+      // --oplogLimit is exclusive: the $unset before the delete is applied, the delete and what follows are not.
+      expect(await documents(limitedDb, 't')).toEqual([{ _id: 1, a: 1 }, { _id: 2, a: 2 }]);
+      expect(await collectionNames(limitedDb)).toEqual(['t']);
+    } finally {
+      await sourceClient.close();
+      for (const client of clients) await client.close();
     }
   });
 
