@@ -415,6 +415,8 @@ describe('patched FerretDB on private instances: dump while writing and replay, 
       await db.collection('bulk').insertMany(bulk);
 
       const writer = startWriter(db, new Map(initial.map((doc) => [doc._id, doc])));
+      // Some writes before the dump starts, so "not older than the dump's start" means something.
+      await vi.waitFor(() => expect(writer.states.length).toBeGreaterThan(20), { timeout: 30_000, interval: 20 });
       const statesAtDumpStart = writer.states.length;
       const dump = await runTool(source.details.mongodump, [`--uri=${source.details.uri}`, '--oplog', `--archive=${archive}`]);
       const opsBeforeStop = writer.states.length - 1;
