@@ -125,12 +125,12 @@ describe('patched FerretDB: applyOps', () => {
     expect(await documents(db, 'upsert')).toEqual([{ _id: 7, v: 'replayed' }]);
   });
 
-  it('u in the $v:2 diff form applies updates, inserts, deletes, sub-object and array-element diffs', async (ctx) => {
+  it('u in the $v:2 diff form applies updates, inserts, deletes, sub-object diffs, array-element updates and appends', async (ctx) => {
     ferretdbOrSkip(ctx);
     await numbered(db, 'diff').insertOne({ _id: 1, a: 1, b: 2, sub: { x: 1, y: 1 }, arr: ['p', 'q'], objs: [{ x: 1 }, { x: 2, y: 2 }] });
-    const diff = { u: { a: 10 }, i: { n: 'added' }, d: { b: false }, ssub: { u: { x: 2 } }, sarr: { a: true, u1: 'Q' }, sobjs: { a: true, s1: { d: { y: false } } } };
+    const diff = { u: { a: 10 }, i: { n: 'added' }, d: { b: false }, ssub: { u: { x: 2 } }, sarr: { a: true, u1: 'Q', u2: 'appended' }, sobjs: { a: true, s1: { d: { y: false } } } };
     await applyOps(db, [{ op: 'u', ns: ns('diff'), o2: { _id: 1 }, o: { $v: 2, diff } }]);
-    expect(await documents(db, 'diff')).toEqual([{ _id: 1, a: 10, sub: { x: 2, y: 1 }, arr: ['p', 'Q'], objs: [{ x: 1 }, { x: 2 }], n: 'added' }]);
+    expect(await documents(db, 'diff')).toEqual([{ _id: 1, a: 10, sub: { x: 2, y: 1 }, arr: ['p', 'Q', 'appended'], objs: [{ x: 1 }, { x: 2 }], n: 'added' }]);
   });
 
   it('a $v:2 array resize is refused with ok 0 and says why (not supported by the test bed)', async (ctx) => {
