@@ -141,7 +141,28 @@ function mongoTools(): { mongodump: string; mongorestore: string } {
 // ---------------------------------------------------------------------------------------------
 // MongoDB: FerretDB (SQLite backend) or, when asked for, a real mongod from PATH.
 
-export async function startFerretDB(options: StartOptions): Promise<PeerHandle<MongoPeer>> {
+/** The replica-set name FerretDB answers `hello` with: drivers and mongodump see a one-member set. */
+export const ferretdbReplicaSetName = 'rs0';
+
+/** Default capped size of the test bed's `local.oplog.rs`: no test run comes near rolling it over. */
+export const defaultOplogSizeBytes = 1024 ** 3;
+
+export interface FerretDBStartOptions extends StartOptions {
+  /** Capped size of `local.oplog.rs`; a small one makes the oplog roll over (docs/TESTBED.md). */
+  oplogSizeBytes?: number;
+  /**
+   * How often FerretDB trims capped collections (the oplog included), in seconds; FerretDB's
+   * default is 60. FerretDB trims only then, not on each insert as mongod does, so a test that
+   * wants the oplog to roll over sets a short interval.
+   */
+  cappedCleanupSeconds?: number;
+}
+
+/**
+ * FerretDB as a one-member replica set with a capped `local.oplog.rs`, so every insert, update and
+ * delete is logged as on a replica-set member (docs/TESTBED.md, "Oplog and applyOps").
+ */
+export async function startFerretDB(options: FerretDBStartOptions): Promise<PeerHandle<MongoPeer>> {
   const binary = peerBinary('ferretdb');
   const tools = mongoTools();
   const { port, logFile } = await prepare(options, 'ferretdb');
@@ -156,9 +177,31 @@ export async function startFerretDB(options: StartOptions): Promise<PeerHandle<M
     // The debug HTTP listener defaults to a fixed port, which parallel instances would fight over.
     '--debug-addr=-',
     '--log-level=warn',
+    `--repl-set-name=${ferretdbReplicaSetName}`,
+    ...(options.cappedCleanupSeconds === undefined ? [] : [`--test-capped-cleanup-interval=${options.cappedCleanupSeconds}s`]),
   ], logFile);
   const uri = `mongodb://127.0.0.1:${port}/`;
-  return launch(spawned, { port, dataDir: options.dataDir, details: { uri, ...tools, kind: 'ferretdb' }, what: 'ping' }, () => mongoAnswersPing(uri, port));
+  const details: MongoPeer = { uri, ...tools, kind: 'ferretdb' };
+  const handle = await launch(spawned, { port, dataDir: options.dataDir, details, what: 'ping' }, () => mongoAnswersPing(uri, port));
+  try {
+    await ensureOplog(uri, options.oplogSizeBytes ?? defaultOplogSizeBytes);
+  } catch (error) {
+    await handle.stop();
+    throw error;
+  }
+  return handle;
+}
+
+/** FerretDB logs writes only once a capped `local.oplog.rs` exists; a restart keeps the one it has. */
+async function ensureOplog(uri: string, sizeBytes: number): Promise<void> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+  try {
+    const local = client.db('local');
+    const existing = await local.listCollections({ name: 'oplog.rs' }, { nameOnly: true }).toArray();
+    if (existing.length === 0) await local.createCollection('oplog.rs', { capped: true, size: sizeBytes });
+  } finally {
+    await client.close();
+  }
 }
 
 /** mongod, mongodump and mongorestore from PATH, when all three are there. */
