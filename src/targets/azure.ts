@@ -16,7 +16,7 @@ import {
 import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
 import { authFailed, destroyOnAbort, honourLateAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetCapabilities, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString } from './util.js';
 
 const MIB = 1024 * 1024;
@@ -33,7 +33,7 @@ const pipelineOptions: StoragePipelineOptions = {
 
 export class AzureTarget implements Target {
   readonly type = 'azure';
-  readonly capabilities;
+  readonly capabilities: TargetCapabilities;
 
   constructor(
     readonly name: string,
@@ -41,7 +41,7 @@ export class AzureTarget implements Target {
     private readonly prefix: string,
     private readonly accessTier: BlockBlobTier | undefined,
   ) {
-    this.capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: container.url.startsWith('http://') };
+    this.capabilities = { insecureTransport: container.url.startsWith('http://') };
   }
 
   describe(): string {

@@ -41,7 +41,7 @@ import {
   unreachable,
   type TrackedBody,
 } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetCapabilities, TargetFactory, TemporaryCleanupOptions } from './types.js';
 import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalBoolean, optionalString, requireString } from './util.js';
 
 const MIB = 1024 * 1024;
@@ -82,16 +82,19 @@ interface UploadMarkers {
 /** How removeStaleTemporaries() names an aborted upload, so prune's report does not read as a deleted object. */
 const MULTIPART_UPLOAD_MARK = ' (multipart upload)';
 
-export class S3Target implements Target, TemporaryCleanup {
+export class S3Target implements Target {
   readonly type = 's3';
-  readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: false };
+  readonly capabilities: TargetCapabilities;
   private readonly client: S3Client;
 
   constructor(
     readonly name: string,
     private readonly settings: S3TargetSettings,
   ) {
-    this.capabilities.insecureTransport = settings.endpoint?.startsWith('http://') ?? false;
+    this.capabilities = {
+      insecureTransport: settings.endpoint?.startsWith('http://') ?? false,
+      removeStaleTemporaries: (olderThanMs, options) => this.removeStale(olderThanMs, options),
+    };
     this.client = new S3Client(clientConfig(settings));
   }
 
@@ -208,7 +211,7 @@ export class S3Target implements Target, TemporaryCleanup {
    * does not tell is kept. Returns `KEY (multipart upload)` for each, KEY relative to the prefix;
    * [] on servers without ListMultipartUploads.
    */
-  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
+  private async removeStale(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const stale = await this.staleUploads(olderThanMs);
     return removeStaleLeftovers(stale, (upload) => upload.key + MULTIPART_UPLOAD_MARK, (upload) => this.abortUpload(upload), options);
   }

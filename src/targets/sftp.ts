@@ -14,7 +14,6 @@
  * - One SSH connection per target, opened on first use and shared by concurrent operations
  *   (SFTP multiplexes requests); a dropped connection is reopened by the next operation.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as posix from 'node:path/posix';
 import { Readable, Writable } from 'node:stream';
@@ -23,10 +22,9 @@ import { createHash } from 'node:crypto';
 import SftpClient from 'ssh2-sftp-client';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackupError, ErrorCodes } from '../errors.js';
-import { TEMP_MARKER } from './local.js';
 import { authFailed, destroyOnAbort, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
-import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalNumber, optionalString, requireString } from './util.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetCapabilities, TargetFactory, TemporaryCleanupOptions } from './types.js';
+import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalNumber, optionalString, requireString, TEMP_MARKER, temporaryName } from './util.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
 const NO_SUCH_FILE = 2;
@@ -77,9 +75,12 @@ export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
-export class SftpTarget implements Target, TemporaryCleanup {
+export class SftpTarget implements Target {
   readonly type = 'sftp';
-  readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: false };
+  readonly capabilities: TargetCapabilities = {
+    insecureTransport: false,
+    removeStaleTemporaries: (olderThanMs, options) => this.removeStale(olderThanMs, options),
+  };
   private session: Promise<Session> | undefined;
   /** The host key fingerprint the server presented on the last refused connection. */
   private refusedFingerprint: string | undefined;
@@ -180,7 +181,7 @@ export class SftpTarget implements Target, TemporaryCleanup {
   async save(key: string, body: Readable, options: SaveOptions = {}): Promise<SaveResult> {
     const finalPath = this.pathOf(key);
     const folder = posix.dirname(finalPath);
-    const tempPath = posix.join(folder, `${TEMP_MARKER}${posix.basename(finalPath)}-${randomBytes(4).toString('hex')}`);
+    const tempPath = posix.join(folder, temporaryName(posix.basename(finalPath)));
     // Connecting and creating folders happen before the body is touched, so those failures can
     // be retried by the retry wrapper with the same body.
     if (options.signal?.aborted) throw targetFailed(this, `save ${key}`, 'the upload was aborted', options.signal.reason);
@@ -342,7 +343,7 @@ export class SftpTarget implements Target, TemporaryCleanup {
    * Removes temporary upload files older than `olderThanMs` that a killed run left behind (a
    * finished or failed save removes its own), and backup folders they leave empty. Returns their keys.
    */
-  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
+  private async removeStale(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const session = await this.connect();
     const stale = await this.staleTemporaries(session, olderThanMs);
     return removeStaleLeftovers(stale, (file) => file.key, (file) => this.removeLeftover(session, file), options);

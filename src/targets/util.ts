@@ -1,4 +1,5 @@
 /** Small helpers shared by target implementations. */
+import { randomBytes } from 'node:crypto';
 import { BackupError, ErrorCodes } from '../errors.js';
 import type { TargetConfigBase, TemporaryCleanupOptions } from './types.js';
 
@@ -8,6 +9,17 @@ export function normalizePrefix(prefix: unknown): string {
   if (typeof prefix !== 'string') throw configError('prefix', 'must be a string');
   const trimmed = prefix.replace(/^\/+/, '').replace(/\/+$/, '');
   return trimmed === '' ? '' : `${trimmed}/`;
+}
+
+/**
+ * Targets that write under a temporary name and rename (local, sftp, ftp) start that name with
+ * this, so list() skips it and removeStaleTemporaries() finds the leftovers of killed runs.
+ */
+export const TEMP_MARKER = '.tmp-';
+
+/** A fresh temporary name, in the same folder, for an object whose file name is `baseName`. */
+export function temporaryName(baseName: string): string {
+  return `${TEMP_MARKER}${baseName}-${randomBytes(4).toString('hex')}`;
 }
 
 /** Rejects keys that could escape the target's prefix or are otherwise unusable. */
