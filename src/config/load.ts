@@ -10,8 +10,17 @@ import * as path from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { parse as parseYaml } from 'yaml';
 import { BackupError, ErrorCodes, registerSecret } from '../errors.js';
-import type { RetentionConfig, TargetConfigBase } from '../targets/types.js';
+import type { TargetConfigBase } from '../targets/types.js';
+import { checkTargetConfig, rejectUnknownTargetKeys } from '../targets/keys.js';
 import { loadTargetTypes } from '../targets/registry.js';
+import { HEALTH_DEFAULTS } from '../health/evaluate.js';
+import { DEFAULT_INCOMPLETE_GRACE_MS } from '../retention/policy.js';
+import { DEFAULT_STALE_AFTER_MS } from '../state/lock.js';
+import { CONFIG_KEYS, type CheckedConfig } from './keys.js';
+import { checkSection, configError } from './schema.js';
+import { readSecretFile } from './secret-file.js';
+
+export { configError } from './schema.js';
 import type { CompressionAlgorithm } from '../engine/manifest.js';
 import { parseHexKey, parseIdentities, recipientFingerprint } from '../crypto/index.js';
 import { parseDuration } from '../duration.js';
@@ -60,25 +69,6 @@ export interface LoadConfigOptions {
   configFile?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-}
-
-const TOP_LEVEL_KEYS = new Set([
-  'mongodb',
-  'compression',
-  'encryption',
-  'stateDir',
-  'autoPrune',
-  'targets',
-  'health',
-  'alerts',
-  'retention',
-  'retries',
-  'incompleteGracePeriod',
-  'lockStaleAfter',
-]);
-
-export function configError(key: string, problem: string, hint?: string): BackupError {
-  return new BackupError(ErrorCodes.CONFIG_INVALID, `configuration: ${key} ${problem}`, hint ? { hint } : {});
 }
 
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
@@ -162,10 +152,12 @@ function deferTargetProblems(raw: unknown, env: NodeJS.ProcessEnv): { raw: unkno
   const problems = new Map<string, BackupError>();
   const targets = (raw as { targets?: unknown } | null)?.targets;
   if (!Array.isArray(targets)) return { raw, problems };
-  const reduced = targets.map((entry: unknown) => {
+  const reduced = targets.map((entry: unknown, index: number) => {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
     const fields = entry as Record<string, unknown>;
     if (typeof fields.name !== 'string') return entry;
+    // A misspelt key must fail even in a target left aside for an unset variable.
+    rejectUnknownTargetKeys(fields, index);
     const problem = expansionProblem(entry, env, `targets.${fields.name}`);
     if (!problem) return entry;
     problems.set(fields.name, problem);
@@ -217,17 +209,16 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, key: string): 
 
 function resolveConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string | undefined, cwd: string): ResolvedConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError('file', 'must be a mapping of keys');
-  for (const key of Object.keys(raw)) {
-    if (!TOP_LEVEL_KEYS.has(key)) throw configError(key, 'is not a known key', `known keys: ${[...TOP_LEVEL_KEYS].join(', ')}`);
-  }
+  // Relative paths in the file are relative to the file; those from the environment and the defaults to the working directory.
   const baseDir = file ? path.dirname(file) : cwd;
+  const checked = checkSection(raw, '', CONFIG_KEYS, { baseDir }) as CheckedConfig;
   const config: ResolvedConfig = {
-    mongodb: resolveMongo(section(raw, 'mongodb'), env),
-    compression: resolveCompression(section(raw, 'compression')),
-    encryption: resolveEncryption(section(raw, 'encryption'), env, baseDir),
-    stateDir: resolveStateDir(raw.stateDir, env, baseDir),
-    autoPrune: bool(raw.autoPrune, 'autoPrune') ?? false,
-    targets: resolveTargets(raw.targets, env, cwd, baseDir),
+    mongodb: resolveMongo(checked.mongodb ?? {}, env),
+    compression: resolveCompression(checked.compression ?? {}),
+    encryption: resolveEncryption(checked.encryption ?? {}, env),
+    stateDir: resolveStateDir(checked.stateDir, env),
+    autoPrune: checked.autoPrune ?? false,
+    targets: resolveTargets(checked.targets, env, cwd, baseDir),
     // The original design's defaults: keep at most 10, delete older than 30 days.
     retentionDefaults: {
       maxBackups: 10,
@@ -235,92 +226,56 @@ function resolveConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, fil
       ...optionalEnvInt(env, 'MAX_BACKUPS', 'maxBackups'),
       ...optionalEnvInt(env, 'BACKUP_RETENTION_DAYS', 'retentionDays'),
     },
-    health: resolveHealth(section(raw, 'health')),
-    alerts: resolveAlerts(section(raw, 'alerts')),
+    health: resolveHealth(checked.health ?? {}),
+    alerts: resolveAlerts(checked.alerts ?? {}),
     autoBackupEnabled: (env.ENABLE_AUTO_BACKUP ?? 'true').toLowerCase() !== 'false',
-    incompleteGraceMs: optionalDuration(raw, 'incompleteGracePeriod') ?? 24 * 3600_000,
-    lockStaleAfterMs: optionalDuration(raw, 'lockStaleAfter') ?? 24 * 3600_000,
-    retries: int(raw.retries, 'retries', 0, 20) ?? 3,
+    incompleteGraceMs: optionalDuration(checked.incompleteGracePeriod, 'incompleteGracePeriod') ?? DEFAULT_INCOMPLETE_GRACE_MS,
+    lockStaleAfterMs: optionalDuration(checked.lockStaleAfter, 'lockStaleAfter') ?? DEFAULT_STALE_AFTER_MS,
+    retries: inRange(checked.retries, 'retries', 0, 20) ?? 3,
   };
-  applyDefaultRetention(raw.retention, config.targets);
+  // A top-level `retention:` block is the policy of every target that has none of its own.
+  if (checked.retention) for (const t of config.targets) t.retention ??= checked.retention;
   if (file) config.configFile = file;
   return config;
 }
 
-function optionalDuration(raw: Record<string, unknown>, key: string): number | undefined {
-  const value = raw[key];
-  return value === undefined || value === null ? undefined : parseDuration(str(value, key) ?? '', key);
+function optionalDuration(value: string | undefined, key: string): number | undefined {
+  return value === undefined ? undefined : parseDuration(value, key);
 }
 
-function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
-  const value = raw[key];
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw configError(key, 'must be a mapping');
-  return value as Record<string, unknown>;
-}
-
-function str(value: unknown, key: string): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw configError(key, 'must be a string');
+/** A checked number (schema.ts made it one) within [min, max]. */
+function inRange(value: number | undefined, key: string, min: number, max: number): number | undefined {
+  if (value !== undefined && (value < min || value > max)) throw configError(key, `must be a number between ${min} and ${max} (got ${value})`);
   return value;
 }
 
-function bool(value: unknown, key: string): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw configError(key, 'must be true or false');
-  return value;
-}
-
-function num(value: unknown, key: string, min: number, max: number): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
-    throw configError(key, `must be a number between ${min} and ${max} (got ${JSON.stringify(value)})`);
-  }
-  return n;
-}
-
-function int(value: unknown, key: string, min: number, max: number): number | undefined {
-  const n = num(value, key, min, max);
-  if (n !== undefined && !Number.isInteger(n)) throw configError(key, `must be a whole number (got ${n})`);
-  return n;
-}
-
-function stringList(value: unknown, key: string): string[] {
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw configError(key, 'must be a list of strings');
-  return value as string[];
-}
-
-function checkKeys(obj: Record<string, unknown>, prefix: string, allowed: string[]): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) throw configError(`${prefix}.${key}`, 'is not a known key', `known: ${allowed.join(', ')}`);
-  }
-}
-
-function resolveMongo(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): ResolvedConfig['mongodb'] {
-  checkKeys(raw, 'mongodb', ['uri', 'uriFile', 'mongodump', 'mongorestore', 'dumpArgs', 'restoreArgs']);
-  let uri = env.MONGODB_URI || str(raw.uri, 'mongodb.uri');
-  const uriFile = str(raw.uriFile, 'mongodb.uriFile');
-  if (!uri && uriFile) uri = readSecretFile(uriFile, 'mongodb.uriFile');
+function resolveMongo(raw: NonNullable<CheckedConfig['mongodb']>, env: NodeJS.ProcessEnv): ResolvedConfig['mongodb'] {
+  let uri = env.MONGODB_URI || raw.uri;
+  if (!uri && raw.uriFile) uri = readSecretFile(raw.uriFile, 'mongodb.uriFile').trim();
   if (uri) {
     validateMongoUri(uri, env.MONGODB_URI ? 'MONGODB_URI' : 'mongodb.uri');
     registerUriPassword(uri);
   }
-  const dumpArgs = stringList(raw.dumpArgs, 'mongodb.dumpArgs');
-  const restoreArgs = stringList(raw.restoreArgs, 'mongodb.restoreArgs');
-  for (const arg of [...dumpArgs, ...restoreArgs]) {
-    if (/^--(password|uri|config|archive)\b/.test(arg)) {
-      throw configError('mongodb.dumpArgs', `must not contain ${arg.split('=')[0]}: the tool sets it (secrets never go into argv)`);
-    }
-  }
+  const dumpArgs = raw.dumpArgs ?? [];
+  const restoreArgs = raw.restoreArgs ?? [];
+  refuseToolOwnedArgs(dumpArgs, 'mongodb.dumpArgs');
+  refuseToolOwnedArgs(restoreArgs, 'mongodb.restoreArgs');
   return {
     ...(uri ? { uri } : {}),
-    mongodump: str(raw.mongodump, 'mongodb.mongodump') ?? 'mongodump',
-    mongorestore: str(raw.mongorestore, 'mongodb.mongorestore') ?? 'mongorestore',
+    mongodump: raw.mongodump ?? 'mongodump',
+    mongorestore: raw.mongorestore ?? 'mongorestore',
     dumpArgs,
     restoreArgs,
   };
+}
+
+/** Arguments the tool sets itself; a secret among them would end up in argv. */
+function refuseToolOwnedArgs(args: string[], key: string): void {
+  for (const arg of args) {
+    if (/^--(password|uri|config|archive)\b/.test(arg)) {
+      throw configError(key, `must not contain ${arg.split('=')[0]}: the tool sets it (secrets never go into argv)`);
+    }
+  }
 }
 
 /** Checks a connection string's shape (the server is not contacted here). */
@@ -353,39 +308,26 @@ function registerUriPassword(uri: string): void {
   }
 }
 
-function resolveCompression(raw: Record<string, unknown>): ResolvedConfig['compression'] {
-  checkKeys(raw, 'compression', ['algorithm', 'level']);
-  const algorithm = str(raw.algorithm, 'compression.algorithm') ?? 'zstd';
+function resolveCompression(raw: NonNullable<CheckedConfig['compression']>): ResolvedConfig['compression'] {
+  const algorithm = raw.algorithm ?? 'zstd';
   if (!['zstd', 'gzip', 'none'].includes(algorithm)) throw configError('compression.algorithm', `must be zstd, gzip or none (got "${algorithm}")`);
-  const level = int(raw.level, 'compression.level', algorithm === 'zstd' ? -7 : 0, algorithm === 'zstd' ? 22 : 9);
+  const level = inRange(raw.level, 'compression.level', algorithm === 'zstd' ? -7 : 0, algorithm === 'zstd' ? 22 : 9);
   return { algorithm: algorithm as CompressionAlgorithm, ...(level !== undefined ? { level } : {}) };
 }
 
-function readSecretFile(file: string, key: string, baseDir?: string): string {
-  const full = baseDir ? path.resolve(baseDir, file) : file;
-  try {
-    return readFileSync(full, 'utf8').trim();
-  } catch (error) {
-    throw configError(key, `file ${full} could not be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}
-
-function resolveEncryption(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, baseDir: string): ResolvedConfig['encryption'] {
-  checkKeys(raw, 'encryption', ['key', 'keyFile', 'recipients', 'identityFile']);
+function resolveEncryption(raw: NonNullable<CheckedConfig['encryption']>, env: NodeJS.ProcessEnv): ResolvedConfig['encryption'] {
   let key: Buffer | undefined;
   if (env.BACKUP_ENCRYPTION_KEY) {
     registerSecret(env.BACKUP_ENCRYPTION_KEY);
     key = parseHexKey(env.BACKUP_ENCRYPTION_KEY.trim(), 'BACKUP_ENCRYPTION_KEY');
   } else if (raw.key !== undefined) {
-    const text = str(raw.key, 'encryption.key') ?? '';
-    registerSecret(text);
-    key = parseHexKey(text.trim(), 'encryption.key');
+    key = parseHexKey(raw.key.trim(), 'encryption.key');
   } else if (raw.keyFile !== undefined) {
-    const text = readSecretFile(str(raw.keyFile, 'encryption.keyFile') ?? '', 'encryption.keyFile', baseDir);
+    const text = readSecretFile(raw.keyFile, 'encryption.keyFile').trim();
     registerSecret(text);
     key = parseHexKey(text, 'encryption.keyFile');
   }
-  const recipients = stringList(raw.recipients, 'encryption.recipients').map((r) => r.trim());
+  const recipients = (raw.recipients ?? []).map((r) => r.trim());
   for (const [i, r] of recipients.entries()) {
     try {
       recipientFingerprint(r);
@@ -394,37 +336,25 @@ function resolveEncryption(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     }
   }
   let identities: string[] = [];
-  const identityFile = str(raw.identityFile, 'encryption.identityFile');
-  if (identityFile) {
-    const text = readSecretFile(identityFile, 'encryption.identityFile', baseDir);
-    identities = parseIdentities(text);
+  if (raw.identityFile) {
+    identities = parseIdentities(readSecretFile(raw.identityFile, 'encryption.identityFile'));
     identities.forEach(registerSecret);
   }
   return { ...(key ? { key } : {}), recipients, identities };
 }
 
-function resolveStateDir(raw: unknown, env: NodeJS.ProcessEnv, baseDir: string): string {
+function resolveStateDir(configured: string | undefined, env: NodeJS.ProcessEnv): string {
   if (env.BACKUP_STATE_DIR) return path.resolve(env.BACKUP_STATE_DIR);
-  const configured = str(raw, 'stateDir');
-  if (configured) return path.resolve(baseDir, configured);
+  if (configured) return configured;
   if (process.getuid?.() === 0 && !env.XDG_STATE_HOME) return '/var/lib/mongo-backup';
   const stateHome = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
   return path.join(stateHome, 'mongo-backup');
 }
 
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const RETENTION_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly', 'maxAge', 'minAge'];
 
-/** Relative paths in the file are relative to the file (like stateDir and keyFile); env and defaults to the working directory. */
-function resolveTargets(raw: unknown, env: NodeJS.ProcessEnv, cwd: string, baseDir: string): TargetConfigBase[] {
-  let targets: TargetConfigBase[] = [];
-  if (raw !== undefined && raw !== null) {
-    if (!Array.isArray(raw)) throw configError('targets', 'must be a list of targets');
-    targets = raw.map((entry, i) => validateTarget(entry, i));
-    for (const t of targets) {
-      if (t.type === 'local' && typeof t.path === 'string') t.path = path.resolve(baseDir, t.path);
-    }
-  }
+function resolveTargets(raw: unknown[] | undefined, env: NodeJS.ProcessEnv, cwd: string, baseDir: string): TargetConfigBase[] {
+  const targets = (raw ?? []).map((entry, index) => validateTarget(entry, index, baseDir));
   const storagePath = env.BACKUP_STORAGE_PATH;
   if (targets.length === 0) {
     targets.push({ name: 'local', type: 'local', path: path.resolve(cwd, storagePath || './backups') });
@@ -453,48 +383,30 @@ function resolveTargets(raw: unknown, env: NodeJS.ProcessEnv, cwd: string, baseD
   return targets;
 }
 
-function validateTarget(entry: unknown, index: number): TargetConfigBase {
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw configError(`targets[${index}]`, 'must be a mapping');
-  const t = entry as Record<string, unknown>;
-  const name = t.name;
+/** Name first (messages use it), then the type's declared keys (src/targets/keys.ts). */
+function validateTarget(entry: unknown, index: number, baseDir: string): TargetConfigBase {
+  const name = (entry as { name?: unknown } | null)?.name;
   if (typeof name !== 'string' || !TARGET_NAME.test(name)) {
     throw configError(`targets[${index}].name`, 'is required: letters, digits, ".", "_" or "-" (at most 63)');
   }
-  if (typeof t.type !== 'string' || t.type === '') throw configError(`targets.${name}.type`, 'is required (local, s3, gcs, azure, sftp, ftp)');
-  if (t.retention !== undefined) {
-    if (typeof t.retention !== 'object' || t.retention === null) throw configError(`targets.${name}.retention`, 'must be a mapping');
-    checkKeys(t.retention as Record<string, unknown>, `targets.${name}.retention`, RETENTION_KEYS);
-  }
-  return { ...t, name, type: t.type, ...(t.retention ? { retention: t.retention as RetentionConfig } : {}) };
+  return checkTargetConfig(entry, { baseDir, index });
 }
 
-/** A top-level `retention:` block is the policy of every target that has none of its own. */
-function applyDefaultRetention(raw: unknown, targets: TargetConfigBase[]): void {
-  if (raw === undefined || raw === null) return;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw configError('retention', 'must be a mapping');
-  checkKeys(raw as Record<string, unknown>, 'retention', RETENTION_KEYS);
-  for (const t of targets) t.retention ??= raw as RetentionConfig;
-}
-
-function resolveHealth(raw: Record<string, unknown>): ResolvedConfig['health'] {
-  checkKeys(raw, 'health', ['maxAgeHours', 'minSuccessRate', 'minFreeDiskPercent', 'minFreeDiskBytes']);
-  const minFreeDiskPercent = num(raw.minFreeDiskPercent, 'health.minFreeDiskPercent', 0, 100) ?? 10;
-  const minFreeDiskBytes = num(raw.minFreeDiskBytes, 'health.minFreeDiskBytes', 0, Number.MAX_SAFE_INTEGER);
+/** Thresholds given in the file; the defaults live once, in HEALTH_DEFAULTS (src/health/evaluate.ts). */
+function resolveHealth(raw: NonNullable<CheckedConfig['health']>): ResolvedConfig['health'] {
+  const minFreeDiskBytes = inRange(raw.minFreeDiskBytes, 'health.minFreeDiskBytes', 0, Number.MAX_SAFE_INTEGER);
   return {
-    maxAgeHours: num(raw.maxAgeHours, 'health.maxAgeHours', 0.01, 24 * 366) ?? 26,
-    minSuccessRate: num(raw.minSuccessRate, 'health.minSuccessRate', 0, 1) ?? 0.9,
-    minFreeDiskPercent,
+    maxAgeHours: inRange(raw.maxAgeHours, 'health.maxAgeHours', 0.01, 24 * 366) ?? HEALTH_DEFAULTS.maxAgeHours,
+    minSuccessRate: inRange(raw.minSuccessRate, 'health.minSuccessRate', 0, 1) ?? HEALTH_DEFAULTS.minSuccessRate,
+    minFreeDiskPercent: inRange(raw.minFreeDiskPercent, 'health.minFreeDiskPercent', 0, 100) ?? HEALTH_DEFAULTS.minFreeDiskPercent,
     ...(minFreeDiskBytes !== undefined ? { minFreeDiskBytes } : {}),
   };
 }
 
-function resolveAlerts(raw: Record<string, unknown>): ResolvedConfig['alerts'] {
-  checkKeys(raw, 'alerts', ['webhook', 'command', 'notifyOnSuccess', 'webhookTimeoutMs']);
-  const webhook = str(raw.webhook, 'alerts.webhook');
+function resolveAlerts(raw: NonNullable<CheckedConfig['alerts']>): ResolvedConfig['alerts'] {
+  const { webhook, command, notifyOnSuccess } = raw;
   if (webhook && !/^https?:\/\//.test(webhook)) throw configError('alerts.webhook', 'must be an http(s) URL');
-  const command = str(raw.command, 'alerts.command');
-  const notifyOnSuccess = bool(raw.notifyOnSuccess, 'alerts.notifyOnSuccess');
-  const webhookTimeoutMs = int(raw.webhookTimeoutMs, 'alerts.webhookTimeoutMs', 100, 600_000);
+  const webhookTimeoutMs = inRange(raw.webhookTimeoutMs, 'alerts.webhookTimeoutMs', 100, 600_000);
   return {
     ...(webhook ? { webhook } : {}),
     ...(command ? { command } : {}),

@@ -15,7 +15,7 @@ import {
 } from '@azure/storage-blob';
 import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
-import { authFailed, destroyOnAbort, honourLateAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, honourLateAbort, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetCapabilities, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString } from './util.js';
 
@@ -177,10 +177,10 @@ function firstLine(text: string): string {
 }
 
 function containerClient(config: TargetConfigBase): ContainerClient {
-  const connectionString = inlineSecret(config, 'connectionString');
+  const connectionString = optionalString(config, 'connectionString');
   const account = optionalString(config, 'account');
-  const accountKey = inlineSecret(config, 'accountKey');
-  const sasUrl = inlineSecret(config, 'sasUrl');
+  const accountKey = optionalString(config, 'accountKey');
+  const sasUrl = optionalString(config, 'sasUrl');
   const container = optionalString(config, 'container');
   const endpoint = optionalString(config, 'endpoint');
   const given = [connectionString, account ?? accountKey, sasUrl].filter((value) => value !== undefined).length;

@@ -15,13 +15,12 @@
  * - FTP has no ranged read with an end: a load starts at `range.start` (REST) and, when the range
  *   has an end, stops reading there and drops that connection.
  */
-import { readFileSync } from 'node:fs';
 import * as posix from 'node:path/posix';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, FTPError, type FileInfo } from 'basic-ftp';
 import { BackupError } from '../errors.js';
-import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable } from './remote.js';
+import { authFailed, destroyOnAbort, messageOf, networkErrorCode, fileFromConfig, notFound, readHead, saveFailure, secretFromFile, targetFailed, trackBody, unreachable } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetCapabilities, TargetFactory, TemporaryCleanupOptions } from './types.js';
 import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalBoolean, optionalNumber, optionalString, requireString, TEMP_MARKER, temporaryName } from './util.js';
 
@@ -515,20 +514,14 @@ export const ftpTargetFactory: TargetFactory = {
     const rawSecure = config['secure'];
     const secure = rawSecure === 'implicit' ? 'implicit' : (optionalBoolean(config, 'secure') ?? false);
     const user = requireString(config, 'user');
-    const password = readSecretFile(config, 'passwordFile') ?? inlineSecret(config, 'password');
+    const password = secretFromFile(config, 'passwordFile') ?? optionalString(config, 'password');
     if (password === undefined && user !== 'anonymous') throw configError('passwordFile', `is required for user ${user}`, config.name);
     const tls: ConnectionOptions = {};
-    const caPath = optionalString(config, 'ca');
-    if (caPath !== undefined) {
-      try {
-        tls.ca = readFileSync(caPath);
-      } catch (error) {
-        throw configError('ca', `names a file that cannot be read (${(error as NodeJS.ErrnoException).code}): ${caPath}`, config.name);
-      }
-    }
+    const ca = fileFromConfig(config, 'ca');
+    if (ca !== undefined) tls.ca = ca;
     if (optionalBoolean(config, 'allowSelfSigned') === true) tls.rejectUnauthorized = false;
-    if (secure === false && (caPath !== undefined || tls.rejectUnauthorized === false)) {
-      throw configError(caPath !== undefined ? 'ca' : 'allowSelfSigned', 'only applies with secure: true or implicit', config.name);
+    if (secure === false && (ca !== undefined || tls.rejectUnauthorized === false)) {
+      throw configError(ca !== undefined ? 'ca' : 'allowSelfSigned', 'only applies with secure: true or implicit', config.name);
     }
     const port = optionalNumber(config, 'port') ?? (secure === 'implicit' ? 990 : 21);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw configError('port', 'must be a port number', config.name);

@@ -7,6 +7,7 @@
  */
 import { BackupError, ErrorCodes } from '../errors.js';
 import { localTargetFactory } from './local.js';
+import { checkTargetConfig } from './keys.js';
 import type { Target, TargetConfigBase, TargetFactory } from './types.js';
 
 const loaders: Record<string, () => Promise<TargetFactory>> = {
@@ -34,8 +35,13 @@ export async function loadTargetTypes(types: Iterable<string> = Object.keys(load
   );
 }
 
-export function createTarget(config: TargetConfigBase): Target {
-  if (config.unavailable) throw config.unavailable;
+/**
+ * Builds a target after checking its keys against the declared ones (keys.ts), so a target built
+ * directly (tests, tools) is held to the same rules as one from the configuration file.
+ */
+export function createTarget(unchecked: TargetConfigBase): Target {
+  if (unchecked.unavailable) throw unchecked.unavailable;
+  const config = checkTargetConfig(unchecked);
   const factory = factories.get(config.type);
   if (!factory) {
     if (config.type in loaders) {

@@ -31,7 +31,6 @@ import {
   authFailed,
   destroyOnAbort,
   honourLateAbort,
-  inlineSecret,
   messageOf,
   networkErrorCode,
   notFound,
@@ -382,11 +381,11 @@ export const s3TargetFactory: TargetFactory = {
     const endpoint = optionalString(config, 'endpoint');
     if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) throw configError('endpoint', 'must be an http:// or https:// URL', config.name);
     const accessKeyId = optionalString(config, 'accessKeyId');
-    const secretAccessKey = inlineSecret(config, 'secretAccessKey');
+    const secretAccessKey = optionalString(config, 'secretAccessKey');
     if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
       throw configError(accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey', 'must be given together with the other key (or neither, for the AWS default credential chain)', config.name);
     }
-    const sessionToken = inlineSecret(config, 'sessionToken');
+    const sessionToken = optionalString(config, 'sessionToken');
     const region = optionalString(config, 'region');
     const forcePathStyle = optionalBoolean(config, 'forcePathStyle');
     const settings: S3TargetSettings = {

@@ -14,7 +14,6 @@
  * - One SSH connection per target, opened on first use and shared by concurrent operations
  *   (SFTP multiplexes requests); a dropped connection is reopened by the next operation.
  */
-import { readFileSync } from 'node:fs';
 import * as posix from 'node:path/posix';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -22,7 +21,7 @@ import { createHash } from 'node:crypto';
 import SftpClient from 'ssh2-sftp-client';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackupError, ErrorCodes } from '../errors.js';
-import { authFailed, destroyOnAbort, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { authFailed, destroyOnAbort, messageOf, networkErrorCode, fileFromConfig, notFound, saveFailure, secretFromFile, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetCapabilities, TargetFactory, TemporaryCleanupOptions } from './types.js';
 import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalNumber, optionalString, requireString, TEMP_MARKER, temporaryName } from './util.js';
 
@@ -562,18 +561,10 @@ async function* readAhead(sftp: SFTPWrapper, handle: Buffer, start: number, end:
 export const sftpTargetFactory: TargetFactory = {
   type: 'sftp',
   create(config: TargetConfigBase): Target {
-    const privateKeyPath = optionalString(config, 'privateKey');
-    const password = readSecretFile(config, 'passwordFile');
-    if (privateKeyPath === undefined && password === undefined) {
+    const privateKey = fileFromConfig(config, 'privateKey');
+    const password = secretFromFile(config, 'passwordFile');
+    if (privateKey === undefined && password === undefined) {
       throw configError('privateKey', 'or passwordFile is required for an sftp target', config.name);
-    }
-    let privateKey: Buffer | undefined;
-    if (privateKeyPath !== undefined) {
-      try {
-        privateKey = readFileSync(privateKeyPath);
-      } catch (error) {
-        throw configError('privateKey', `names a key file that cannot be read (${(error as NodeJS.ErrnoException).code}): ${privateKeyPath}`, config.name);
-      }
     }
     const hostFingerprint = optionalString(config, 'hostFingerprint')?.trim().replace(/=+$/, '');
     if (hostFingerprint !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(hostFingerprint)) {
