@@ -15,7 +15,7 @@ const loaders: Record<string, () => Promise<TargetFactory>> = {
   s3: async () => (await import('./s3.js')).s3TargetFactory,
   gcs: async () => (await import('./gcs.js')).gcsTargetFactory,
   azure: async () => (await import('./azure.js')).azureTargetFactory,
-  sftp: async () => (await import('./sftp.js')).sftpTargetFactory,
+  sftp: async () => (await import('./sftp/target.js')).sftpTargetFactory,
   ftp: async () => (await import('./ftp.js')).ftpTargetFactory,
 };
 
