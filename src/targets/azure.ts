@@ -15,7 +15,7 @@ import {
 } from '@azure/storage-blob';
 import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
-import { authFailed, destroyOnAbort, honourLateAbort, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import { abortReason, authFailed, destroyOnAbort, honourLateAbort, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetCapabilities, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString } from './util.js';
 
@@ -97,6 +97,8 @@ export class AzureTarget implements Target {
       destroyOnAbort(readable, options.signal);
       return readable;
     } catch (error) {
+      // The SDK's own abort error would hide why the caller stopped (LoadOptions.signal).
+      if (options.signal?.aborted) throw abortReason(options.signal);
       throw this.toTargetError(error, `load ${key}`, key);
     }
   }

@@ -23,6 +23,7 @@ import type {
   TargetFactory,
   TemporaryCleanupOptions,
 } from './types.js';
+import { destroyOnAbort } from './remote.js';
 import { assertValidKey, normalizePrefix, removeStaleLeftovers, requireString, TEMP_MARKER, temporaryName } from './util.js';
 
 export class LocalTarget implements Target {
@@ -77,12 +78,15 @@ export class LocalTarget implements Target {
       await handle.close();
       return Readable.from([]);
     }
-    return createReadStream('', {
+    const stream = createReadStream('', {
       fd: handle,
       ...(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end - 1 } : {}) } : {}),
       highWaterMark: 1024 * 1024,
-      ...(options.signal ? { signal: options.signal } : {}),
     });
+    // Not createReadStream's own `signal`: that fails with a generic AbortError, and the interface
+    // promises the signal's reason, as the remote targets give it (types.ts, LoadOptions).
+    destroyOnAbort(stream, options.signal);
+    return stream;
   }
 
   async stat(key: string): Promise<ObjectInfo> {

@@ -28,6 +28,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
 import {
+  abortReason,
   authFailed,
   destroyOnAbort,
   honourLateAbort,
@@ -157,6 +158,8 @@ export class S3Target implements Target {
       destroyOnAbort(response.Body, options.signal);
       return response.Body;
     } catch (error) {
+      // The SDK's own abort error would hide why the caller stopped (LoadOptions.signal).
+      if (options.signal?.aborted) throw abortReason(options.signal);
       throw this.toTargetError(error, `load ${key}`, key);
     }
   }

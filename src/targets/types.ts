@@ -27,6 +27,11 @@ export interface SaveOptions {
 export interface LoadOptions {
   /** Byte range, inclusive start, exclusive end; end omitted = to the end of the object. */
   range?: { start: number; end?: number };
+  /**
+   * Aborting stops the read: load() rejects, or the stream it gave fails, with the signal's reason
+   * (the reason itself, so the caller sees why it stopped, e.g. INTERRUPTED), and the connection
+   * or file handle is released.
+   */
   signal?: AbortSignal;
 }
 

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { BackupError, ErrorCodes, isNotFound } from '../../src/errors.js';
 import { withRetry } from '../../src/targets/retry.js';
-import { CAPABILITY_OPERATIONS, type ObjectInfo, type Target } from '../../src/targets/types.js';
+import { CAPABILITY_OPERATIONS, type LoadOptions, type ObjectInfo, type Target } from '../../src/targets/types.js';
 import { CLEANUP_PROVEN_FOR } from './capabilities.js';
 import { endlessStream, failingStream, hashStream, mapLimit, pseudoRandomBytes, pseudoRandomStream, readBuffer } from './streams.js';
 
@@ -49,6 +49,11 @@ async function save(target: Target, key: string, data: Buffer | string): Promise
 
 async function loadText(target: Target, key: string, range?: { start: number; end?: number }): Promise<Buffer> {
   return readBuffer(await target.load(key, range ? { range } : {}));
+}
+
+/** Loads and reads a whole object: a failure of load() and of its stream alike reject the result. */
+async function readLoad(target: Target, key: string, options: LoadOptions): Promise<Buffer> {
+  return readBuffer(await target.load(key, options));
 }
 
 async function expectNotFound(promise: Promise<unknown>): Promise<void> {
@@ -159,14 +164,19 @@ export function runTargetConformance(name: string, makeTarget: Make<Target>, opt
           break; // leaving the loop destroys the stream
         }
       }
+      // The interface (LoadOptions.signal) promises the signal's own reason, not just any failure:
+      // the engine relies on it to report an interrupted restore as INTERRUPTED.
       const controller = new AbortController();
+      const gaveUp = new BackupError(ErrorCodes.INTERRUPTED, 'the reader gave up (conformance test)');
       const reading = (async () => {
         for await (const chunk of await target.load(key, { signal: controller.signal })) {
           void chunk;
-          controller.abort(new Error('the reader gave up'));
+          controller.abort(gaveUp);
         }
       })();
-      await expect(reading).rejects.toBeDefined();
+      await expect(reading).rejects.toBe(gaveUp);
+      const tooLate = new BackupError(ErrorCodes.INTERRUPTED, 'aborted before the load (conformance test)');
+      await expect(readLoad(target, key, { signal: AbortSignal.abort(tooLate) })).rejects.toBe(tooLate);
       expect((await loadText(target, key)).equals(data)).toBe(true);
     });
 
