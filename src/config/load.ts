@@ -10,6 +10,7 @@ import type { TargetConfigBase } from '../targets/types.js';
 import { loadTargetTypes } from '../targets/registry.js';
 import { DEFAULT_INCOMPLETE_GRACE_MS } from '../retention/policy.js';
 import { DEFAULT_STALE_AFTER_MS } from '../state/lock.js';
+import { DEFAULT_RETRIES } from '../targets/retry.js';
 import type { CompressionAlgorithm } from '../engine/manifest.js';
 import { readConfigFile } from './discover.js';
 import { deferAlertProblem, deferredUriProblem, deferTargetProblems, expandEnv, withoutMongoUri } from './expand.js';
@@ -126,7 +127,7 @@ function resolveConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, fil
     autoBackupEnabled: (env.ENABLE_AUTO_BACKUP ?? 'true').toLowerCase() !== 'false',
     incompleteGraceMs: optionalDuration(checked.incompleteGracePeriod, 'incompleteGracePeriod') ?? DEFAULT_INCOMPLETE_GRACE_MS,
     lockStaleAfterMs: optionalDuration(checked.lockStaleAfter, 'lockStaleAfter') ?? DEFAULT_STALE_AFTER_MS,
-    retries: inRange(checked.retries, 'retries', 0, 20) ?? 3,
+    retries: inRange(checked.retries, 'retries', 0, 20) ?? DEFAULT_RETRIES,
   };
   // A top-level `retention:` block is the policy of every target that has none of its own.
   if (checked.retention) for (const t of config.targets) t.retention ??= checked.retention;

@@ -25,8 +25,11 @@ import { causeChain, networkErrorCode } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetCapabilities } from './types.js';
 import { wrapCapabilities } from './types.js';
 
+/** Extra attempts after the first one, unless configured (`retries:`). */
+export const DEFAULT_RETRIES = 3;
+
 export interface RetryOptions {
-  /** Extra attempts after the first one (default 3). */
+  /** Extra attempts after the first one (default DEFAULT_RETRIES). */
   retries?: number;
   /** Delay before the first retry, doubled each time (default 250 ms). */
   baseDelayMs?: number;
@@ -113,7 +116,7 @@ class RetryingTarget implements Target {
   ) {
     this.name = inner.name;
     this.type = inner.type;
-    this.retries = options.retries ?? 3;
+    this.retries = options.retries ?? DEFAULT_RETRIES;
     this.baseDelayMs = options.baseDelayMs ?? 250;
     this.maxDelayMs = options.maxDelayMs ?? 8000;
     this.capabilities = wrapCapabilities(inner.capabilities, (operation, run) => this.attempt(operation, run));

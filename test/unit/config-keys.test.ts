@@ -80,6 +80,16 @@ describe('declared configuration keys', () => {
     expect([...named].filter((key) => !declared.has(key)).sort(), 'in the example but not declared').toEqual([]);
   });
 
+  it('names every declared key of each target type in that type\'s "Keys:" paragraph of docs/TARGETS.md', async () => {
+    const docs = await readFile(resolve(__dirname, '../../docs/TARGETS.md'), 'utf8');
+    for (const [type, spec] of Object.entries(TARGET_KEYS)) {
+      const section = docs.split(/^## /m).find((part) => part.startsWith(`${type} — `));
+      const paragraph = section?.split(/^Keys: /m)[1]?.split(/\n\n/)[0] ?? '';
+      const named = new Set([...paragraph.matchAll(/`([A-Za-z]+)`/g)].map((match) => match[1]));
+      expect(Object.keys(spec).filter((key) => !named.has(key)), `keys of ${type} missing from docs/TARGETS.md`).toEqual([]);
+    }
+  });
+
   it('declares keys for exactly the target types the registry can build', () => {
     expect(declaredTargetTypes()).toEqual(targetTypes());
   });
