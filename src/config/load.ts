@@ -1,8 +1,9 @@
 /**
- * Configuration (SPEC §4): a YAML/JSON file found by cosmiconfig (module `backup`), else
- * /etc/mongo-backup/backuprc.yaml, or `--config FILE`; `${VAR}` expansion; environment variables
- * override the file; secrets may come from files. Every problem is a CONFIG_INVALID error (exit 2)
- * that names the bad key.
+ * Configuration: a YAML/JSON file (discover.ts), `${VAR}` expansion (expand.ts), the one key check
+ * (schema.ts, with the keys declared in keys.ts and src/targets/keys.ts), then each section
+ * resolved (sections.ts, targets.ts); environment variables override the file; secrets may come
+ * from files. Every problem is a CONFIG_INVALID error (exit 2) that names the bad key. The keys
+ * are described in backuprc.example.yaml and docs/TARGETS.md.
  */
 import * as path from 'node:path';
 import type { BackupError } from '../errors.js';
@@ -83,7 +84,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   const cwd = options.cwd ?? process.cwd();
   const { raw, file } = await readConfigFile(options.configFile, cwd);
   // The source URI is needed only by create and restore: an unset variable in it must not stop
-  // list, show or verify on a recovery host (SPEC §7), so its error waits until the URI is used.
+  // list, show or verify on a recovery host, so its error waits until the URI is used.
   const uriProblem = deferredUriProblem(raw, env);
   // Likewise a target whose settings name an unset variable (the offsite copy's secret on a
   // recovery host): only that target fails, when it is used.

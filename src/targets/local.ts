@@ -1,5 +1,5 @@
 /**
- * Local directory target. Writes are atomic (SPEC §9): data goes to a hidden temporary name in the
+ * Local directory target. Writes are atomic (docs/TARGETS.md, local): data goes to a hidden temporary name in the
  * destination directory, is fsynced, renamed over the final name, and the directory is fsynced, so a
  * crash leaves either the old state or the complete new object, never a partial one under its key.
  */

@@ -180,7 +180,7 @@ export function saveFailure(source: FailureSource, key: string, tracked: Tracked
 
 /**
  * A save whose object got stored just as its caller gave up: honour the abort by removing what was
- * stored, so an aborted save never leaves a visible object (SPEC §8).
+ * stored, so an aborted save never leaves a visible object (docs/TARGETS.md).
  */
 export async function honourLateAbort(signal: AbortSignal | undefined, removeStored: () => Promise<unknown>): Promise<void> {
   if (!signal?.aborted) return;

@@ -1,6 +1,6 @@
 /**
  * A Target wrapper that retries transient failures (connection refused/reset, timeouts, HTTP 5xx,
- * throttling, FTP 4xx "try again" replies) with exponential back-off and jitter (SPEC §8).
+ * throttling, FTP 4xx "try again" replies) with exponential back-off and jitter (docs/TARGETS.md, Retries).
  *
  * What is retried, and what is not:
  * - stat, remove, check, opening a load and the optional operations of `capabilities` (space,

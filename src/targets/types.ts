@@ -125,7 +125,10 @@ export interface TemporaryCleanupOptions {
   dryRun?: boolean;
 }
 
-/** Configuration common to every target (SPEC §4, §9). Type-specific keys are validated by each factory. */
+/**
+ * A target's configuration after the key check: the common keys, and its type's own keys as
+ * declared in keys.ts (checked there; rules beyond their kinds are checked by each factory).
+ */
 export interface TargetConfigBase {
   name: string;
   type: string;

@@ -17,7 +17,7 @@ function configError(config: TargetConfigBase): BackupError {
 }
 
 describe('target configuration', () => {
-  it('knows every target type of SPEC §9', () => {
+  it('knows every target type docs/TARGETS.md describes', () => {
     expect(targetTypes()).toEqual(['azure', 'ftp', 'gcs', 'local', 's3', 'sftp']);
   });
 
