@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { checkTargetConfig } from '../targets/keys.js';
 import type { TargetConfigBase } from '../targets/types.js';
-import { configError } from './schema.js';
+import { asMapping, configError } from './schema.js';
 
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -39,7 +39,7 @@ export function resolveTargets(raw: unknown[] | undefined, env: NodeJS.ProcessEn
 
 /** Name first (messages use it), then the type's declared keys (src/targets/keys.ts). */
 function validateTarget(entry: unknown, index: number, baseDir: string): TargetConfigBase {
-  const name = (entry as { name?: unknown } | null)?.name;
+  const name = asMapping(entry, `targets[${index}]`).name;
   if (typeof name !== 'string' || !TARGET_NAME.test(name)) {
     throw configError(`targets[${index}].name`, 'is required: letters, digits, ".", "_" or "-" (at most 63)');
   }

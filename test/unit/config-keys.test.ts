@@ -135,6 +135,8 @@ describe('declared configuration keys', () => {
     ['a target flag that is not true or false', 'targets:\n  - { name: o, type: s3, bucket: b, forcePathStyle: "on" }\n', 'targets.o.forcePathStyle must be true or false'],
     ['a bucket that is a list', 'targets:\n  - { name: o, type: s3, bucket: [a, b] }\n', 'targets.o.bucket must be text'],
     ['a section that is a list', 'health: [1, 2]\n', 'health must be a mapping'],
+    ['a target that is not a mapping', 'targets:\n  - local\n', 'targets[0] must be a mapping'],
+    ['targets that are not a list', 'targets: { name: l }\n', 'targets must be a list'],
     ['a retention rule that is a mapping', 'retention: { keepLast: { n: 1 } }\n', 'retention.keepLast must be a single value'],
   ])('refuses %s, naming the key', async (_label, text, message) => {
     expect((await refusal(text)).message).toContain(message);
