@@ -1,22 +1,39 @@
 /**
- * Configuration (docs/REFERENCE.md#configuration): a YAML/JSON file found by cosmiconfig (module `backup`), else
- * /etc/mongo-backup/backuprc.yaml, or `--config FILE`; `${VAR}` expansion; environment variables
- * override the file; secrets may come from files. Every problem is a CONFIG_INVALID error (exit 2)
- * that names the bad key.
+ * Configuration: a YAML/JSON file (discover.ts), `${VAR}` expansion (expand.ts), the one key check
+ * (schema.ts, with the keys declared in keys.ts and src/targets/keys.ts), then each section
+ * resolved (sections.ts, targets.ts); environment variables override the file; secrets may come
+ * from files. Every problem is a CONFIG_INVALID error (exit 2) that names the bad key. The keys
+ * are described in backuprc.example.yaml and docs/TARGETS.md.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { cosmiconfig } from 'cosmiconfig';
-import { parse as parseYaml } from 'yaml';
-import { BackupError, ErrorCodes, registerSecret } from '../errors.js';
-import type { RetentionConfig, TargetConfigBase } from '../targets/types.js';
+import type { BackupError } from '../errors.js';
+import type { TargetConfigBase } from '../targets/types.js';
 import { loadTargetTypes } from '../targets/registry.js';
+import { DEFAULT_INCOMPLETE_GRACE_MS } from '../retention/policy.js';
+import { DEFAULT_STALE_AFTER_MS } from '../state/lock.js';
+import { DEFAULT_RETRIES } from '../targets/retry.js';
 import type { CompressionAlgorithm } from '../engine/manifest.js';
-import { parseHexKey, parseIdentities, recipientFingerprint } from '../crypto/index.js';
-import { parseDuration } from '../duration.js';
+import { readConfigFile } from './discover.js';
+import { deferAlertProblem, deferredUriProblem, deferTargetProblems, expandEnv, withoutMongoUri } from './expand.js';
+import { CONFIG_KEYS, type CheckedConfig } from './keys.js';
+import { checkSection, configError } from './schema.js';
+import {
+  inRange,
+  optionalDuration,
+  optionalEnvInt,
+  resolveAlerts,
+  resolveCompression,
+  resolveEncryption,
+  resolveHealth,
+  resolveMongo,
+  resolveStateDir,
+} from './sections.js';
+import { resolveTargets } from './targets.js';
 
-export const SYSTEM_CONFIG_FILE = '/etc/mongo-backup/backuprc.yaml';
+export { configError } from './schema.js';
+export { SYSTEM_CONFIG_FILE } from './discover.js';
+export { expandEnv } from './expand.js';
+export { validateMongoUri } from './sections.js';
 
 export interface ResolvedConfig {
   /** The file the configuration came from, if any. */
@@ -62,25 +79,6 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
-const TOP_LEVEL_KEYS = new Set([
-  'mongodb',
-  'compression',
-  'encryption',
-  'stateDir',
-  'autoPrune',
-  'targets',
-  'health',
-  'alerts',
-  'retention',
-  'retries',
-  'incompleteGracePeriod',
-  'lockStaleAfter',
-]);
-
-export function configError(key: string, problem: string, hint?: string): BackupError {
-  return new BackupError(ErrorCodes.CONFIG_INVALID, `configuration: ${key} ${problem}`, hint ? { hint } : {});
-}
-
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
@@ -106,128 +104,18 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   return config;
 }
 
-async function readConfigFile(configFile: string | undefined, cwd: string): Promise<{ raw: unknown; file?: string }> {
-  if (configFile) {
-    const file = path.resolve(cwd, configFile);
-    if (!existsSync(file)) throw configError('file', `${file} does not exist`, 'check the --config path');
-    return { raw: parseConfigText(file), file };
-  }
-  try {
-    const found = await cosmiconfig('backup', { searchStrategy: 'none' }).search(cwd);
-    if (found && !found.isEmpty) return { raw: found.config, file: found.filepath };
-  } catch (error) {
-    throw configError('file', `could not be read: ${(error as Error).message}`, 'fix the YAML/JSON syntax at the position given');
-  }
-  if (existsSync(SYSTEM_CONFIG_FILE)) return { raw: parseConfigText(SYSTEM_CONFIG_FILE), file: SYSTEM_CONFIG_FILE };
-  return { raw: {} };
-}
-
-function parseConfigText(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw configError('file', `${file} could not be read: ${(error as Error).message}`);
-  }
-  try {
-    return parseYaml(text) ?? {};
-  } catch (error) {
-    throw configError('file', `${file} is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`);
-  }
-}
-
-/** The error expanding `value` would raise (it names an unset variable), or undefined. */
-function expansionProblem(value: unknown, env: NodeJS.ProcessEnv, key: string): BackupError | undefined {
-  try {
-    expandEnv(value, env, key);
-    return undefined;
-  } catch (error) {
-    return error as BackupError;
-  }
-}
-
-function deferredUriProblem(raw: unknown, env: NodeJS.ProcessEnv): BackupError | undefined {
-  const uri = (raw as { mongodb?: { uri?: unknown } } | null)?.mongodb?.uri;
-  return typeof uri === 'string' ? expansionProblem(uri, env, 'mongodb.uri') : undefined;
-}
-
-/** Keys of a target entry that must expand for the configuration to make sense at all. */
-const TARGET_IDENTITY_KEYS = ['name', 'type', 'prefix', 'retention'];
-
-/**
- * Finds target entries with an unset `${VAR}` outside their identity (name, type, prefix,
- * retention) and reduces them to that identity, remembering the error by target name.
- */
-function deferTargetProblems(raw: unknown, env: NodeJS.ProcessEnv): { raw: unknown; problems: Map<string, BackupError> } {
-  const problems = new Map<string, BackupError>();
-  const targets = (raw as { targets?: unknown } | null)?.targets;
-  if (!Array.isArray(targets)) return { raw, problems };
-  const reduced = targets.map((entry: unknown) => {
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
-    const fields = entry as Record<string, unknown>;
-    if (typeof fields.name !== 'string') return entry;
-    const problem = expansionProblem(entry, env, `targets.${fields.name}`);
-    if (!problem) return entry;
-    problems.set(fields.name, problem);
-    return Object.fromEntries(Object.entries(fields).filter(([key]) => TARGET_IDENTITY_KEYS.includes(key)));
-  });
-  return problems.size === 0 ? { raw, problems } : { raw: { ...(raw as Record<string, unknown>), targets: reduced }, problems };
-}
-
-/** Drops alert channels (webhook, command) that name an unset variable, remembering the first error. */
-function deferAlertProblem(raw: unknown, env: NodeJS.ProcessEnv): { raw: unknown; problem?: BackupError } {
-  const section = (raw as { alerts?: unknown } | null)?.alerts;
-  if (typeof section !== 'object' || section === null || Array.isArray(section)) return { raw };
-  const channels = { ...(section as Record<string, unknown>) };
-  let problem: BackupError | undefined;
-  for (const key of ['webhook', 'command']) {
-    const channelProblem = expansionProblem(channels[key], env, `alerts.${key}`);
-    if (!channelProblem) continue;
-    problem ??= channelProblem;
-    delete channels[key];
-  }
-  return problem ? { raw: { ...(raw as Record<string, unknown>), alerts: channels }, problem } : { raw };
-}
-
-function withoutMongoUri(raw: unknown): unknown {
-  const copy = { ...(raw as Record<string, unknown>) };
-  const { uri: _unused, ...mongodb } = copy.mongodb as Record<string, unknown>;
-  copy.mongodb = mongodb;
-  return copy;
-}
-
-/** Replaces `${VAR}` (and `${VAR:-default}`) in every string value; a missing variable is an error naming the key. */
-export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, key: string): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => {
-      const v = env[name];
-      if (v !== undefined && v !== '') return v;
-      if (fallback !== undefined) return fallback;
-      throw configError(key || 'value', `refers to environment variable ${name}, which is not set`);
-    });
-  }
-  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, `${key}[${i}]`));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, expandEnv(v, env, key ? `${key}.${k}` : k)]),
-    );
-  }
-  return value;
-}
-
 function resolveConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string | undefined, cwd: string): ResolvedConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError('file', 'must be a mapping of keys');
-  for (const key of Object.keys(raw)) {
-    if (!TOP_LEVEL_KEYS.has(key)) throw configError(key, 'is not a known key', `known keys: ${[...TOP_LEVEL_KEYS].join(', ')}`);
-  }
+  // Relative paths in the file are relative to the file; those from the environment and the defaults to the working directory.
   const baseDir = file ? path.dirname(file) : cwd;
+  const checked = checkSection(raw, '', CONFIG_KEYS, { baseDir }) as CheckedConfig;
   const config: ResolvedConfig = {
-    mongodb: resolveMongo(section(raw, 'mongodb'), env),
-    compression: resolveCompression(section(raw, 'compression')),
-    encryption: resolveEncryption(section(raw, 'encryption'), env, baseDir),
-    stateDir: resolveStateDir(raw.stateDir, env, baseDir),
-    autoPrune: bool(raw.autoPrune, 'autoPrune') ?? false,
-    targets: resolveTargets(raw.targets, env, cwd, baseDir),
+    mongodb: resolveMongo(checked.mongodb ?? {}, env),
+    compression: resolveCompression(checked.compression ?? {}),
+    encryption: resolveEncryption(checked.encryption ?? {}, env),
+    stateDir: resolveStateDir(checked.stateDir, env),
+    autoPrune: checked.autoPrune ?? false,
+    targets: resolveTargets(checked.targets, env, cwd, baseDir),
     // The original design's defaults: keep at most 10, delete older than 30 days.
     retentionDefaults: {
       maxBackups: 10,
@@ -235,278 +123,15 @@ function resolveConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, fil
       ...optionalEnvInt(env, 'MAX_BACKUPS', 'maxBackups'),
       ...optionalEnvInt(env, 'BACKUP_RETENTION_DAYS', 'retentionDays'),
     },
-    health: resolveHealth(section(raw, 'health')),
-    alerts: resolveAlerts(section(raw, 'alerts')),
+    health: resolveHealth(checked.health ?? {}),
+    alerts: resolveAlerts(checked.alerts ?? {}),
     autoBackupEnabled: (env.ENABLE_AUTO_BACKUP ?? 'true').toLowerCase() !== 'false',
-    incompleteGraceMs: optionalDuration(raw, 'incompleteGracePeriod') ?? 24 * 3600_000,
-    lockStaleAfterMs: optionalDuration(raw, 'lockStaleAfter') ?? 24 * 3600_000,
-    retries: int(raw.retries, 'retries', 0, 20) ?? 3,
+    incompleteGraceMs: optionalDuration(checked.incompleteGracePeriod, 'incompleteGracePeriod') ?? DEFAULT_INCOMPLETE_GRACE_MS,
+    lockStaleAfterMs: optionalDuration(checked.lockStaleAfter, 'lockStaleAfter') ?? DEFAULT_STALE_AFTER_MS,
+    retries: inRange(checked.retries, 'retries', 0, 20) ?? DEFAULT_RETRIES,
   };
-  applyDefaultRetention(raw.retention, config.targets);
+  // A top-level `retention:` block is the policy of every target that has none of its own.
+  if (checked.retention) for (const t of config.targets) t.retention ??= checked.retention;
   if (file) config.configFile = file;
   return config;
-}
-
-function optionalDuration(raw: Record<string, unknown>, key: string): number | undefined {
-  const value = raw[key];
-  return value === undefined || value === null ? undefined : parseDuration(str(value, key) ?? '', key);
-}
-
-function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
-  const value = raw[key];
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw configError(key, 'must be a mapping');
-  return value as Record<string, unknown>;
-}
-
-function str(value: unknown, key: string): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw configError(key, 'must be a string');
-  return value;
-}
-
-function bool(value: unknown, key: string): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw configError(key, 'must be true or false');
-  return value;
-}
-
-function num(value: unknown, key: string, min: number, max: number): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
-    throw configError(key, `must be a number between ${min} and ${max} (got ${JSON.stringify(value)})`);
-  }
-  return n;
-}
-
-function int(value: unknown, key: string, min: number, max: number): number | undefined {
-  const n = num(value, key, min, max);
-  if (n !== undefined && !Number.isInteger(n)) throw configError(key, `must be a whole number (got ${n})`);
-  return n;
-}
-
-function stringList(value: unknown, key: string): string[] {
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw configError(key, 'must be a list of strings');
-  return value as string[];
-}
-
-function checkKeys(obj: Record<string, unknown>, prefix: string, allowed: string[]): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) throw configError(`${prefix}.${key}`, 'is not a known key', `known: ${allowed.join(', ')}`);
-  }
-}
-
-function resolveMongo(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): ResolvedConfig['mongodb'] {
-  checkKeys(raw, 'mongodb', ['uri', 'uriFile', 'mongodump', 'mongorestore', 'dumpArgs', 'restoreArgs']);
-  let uri = env.MONGODB_URI || str(raw.uri, 'mongodb.uri');
-  const uriFile = str(raw.uriFile, 'mongodb.uriFile');
-  if (!uri && uriFile) uri = readSecretFile(uriFile, 'mongodb.uriFile');
-  if (uri) {
-    validateMongoUri(uri, env.MONGODB_URI ? 'MONGODB_URI' : 'mongodb.uri');
-    registerUriPassword(uri);
-  }
-  const dumpArgs = stringList(raw.dumpArgs, 'mongodb.dumpArgs');
-  const restoreArgs = stringList(raw.restoreArgs, 'mongodb.restoreArgs');
-  for (const arg of [...dumpArgs, ...restoreArgs]) {
-    if (/^--(password|uri|config|archive)\b/.test(arg)) {
-      throw configError('mongodb.dumpArgs', `must not contain ${arg.split('=')[0]}: the tool sets it (secrets never go into argv)`);
-    }
-  }
-  return {
-    ...(uri ? { uri } : {}),
-    mongodump: str(raw.mongodump, 'mongodb.mongodump') ?? 'mongodump',
-    mongorestore: str(raw.mongorestore, 'mongodb.mongorestore') ?? 'mongorestore',
-    dumpArgs,
-    restoreArgs,
-  };
-}
-
-/** Checks a connection string's shape (the server is not contacted here). */
-export function validateMongoUri(uri: string, key: string): void {
-  const bad = (problem: string): never => {
-    throw new BackupError(ErrorCodes.URI_INVALID, `${key} is not a valid MongoDB connection string: ${problem}`, {
-      hint: 'expected mongodb://[user:password@]host[:port][/db][?options] or mongodb+srv://...',
-    });
-  };
-  const m = /^(mongodb(?:\+srv)?):\/\/(?:([^@/]*)@)?([^/?]+)(\/[^?]*)?(\?.*)?$/.exec(uri);
-  if (!m) bad(uri.includes('://') ? 'it does not have the form scheme://host' : 'it must start with mongodb:// or mongodb+srv://');
-  const hosts = m![3]!.split(',');
-  for (const host of hosts) {
-    const hm = /^(\[[0-9a-fA-F:]+\]|[^:]+)(?::(\d+))?$/.exec(host);
-    if (!hm) bad(`bad host "${host}"`);
-    if (hm![2] !== undefined && (Number(hm![2]) < 1 || Number(hm![2]) > 65535)) bad(`bad port in "${host}"`);
-  }
-  if (m![1] === 'mongodb+srv' && hosts.length !== 1) bad('mongodb+srv takes exactly one host');
-}
-
-function registerUriPassword(uri: string): void {
-  const m = /^[a-z+]+:\/\/[^:@/]*:([^@/]*)@/i.exec(uri);
-  if (m?.[1]) {
-    registerSecret(m[1]);
-    try {
-      registerSecret(decodeURIComponent(m[1]));
-    } catch {
-      /* not percent-encoded */
-    }
-  }
-}
-
-function resolveCompression(raw: Record<string, unknown>): ResolvedConfig['compression'] {
-  checkKeys(raw, 'compression', ['algorithm', 'level']);
-  const algorithm = str(raw.algorithm, 'compression.algorithm') ?? 'zstd';
-  if (!['zstd', 'gzip', 'none'].includes(algorithm)) throw configError('compression.algorithm', `must be zstd, gzip or none (got "${algorithm}")`);
-  const level = int(raw.level, 'compression.level', algorithm === 'zstd' ? -7 : 0, algorithm === 'zstd' ? 22 : 9);
-  return { algorithm: algorithm as CompressionAlgorithm, ...(level !== undefined ? { level } : {}) };
-}
-
-function readSecretFile(file: string, key: string, baseDir?: string): string {
-  const full = baseDir ? path.resolve(baseDir, file) : file;
-  try {
-    return readFileSync(full, 'utf8').trim();
-  } catch (error) {
-    throw configError(key, `file ${full} could not be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}
-
-function resolveEncryption(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, baseDir: string): ResolvedConfig['encryption'] {
-  checkKeys(raw, 'encryption', ['key', 'keyFile', 'recipients', 'identityFile']);
-  let key: Buffer | undefined;
-  if (env.BACKUP_ENCRYPTION_KEY) {
-    registerSecret(env.BACKUP_ENCRYPTION_KEY);
-    key = parseHexKey(env.BACKUP_ENCRYPTION_KEY.trim(), 'BACKUP_ENCRYPTION_KEY');
-  } else if (raw.key !== undefined) {
-    const text = str(raw.key, 'encryption.key') ?? '';
-    registerSecret(text);
-    key = parseHexKey(text.trim(), 'encryption.key');
-  } else if (raw.keyFile !== undefined) {
-    const text = readSecretFile(str(raw.keyFile, 'encryption.keyFile') ?? '', 'encryption.keyFile', baseDir);
-    registerSecret(text);
-    key = parseHexKey(text, 'encryption.keyFile');
-  }
-  const recipients = stringList(raw.recipients, 'encryption.recipients').map((r) => r.trim());
-  for (const [i, r] of recipients.entries()) {
-    try {
-      recipientFingerprint(r);
-    } catch (error) {
-      throw configError(`encryption.recipients[${i}]`, `is not usable: ${(error as Error).message}`);
-    }
-  }
-  let identities: string[] = [];
-  const identityFile = str(raw.identityFile, 'encryption.identityFile');
-  if (identityFile) {
-    const text = readSecretFile(identityFile, 'encryption.identityFile', baseDir);
-    identities = parseIdentities(text);
-    identities.forEach(registerSecret);
-  }
-  return { ...(key ? { key } : {}), recipients, identities };
-}
-
-function resolveStateDir(raw: unknown, env: NodeJS.ProcessEnv, baseDir: string): string {
-  if (env.BACKUP_STATE_DIR) return path.resolve(env.BACKUP_STATE_DIR);
-  const configured = str(raw, 'stateDir');
-  if (configured) return path.resolve(baseDir, configured);
-  if (process.getuid?.() === 0 && !env.XDG_STATE_HOME) return '/var/lib/mongo-backup';
-  const stateHome = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
-  return path.join(stateHome, 'mongo-backup');
-}
-
-const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const RETENTION_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly', 'maxAge', 'minAge'];
-
-/** Relative paths in the file are relative to the file (like stateDir and keyFile); env and defaults to the working directory. */
-function resolveTargets(raw: unknown, env: NodeJS.ProcessEnv, cwd: string, baseDir: string): TargetConfigBase[] {
-  let targets: TargetConfigBase[] = [];
-  if (raw !== undefined && raw !== null) {
-    if (!Array.isArray(raw)) throw configError('targets', 'must be a list of targets');
-    targets = raw.map((entry, i) => validateTarget(entry, i));
-    for (const t of targets) {
-      if (t.type === 'local' && typeof t.path === 'string') t.path = path.resolve(baseDir, t.path);
-    }
-  }
-  const storagePath = env.BACKUP_STORAGE_PATH;
-  if (targets.length === 0) {
-    targets.push({ name: 'local', type: 'local', path: path.resolve(cwd, storagePath || './backups') });
-  } else if (storagePath) {
-    // The local target: the only one of type local, or the one named "local" among several.
-    const locals = targets.filter((t) => t.type === 'local');
-    const local = locals.length === 1 ? locals[0] : locals.find((t) => t.name === 'local');
-    if (local) local.path = path.resolve(cwd, storagePath);
-    else if (locals.length > 1) {
-      throw configError('BACKUP_STORAGE_PATH', `is set but there are several local targets (${locals.map((t) => t.name).join(', ')}) and none is named "local"`);
-    }
-  }
-  if (env.AWS_S3_BUCKET && !targets.some((t) => t.type === 's3' && t.bucket === env.AWS_S3_BUCKET)) {
-    targets.push({
-      name: targets.some((t) => t.name === 's3') ? 's3-env' : 's3',
-      type: 's3',
-      bucket: env.AWS_S3_BUCKET,
-      ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
-    });
-  }
-  const seen = new Set<string>();
-  for (const t of targets) {
-    if (seen.has(t.name)) throw configError(`targets.${t.name}`, 'is defined twice (names must be unique)');
-    seen.add(t.name);
-  }
-  return targets;
-}
-
-function validateTarget(entry: unknown, index: number): TargetConfigBase {
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw configError(`targets[${index}]`, 'must be a mapping');
-  const t = entry as Record<string, unknown>;
-  const name = t.name;
-  if (typeof name !== 'string' || !TARGET_NAME.test(name)) {
-    throw configError(`targets[${index}].name`, 'is required: letters, digits, ".", "_" or "-" (at most 63)');
-  }
-  if (typeof t.type !== 'string' || t.type === '') throw configError(`targets.${name}.type`, 'is required (local, s3, gcs, azure, sftp, ftp)');
-  if (t.retention !== undefined) {
-    if (typeof t.retention !== 'object' || t.retention === null) throw configError(`targets.${name}.retention`, 'must be a mapping');
-    checkKeys(t.retention as Record<string, unknown>, `targets.${name}.retention`, RETENTION_KEYS);
-  }
-  return { ...t, name, type: t.type, ...(t.retention ? { retention: t.retention as RetentionConfig } : {}) };
-}
-
-/** A top-level `retention:` block is the policy of every target that has none of its own. */
-function applyDefaultRetention(raw: unknown, targets: TargetConfigBase[]): void {
-  if (raw === undefined || raw === null) return;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw configError('retention', 'must be a mapping');
-  checkKeys(raw as Record<string, unknown>, 'retention', RETENTION_KEYS);
-  for (const t of targets) t.retention ??= raw as RetentionConfig;
-}
-
-function resolveHealth(raw: Record<string, unknown>): ResolvedConfig['health'] {
-  checkKeys(raw, 'health', ['maxAgeHours', 'minSuccessRate', 'minFreeDiskPercent', 'minFreeDiskBytes']);
-  const minFreeDiskPercent = num(raw.minFreeDiskPercent, 'health.minFreeDiskPercent', 0, 100) ?? 10;
-  const minFreeDiskBytes = num(raw.minFreeDiskBytes, 'health.minFreeDiskBytes', 0, Number.MAX_SAFE_INTEGER);
-  return {
-    maxAgeHours: num(raw.maxAgeHours, 'health.maxAgeHours', 0.01, 24 * 366) ?? 26,
-    minSuccessRate: num(raw.minSuccessRate, 'health.minSuccessRate', 0, 1) ?? 0.9,
-    minFreeDiskPercent,
-    ...(minFreeDiskBytes !== undefined ? { minFreeDiskBytes } : {}),
-  };
-}
-
-function resolveAlerts(raw: Record<string, unknown>): ResolvedConfig['alerts'] {
-  checkKeys(raw, 'alerts', ['webhook', 'command', 'notifyOnSuccess', 'webhookTimeoutMs']);
-  const webhook = str(raw.webhook, 'alerts.webhook');
-  if (webhook && !/^https?:\/\//.test(webhook)) throw configError('alerts.webhook', 'must be an http(s) URL');
-  const command = str(raw.command, 'alerts.command');
-  const notifyOnSuccess = bool(raw.notifyOnSuccess, 'alerts.notifyOnSuccess');
-  const webhookTimeoutMs = int(raw.webhookTimeoutMs, 'alerts.webhookTimeoutMs', 100, 600_000);
-  return {
-    ...(webhook ? { webhook } : {}),
-    ...(command ? { command } : {}),
-    ...(notifyOnSuccess !== undefined ? { notifyOnSuccess } : {}),
-    ...(webhookTimeoutMs !== undefined ? { webhookTimeoutMs } : {}),
-  };
-}
-
-function optionalEnvInt(env: NodeJS.ProcessEnv, name: string, field: string): Record<string, number> {
-  const value = env[name];
-  if (value === undefined || value === '') return {};
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw configError(name, `must be a whole number ≥ 0 (got "${value}")`);
-  return { [field]: n };
 }

@@ -6,8 +6,7 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { toBackupError, type BackupError } from '../errors.js';
 import { applyRetention, describePolicy, type RetentionConfig, isEmptyPolicy, policyFromConfig, type RetentionDecision, type RetentionPolicy } from '../retention/policy.js';
-import { createTarget } from '../targets/registry.js';
-import { hasTemporaryCleanup, type Target } from '../targets/types.js';
+import type { Target } from '../targets/types.js';
 import { closeTargets, listBackups, openTargets } from './catalog.js';
 import { removeBackup } from './delete.js';
 
@@ -117,14 +116,12 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
  * AbortMultipartUpload), and lacking them must not stop old backups from being deleted.
  */
 async function removeLeftovers(target: Target, config: ResolvedConfig, options: PruneOptions, report: TargetPruneReport): Promise<void> {
-  // The retry wrapper exposes only the Target interface; the cleanup lives on the raw target.
-  const raw = createTarget(config.targets.find((t) => t.name === target.name)!);
+  const removeStaleTemporaries = target.capabilities.removeStaleTemporaries;
+  if (!removeStaleTemporaries) return;
   try {
-    if (hasTemporaryCleanup(raw)) report.leftovers = await raw.removeStaleTemporaries(config.incompleteGraceMs, { dryRun: options.dryRun });
+    report.leftovers = await removeStaleTemporaries(config.incompleteGraceMs, { dryRun: options.dryRun });
   } catch (error) {
     const e = toBackupError(error);
     report.leftoversError = { code: e.code, message: e.message };
-  } finally {
-    await raw.close().catch(() => undefined);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { toBackupError } from '../errors.js';
 import { readJournal, type RunRecord } from '../state/journal.js';
-import { isSpaceAware, type Target } from '../targets/types.js';
+import type { Target } from '../targets/types.js';
 import { newestCompletedBackup, type HealthBackup, type HealthConfig, type HealthInputs, type TargetState } from './evaluate.js';
 
 export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
@@ -66,7 +66,8 @@ async function probeTarget(target: Target, listBackups: GatherOptions['listBacku
       (async () => {
         await target.check();
         state.backups = await listBackups(target);
-        if (target.capabilities.localFilesystem && isSpaceAware(target)) state.space = await target.space();
+        const space = target.capabilities.space;
+        if (space) state.space = await space();
       })(),
       timeoutMs,
       `target ${target.name}`,

@@ -15,8 +15,8 @@ import {
 } from '@azure/storage-blob';
 import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
-import { authFailed, destroyOnAbort, honourLateAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
+import { abortReason, authFailed, destroyOnAbort, honourLateAbort, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetCapabilities, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString } from './util.js';
 
 const MIB = 1024 * 1024;
@@ -33,7 +33,7 @@ const pipelineOptions: StoragePipelineOptions = {
 
 export class AzureTarget implements Target {
   readonly type = 'azure';
-  readonly capabilities;
+  readonly capabilities: TargetCapabilities;
 
   constructor(
     readonly name: string,
@@ -41,7 +41,7 @@ export class AzureTarget implements Target {
     private readonly prefix: string,
     private readonly accessTier: BlockBlobTier | undefined,
   ) {
-    this.capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: container.url.startsWith('http://') };
+    this.capabilities = { insecureTransport: container.url.startsWith('http://') };
   }
 
   describe(): string {
@@ -97,6 +97,8 @@ export class AzureTarget implements Target {
       destroyOnAbort(readable, options.signal);
       return readable;
     } catch (error) {
+      // The SDK's own abort error would hide why the caller stopped (LoadOptions.signal).
+      if (options.signal?.aborted) throw abortReason(options.signal);
       throw this.toTargetError(error, `load ${key}`, key);
     }
   }
@@ -177,10 +179,10 @@ function firstLine(text: string): string {
 }
 
 function containerClient(config: TargetConfigBase): ContainerClient {
-  const connectionString = inlineSecret(config, 'connectionString');
+  const connectionString = optionalString(config, 'connectionString');
   const account = optionalString(config, 'account');
-  const accountKey = inlineSecret(config, 'accountKey');
-  const sasUrl = inlineSecret(config, 'sasUrl');
+  const accountKey = optionalString(config, 'accountKey');
+  const sasUrl = optionalString(config, 'sasUrl');
   const container = optionalString(config, 'container');
   const endpoint = optionalString(config, 'endpoint');
   const given = [connectionString, account ?? accountKey, sasUrl].filter((value) => value !== undefined).length;

@@ -13,19 +13,16 @@
  *   clients (`maxConnections`, default 2) and gives each operation a client of its own. A load
  *   holds its client until the download has been read or abandoned.
  * - FTP has no ranged read with an end: a load starts at `range.start` (REST) and, when the range
- *   has an end, stops reading there and drops that connection (rangedLoad: false).
+ *   has an end, stops reading there and drops that connection.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import * as posix from 'node:path/posix';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, FTPError, type FileInfo } from 'basic-ftp';
 import { BackupError } from '../errors.js';
-import { TEMP_MARKER } from './local.js';
-import { authFailed, destroyOnAbort, inlineSecret, messageOf, networkErrorCode, notFound, readHead, readSecretFile, saveFailure, targetFailed, trackBody, unreachable } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
-import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalBoolean, optionalNumber, optionalString, requireString } from './util.js';
+import { authFailed, destroyOnAbort, messageOf, networkErrorCode, fileFromConfig, notFound, readHead, saveFailure, secretFromFile, targetFailed, trackBody, unreachable } from './remote.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetCapabilities, TargetFactory, TemporaryCleanupOptions } from './types.js';
+import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalBoolean, optionalNumber, optionalString, requireString, TEMP_MARKER, temporaryName } from './util.js';
 
 /** "Requested action not taken: file unavailable" — missing file (or no permission). */
 const FILE_UNAVAILABLE = 550;
@@ -103,9 +100,9 @@ function connectionStillUsable(error: unknown): boolean {
   return error instanceof FTPError && error.code !== 421;
 }
 
-export class FtpTarget implements Target, TemporaryCleanup {
+export class FtpTarget implements Target {
   readonly type = 'ftp';
-  readonly capabilities;
+  readonly capabilities: TargetCapabilities;
   private readonly slots: Slots;
   private idle: Client[] = [];
   private readonly busy = new Set<Client>();
@@ -117,7 +114,10 @@ export class FtpTarget implements Target, TemporaryCleanup {
     private readonly settings: FtpTargetSettings,
   ) {
     this.slots = new Slots(settings.maxConnections);
-    this.capabilities = { atomicSave: true, rangedLoad: false, localFilesystem: false, insecureTransport: settings.secure === false };
+    this.capabilities = {
+      insecureTransport: settings.secure === false,
+      removeStaleTemporaries: (olderThanMs, options) => this.removeStale(olderThanMs, options),
+    };
   }
 
   describe(): string {
@@ -191,7 +191,7 @@ export class FtpTarget implements Target, TemporaryCleanup {
   async save(key: string, body: Readable, options: SaveOptions = {}): Promise<SaveResult> {
     const finalPath = this.pathOf(key);
     const folder = posix.dirname(finalPath);
-    const tempPath = posix.join(folder, `${TEMP_MARKER}${posix.basename(finalPath)}-${randomBytes(4).toString('hex')}`);
+    const tempPath = posix.join(folder, temporaryName(posix.basename(finalPath)));
     if (options.signal?.aborted) throw targetFailed(this, `save ${key}`, 'the upload was aborted', options.signal.reason);
     // Logging in and creating folders happen before the body is touched (retryable, see retry.ts).
     await this.withClient((client) => this.ensureFolder(client, folder)).catch((error: unknown) => {
@@ -392,7 +392,7 @@ export class FtpTarget implements Target, TemporaryCleanup {
    * finished or failed save removes its own), and backup folders they leave empty. Returns their keys.
    * A file whose age the server cannot tell is kept.
    */
-  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
+  private async removeStale(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const stale = await this.staleTemporaries(olderThanMs);
     return removeStaleLeftovers(stale, (file) => file.key, (file) => this.removeLeftover(file), options);
   }
@@ -514,20 +514,14 @@ export const ftpTargetFactory: TargetFactory = {
     const rawSecure = config['secure'];
     const secure = rawSecure === 'implicit' ? 'implicit' : (optionalBoolean(config, 'secure') ?? false);
     const user = requireString(config, 'user');
-    const password = readSecretFile(config, 'passwordFile') ?? inlineSecret(config, 'password');
+    const password = secretFromFile(config, 'passwordFile') ?? optionalString(config, 'password');
     if (password === undefined && user !== 'anonymous') throw configError('passwordFile', `is required for user ${user}`, config.name);
     const tls: ConnectionOptions = {};
-    const caPath = optionalString(config, 'ca');
-    if (caPath !== undefined) {
-      try {
-        tls.ca = readFileSync(caPath);
-      } catch (error) {
-        throw configError('ca', `names a file that cannot be read (${(error as NodeJS.ErrnoException).code}): ${caPath}`, config.name);
-      }
-    }
+    const ca = fileFromConfig(config, 'ca');
+    if (ca !== undefined) tls.ca = ca;
     if (optionalBoolean(config, 'allowSelfSigned') === true) tls.rejectUnauthorized = false;
-    if (secure === false && (caPath !== undefined || tls.rejectUnauthorized === false)) {
-      throw configError(caPath !== undefined ? 'ca' : 'allowSelfSigned', 'only applies with secure: true or implicit', config.name);
+    if (secure === false && (ca !== undefined || tls.rejectUnauthorized === false)) {
+      throw configError(ca !== undefined ? 'ca' : 'allowSelfSigned', 'only applies with secure: true or implicit', config.name);
     }
     const port = optionalNumber(config, 'port') ?? (secure === 'implicit' ? 990 : 21);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw configError('port', 'must be a port number', config.name);

@@ -16,7 +16,7 @@ import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackupError } from '../errors.js';
 import { authFailed, destroyOnAbort, honourLateAbort, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetCapabilities, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString, requireString } from './util.js';
 
 /** Objects up to this size go up in one request; larger ones as a resumable upload. */
@@ -32,7 +32,7 @@ export interface GcsTargetSettings {
 
 export class GcsTarget implements Target {
   readonly type = 'gcs';
-  readonly capabilities;
+  readonly capabilities: TargetCapabilities;
   private readonly bucket: Bucket;
 
   constructor(
@@ -46,7 +46,7 @@ export class GcsTarget implements Target {
       retryOptions: { autoRetry: true, maxRetries: 2, maxRetryDelay: 4, totalTimeout: 120 },
     });
     this.bucket = storage.bucket(settings.bucket);
-    this.capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: settings.apiEndpoint?.startsWith('http://') ?? false };
+    this.capabilities = { insecureTransport: settings.apiEndpoint?.startsWith('http://') ?? false };
   }
 
   describe(): string {

@@ -7,7 +7,6 @@ import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import { BackupError, ErrorCodes, NotFoundError } from '../errors.js';
@@ -17,22 +16,23 @@ import type {
   ObjectInfo,
   SaveOptions,
   SaveResult,
-  SpaceAware,
   SpaceInfo,
   Target,
+  TargetCapabilities,
   TargetConfigBase,
   TargetFactory,
-  TemporaryCleanup,
   TemporaryCleanupOptions,
 } from './types.js';
-import { assertValidKey, normalizePrefix, removeStaleLeftovers, requireString } from './util.js';
+import { destroyOnAbort } from './remote.js';
+import { assertValidKey, normalizePrefix, removeStaleLeftovers, requireString, TEMP_MARKER, temporaryName } from './util.js';
 
-/** Temporary files start with this so list() can skip them and prune can clean them up. */
-export const TEMP_MARKER = '.tmp-';
-
-export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
+export class LocalTarget implements Target {
   readonly type = 'local';
-  readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: true, insecureTransport: false };
+  readonly capabilities: TargetCapabilities = {
+    insecureTransport: false,
+    space: () => this.freeSpace(),
+    removeStaleTemporaries: (olderThanMs, options) => this.removeStale(olderThanMs, options),
+  };
   readonly root: string;
 
   constructor(readonly name: string, directory: string, prefix = '') {
@@ -52,7 +52,7 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
     const finalPath = this.pathOf(key);
     const dir = path.dirname(finalPath);
     await fs.mkdir(dir, { recursive: true });
-    const tempPath = path.join(dir, `${TEMP_MARKER}${path.basename(finalPath)}-${randomBytes(4).toString('hex')}`);
+    const tempPath = path.join(dir, temporaryName(path.basename(finalPath)));
     const counter = new ByteCounter();
     try {
       const out = new FlushBehindFile(await fs.open(tempPath, 'wx', 0o600));
@@ -78,12 +78,15 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
       await handle.close();
       return Readable.from([]);
     }
-    return createReadStream('', {
+    const stream = createReadStream('', {
       fd: handle,
       ...(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end - 1 } : {}) } : {}),
       highWaterMark: 1024 * 1024,
-      ...(options.signal ? { signal: options.signal } : {}),
     });
+    // Not createReadStream's own `signal`: that fails with a generic AbortError, and the interface
+    // promises the signal's reason, as the remote targets give it (types.ts, LoadOptions).
+    destroyOnAbort(stream, options.signal);
+    return stream;
   }
 
   async stat(key: string): Promise<ObjectInfo> {
@@ -140,7 +143,7 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
   }
 
   /** Removes leftover temporary files (from a killed process) older than `olderThanMs`, and folders they leave empty. */
-  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
+  private async removeStale(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const stale = (await this.staleTemporaries(olderThanMs)).map((file) => path.relative(this.root, file));
     return removeStaleLeftovers(stale, (key) => key, (key) => this.removeLeftover(key), options);
   }
@@ -195,7 +198,7 @@ export class LocalTarget implements Target, SpaceAware, TemporaryCleanup {
     }
   }
 
-  async space(): Promise<SpaceInfo> {
+  private async freeSpace(): Promise<SpaceInfo> {
     await fs.mkdir(this.root, { recursive: true });
     const st = await fs.statfs(this.root);
     return { freeBytes: st.bavail * st.bsize, totalBytes: st.blocks * st.bsize };

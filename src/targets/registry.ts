@@ -7,6 +7,7 @@
  */
 import { BackupError, ErrorCodes } from '../errors.js';
 import { localTargetFactory } from './local.js';
+import { checkTargetConfig } from './keys.js';
 import type { Target, TargetConfigBase, TargetFactory } from './types.js';
 
 const loaders: Record<string, () => Promise<TargetFactory>> = {
@@ -14,7 +15,7 @@ const loaders: Record<string, () => Promise<TargetFactory>> = {
   s3: async () => (await import('./s3.js')).s3TargetFactory,
   gcs: async () => (await import('./gcs.js')).gcsTargetFactory,
   azure: async () => (await import('./azure.js')).azureTargetFactory,
-  sftp: async () => (await import('./sftp.js')).sftpTargetFactory,
+  sftp: async () => (await import('./sftp/target.js')).sftpTargetFactory,
   ftp: async () => (await import('./ftp.js')).ftpTargetFactory,
 };
 
@@ -34,8 +35,13 @@ export async function loadTargetTypes(types: Iterable<string> = Object.keys(load
   );
 }
 
-export function createTarget(config: TargetConfigBase): Target {
-  if (config.unavailable) throw config.unavailable;
+/**
+ * Builds a target after checking its keys against the declared ones (keys.ts), so a target built
+ * directly (tests, tools) is held to the same rules as one from the configuration file.
+ */
+export function createTarget(unchecked: TargetConfigBase): Target {
+  if (unchecked.unavailable) throw unchecked.unavailable;
+  const config = checkTargetConfig(unchecked);
   const factory = factories.get(config.type);
   if (!factory) {
     if (config.type in loaders) {

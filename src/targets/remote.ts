@@ -2,15 +2,16 @@
  * Plumbing shared by the remote targets (s3, gcs, azure, sftp, ftp):
  * - how they report failures: typed BackupErrors whose messages name the target and say what to
  *   check; each target maps its SDK's errors onto these few builders, so all fail the same way;
- * - secrets read from files or config, registered for redaction;
+ * - secrets read from files (their paths resolved by the key check), registered for redaction (inline
+ *   secrets are registered by the key check itself: kind `secret` in keys.ts);
  * - the save body: counted, abortable, and peeked at so small objects take a one-request path.
  */
-import { readFileSync } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
 import { ByteCounter } from '../streams.js';
 import { BackupError, ErrorCodes, NotFoundError, redactSecrets, registerSecret } from '../errors.js';
 import type { TargetConfigBase } from './types.js';
-import { configError, optionalString } from './util.js';
+import { readConfiguredFile, readSecretFile } from '../config/secret-file.js';
+import { optionalString } from './util.js';
 
 /** Who failed: enough to name the target in a message, never a secret. */
 export interface FailureSource {
@@ -90,26 +91,21 @@ export function notFound(source: FailureSource, key: string, cause?: unknown): N
   return new NotFoundError(`object ${key} in target ${source.name} (${where(source)})`, cause === undefined ? {} : { cause });
 }
 
-/** Reads a secret from the file named by config[key] (trailing newline trimmed) and registers it for redaction. */
-export function readSecretFile(config: TargetConfigBase, key: string): string | undefined {
+/** The secret in the file named by config[key] (see readSecretFile), registered for redaction. */
+export function secretFromFile(config: TargetConfigBase, key: string): string | undefined {
   const file = optionalString(config, key);
   if (file === undefined) return undefined;
-  let secret: string;
-  try {
-    secret = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-  } catch (error) {
-    throw configError(key, `names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? messageOf(error)}): ${file}`, config.name);
-  }
+  const secret = readSecretFile(file, `targets.${config.name}.${key}`);
   registerSecret(secret);
   return secret;
 }
 
-/** A secret given inline (already ${VAR}-expanded by the config loader), registered for redaction. */
-export function inlineSecret(config: TargetConfigBase, key: string): string | undefined {
-  const secret = optionalString(config, key);
-  registerSecret(secret);
-  return secret;
+/** The bytes of the file named by config[key] (a private key, a CA certificate). */
+export function fileFromConfig(config: TargetConfigBase, key: string): Buffer | undefined {
+  const file = optionalString(config, key);
+  return file === undefined ? undefined : readConfiguredFile(file, `targets.${config.name}.${key}`);
 }
+
 
 /** Rejects a save whose signal is already aborted (or aborts later) with the signal's reason. */
 export function abortReason(signal: AbortSignal): Error {

@@ -3,7 +3,8 @@
  * throttling, FTP 4xx "try again" replies) with exponential back-off and jitter (docs/TARGETS.md#retries).
  *
  * What is retried, and what is not:
- * - stat, remove, check and opening a load are retried as a whole.
+ * - stat, remove, check, opening a load and the optional operations of `capabilities` (space,
+ *   removeStaleTemporaries: both read-only or idempotent) are retried as a whole.
  * - list is retried only until it has yielded its first entry; after that a retry would repeat
  *   entries, so a later failure is rethrown.
  * - save of an in-memory body (bufferBody(): manifests) is retried as a whole, each attempt with a
@@ -21,11 +22,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BackupError, ErrorCodes } from '../errors.js';
 import { bufferBody, inMemoryBytes } from './body.js';
 import { causeChain, networkErrorCode } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, SpaceInfo, Target, TargetCapabilities } from './types.js';
-import { isSpaceAware } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetCapabilities } from './types.js';
+import { wrapCapabilities } from './types.js';
+
+/** Extra attempts after the first one, unless configured (`retries:`). */
+export const DEFAULT_RETRIES = 3;
 
 export interface RetryOptions {
-  /** Extra attempts after the first one (default 3). */
+  /** Extra attempts after the first one (default DEFAULT_RETRIES). */
   retries?: number;
   /** Delay before the first retry, doubled each time (default 250 ms). */
   baseDelayMs?: number;
@@ -100,9 +104,8 @@ export function withRetry(target: Target, options: RetryOptions = {}): Target {
 class RetryingTarget implements Target {
   readonly name: string;
   readonly type: string;
+  /** The wrapped target's capabilities, each optional operation retried as a whole (see above). */
   readonly capabilities: TargetCapabilities;
-  /** Present only when the wrapped target has it, so isSpaceAware() keeps working. */
-  space?: () => Promise<SpaceInfo>;
   private readonly retries: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -113,11 +116,10 @@ class RetryingTarget implements Target {
   ) {
     this.name = inner.name;
     this.type = inner.type;
-    this.capabilities = inner.capabilities;
-    this.retries = options.retries ?? 3;
+    this.retries = options.retries ?? DEFAULT_RETRIES;
     this.baseDelayMs = options.baseDelayMs ?? 250;
     this.maxDelayMs = options.maxDelayMs ?? 8000;
-    if (isSpaceAware(inner)) this.space = () => this.attempt('space', () => inner.space());
+    this.capabilities = wrapCapabilities(inner.capabilities, (operation, run) => this.attempt(operation, run));
   }
 
   describe(): string {

@@ -28,10 +28,10 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { BackupError } from '../errors.js';
 import {
+  abortReason,
   authFailed,
   destroyOnAbort,
   honourLateAbort,
-  inlineSecret,
   messageOf,
   networkErrorCode,
   notFound,
@@ -41,7 +41,7 @@ import {
   unreachable,
   type TrackedBody,
 } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetCapabilities, TargetFactory, TemporaryCleanupOptions } from './types.js';
 import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalBoolean, optionalString, requireString } from './util.js';
 
 const MIB = 1024 * 1024;
@@ -82,16 +82,19 @@ interface UploadMarkers {
 /** How removeStaleTemporaries() names an aborted upload, so prune's report does not read as a deleted object. */
 const MULTIPART_UPLOAD_MARK = ' (multipart upload)';
 
-export class S3Target implements Target, TemporaryCleanup {
+export class S3Target implements Target {
   readonly type = 's3';
-  readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: false };
+  readonly capabilities: TargetCapabilities;
   private readonly client: S3Client;
 
   constructor(
     readonly name: string,
     private readonly settings: S3TargetSettings,
   ) {
-    this.capabilities.insecureTransport = settings.endpoint?.startsWith('http://') ?? false;
+    this.capabilities = {
+      insecureTransport: settings.endpoint?.startsWith('http://') ?? false,
+      removeStaleTemporaries: (olderThanMs, options) => this.removeStale(olderThanMs, options),
+    };
     this.client = new S3Client(clientConfig(settings));
   }
 
@@ -155,6 +158,8 @@ export class S3Target implements Target, TemporaryCleanup {
       destroyOnAbort(response.Body, options.signal);
       return response.Body;
     } catch (error) {
+      // The SDK's own abort error would hide why the caller stopped (LoadOptions.signal).
+      if (options.signal?.aborted) throw abortReason(options.signal);
       throw this.toTargetError(error, `load ${key}`, key);
     }
   }
@@ -208,7 +213,7 @@ export class S3Target implements Target, TemporaryCleanup {
    * does not tell is kept. Returns `KEY (multipart upload)` for each, KEY relative to the prefix;
    * [] on servers without ListMultipartUploads.
    */
-  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
+  private async removeStale(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const stale = await this.staleUploads(olderThanMs);
     return removeStaleLeftovers(stale, (upload) => upload.key + MULTIPART_UPLOAD_MARK, (upload) => this.abortUpload(upload), options);
   }
@@ -379,11 +384,11 @@ export const s3TargetFactory: TargetFactory = {
     const endpoint = optionalString(config, 'endpoint');
     if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) throw configError('endpoint', 'must be an http:// or https:// URL', config.name);
     const accessKeyId = optionalString(config, 'accessKeyId');
-    const secretAccessKey = inlineSecret(config, 'secretAccessKey');
+    const secretAccessKey = optionalString(config, 'secretAccessKey');
     if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
       throw configError(accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey', 'must be given together with the other key (or neither, for the AWS default credential chain)', config.name);
     }
-    const sessionToken = inlineSecret(config, 'sessionToken');
+    const sessionToken = optionalString(config, 'sessionToken');
     const region = optionalString(config, 'region');
     const forcePathStyle = optionalBoolean(config, 'forcePathStyle');
     const settings: S3TargetSettings = {

@@ -27,6 +27,11 @@ export interface SaveOptions {
 export interface LoadOptions {
   /** Byte range, inclusive start, exclusive end; end omitted = to the end of the object. */
   range?: { start: number; end?: number };
+  /**
+   * Aborting stops the read: load() rejects, or the stream it gave fails, with the signal's reason
+   * (the reason itself, so the caller sees why it stopped, e.g. INTERRUPTED), and the connection
+   * or file handle is released.
+   */
   signal?: AbortSignal;
 }
 
@@ -35,16 +40,47 @@ export interface SaveResult {
   size: number;
 }
 
-/** What a target can do, as data (rather than `if (type === 's3')` in callers). */
+/**
+ * What a target can do beyond the Target interface, declared as data (after rclone's `Features`):
+ * flags callers read, and optional operations present only where the storage supports them.
+ * Callers test for an operation (`target.capabilities.space?.()`), never for a method or a type.
+ * Every wrapper passes the whole set through with wrapCapabilities(), so a caller holding the
+ * wrapped (retrying) target sees exactly what the raw target offers. docs/TARGETS.md describes it.
+ */
 export interface TargetCapabilities {
-  /** A save is atomic: a reader never sees a partial object under its final key. */
-  atomicSave: boolean;
-  /** load() honours `range` natively (otherwise it is emulated by skipping bytes). */
-  rangedLoad: boolean;
-  /** The target lives on this machine's file system (free-space checks apply). */
-  localFilesystem: boolean;
-  /** Plain FTP etc.: data and credentials cross the network unencrypted. */
-  insecureTransport: boolean;
+  /** Plain FTP or an http:// endpoint: data and credentials cross the network unencrypted. */
+  readonly insecureTransport: boolean;
+  /** Free space of the file system the target lives on (local targets; health's disk check). */
+  readonly space?: () => Promise<SpaceInfo>;
+  /**
+   * Removes upload leftovers of killed runs (temporary names, pending S3 multipart uploads) older
+   * than `olderThanMs`; returns what went (dry run: what would go), as keys.
+   */
+  readonly removeStaleTemporaries?: (olderThanMs: number, options?: TemporaryCleanupOptions) => Promise<string[]>;
+}
+
+/** The optional operations of TargetCapabilities (the compile-time check below keeps the list whole). */
+export const CAPABILITY_OPERATIONS = ['space', 'removeStaleTemporaries'] as const;
+export type CapabilityOperation = (typeof CAPABILITY_OPERATIONS)[number];
+type OperationKeys = { [K in keyof TargetCapabilities]-?: NonNullable<TargetCapabilities[K]> extends (...args: never[]) => unknown ? K : never }[keyof TargetCapabilities];
+const everyOperationListed: Exclude<OperationKeys, CapabilityOperation> extends never ? true : never = true;
+void everyOperationListed;
+
+/**
+ * The capabilities of a wrapped target as its wrapper exposes them: the same flags, and each
+ * operation the inner target has, run through `around` (the retry wrapper retries it). An
+ * operation the inner target lacks stays absent.
+ */
+export function wrapCapabilities(
+  inner: TargetCapabilities,
+  around: <T>(operation: CapabilityOperation, run: () => Promise<T>) => Promise<T>,
+): TargetCapabilities {
+  const wrapped: Record<string, unknown> = { ...inner };
+  for (const operation of CAPABILITY_OPERATIONS) {
+    const run = inner[operation] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    if (run) wrapped[operation] = (...args: unknown[]) => around(operation, () => run(...args));
+  }
+  return wrapped as unknown as TargetCapabilities;
 }
 
 export interface Target {
@@ -78,14 +114,10 @@ export interface Target {
   close(): Promise<void>;
 }
 
-/** Optional: free space, for local targets' health checks. */
+/** Free space, for local targets' health checks. */
 export interface SpaceInfo {
   freeBytes: number;
   totalBytes: number;
-}
-
-export interface SpaceAware {
-  space(): Promise<SpaceInfo>;
 }
 
 export interface TemporaryCleanupOptions {
@@ -94,22 +126,9 @@ export interface TemporaryCleanupOptions {
 }
 
 /**
- * Optional: removal of upload leftovers of killed runs (temporary names, pending S3 multipart
- * uploads). Returns what went (dry run: what would go), as keys.
+ * A target's configuration after the key check: the common keys, and its type's own keys as
+ * declared in keys.ts (checked there; rules beyond their kinds are checked by each factory).
  */
-export interface TemporaryCleanup {
-  removeStaleTemporaries(olderThanMs: number, options?: TemporaryCleanupOptions): Promise<string[]>;
-}
-
-export function hasTemporaryCleanup(target: Target): target is Target & TemporaryCleanup {
-  return typeof (target as Partial<TemporaryCleanup>).removeStaleTemporaries === 'function';
-}
-
-export function isSpaceAware(target: Target): target is Target & SpaceAware {
-  return typeof (target as Partial<SpaceAware>).space === 'function';
-}
-
-/** Configuration common to every target (docs/REFERENCE.md#target-keys). Type-specific keys are validated by each factory. */
 export interface TargetConfigBase {
   name: string;
   type: string;

@@ -5,10 +5,11 @@
  * go on with the others, and create reports its copy as failed, instead of every command refusing
  * to start.
  */
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target } from './types.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetCapabilities } from './types.js';
 
 export class UnavailableTarget implements Target {
-  readonly capabilities = { atomicSave: false, rangedLoad: false, localFilesystem: false, insecureTransport: false };
+  /** None of the optional operations: which the real target would offer is unknown here. */
+  readonly capabilities: TargetCapabilities = { insecureTransport: false };
 
   constructor(
     readonly name: string,

@@ -1,5 +1,7 @@
 /** Small helpers shared by target implementations. */
+import { randomBytes } from 'node:crypto';
 import { BackupError, ErrorCodes } from '../errors.js';
+import { configError as sectionError } from '../config/schema.js';
 import type { TargetConfigBase, TemporaryCleanupOptions } from './types.js';
 
 /** Normalises a configured prefix to '' or 'some/path/' (no leading slash, one trailing slash). */
@@ -10,6 +12,17 @@ export function normalizePrefix(prefix: unknown): string {
   return trimmed === '' ? '' : `${trimmed}/`;
 }
 
+/**
+ * Targets that write under a temporary name and rename (local, sftp, ftp) start that name with
+ * this, so list() skips it and removeStaleTemporaries() finds the leftovers of killed runs.
+ */
+export const TEMP_MARKER = '.tmp-';
+
+/** A fresh temporary name, in the same folder, for an object whose file name is `baseName`. */
+export function temporaryName(baseName: string): string {
+  return `${TEMP_MARKER}${baseName}-${randomBytes(4).toString('hex')}`;
+}
+
 /** Rejects keys that could escape the target's prefix or are otherwise unusable. */
 export function assertValidKey(key: string): void {
   if (key === '' || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.' || part === '')) {
@@ -17,10 +30,16 @@ export function assertValidKey(key: string): void {
   }
 }
 
+/** A CONFIG_INVALID error naming `targets.NAME.KEY`. */
 export function configError(key: string, problem: string, targetName?: string): BackupError {
-  const where = targetName ? `targets.${targetName}.${key}` : key;
-  return new BackupError(ErrorCodes.CONFIG_INVALID, `configuration: ${where} ${problem}`);
+  return sectionError(targetName ? `targets.${targetName}.${key}` : key, problem);
 }
+
+/*
+ * The readers below run after the key check (keys.ts, src/config/schema.ts), which has already
+ * refused unknown keys and values of the wrong kind, and turned `${VAR}` text into numbers and
+ * booleans; they only pick the value out, with the type the factory needs.
+ */
 
 export function requireString(config: TargetConfigBase, key: string): string {
   const value = config[key];
@@ -40,17 +59,14 @@ export function optionalString(config: TargetConfigBase, key: string): string | 
 export function optionalNumber(config: TargetConfigBase, key: string): number | undefined {
   const value = config[key];
   if (value === undefined || value === null) return undefined;
-  const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n)) throw configError(key, 'must be a number', config.name);
-  return n;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw configError(key, 'must be a number', config.name);
+  return value;
 }
 
 export function optionalBoolean(config: TargetConfigBase, key: string): boolean | undefined {
   const value = config[key];
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'boolean') return value;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
   throw configError(key, 'must be true or false', config.name);
 }
 

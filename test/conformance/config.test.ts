@@ -17,13 +17,14 @@ function configError(config: TargetConfigBase): BackupError {
 }
 
 describe('target configuration', () => {
-  it('knows every target type of docs/TARGETS.md', () => {
+  it('knows every target type docs/TARGETS.md describes', () => {
     expect(targetTypes()).toEqual(['azure', 'ftp', 'gcs', 'local', 's3', 'sftp']);
   });
 
   it.each<[string, TargetConfigBase, string]>([
     ['s3 without a bucket', { name: 'offsite', type: 's3', region: 'eu-west-1' }, 'targets.offsite.bucket'],
     ['s3 with an unknown storage class', { name: 'offsite', type: 's3', bucket: 'b', storageClass: 'COLDEST' }, 'targets.offsite.storageClass'],
+    ['s3 with a misspelt key, built directly', { name: 'offsite', type: 's3', bucket: 'b', storageclass: 'GLACIER' }, 'targets.offsite.storageclass is not a known key (did you mean storageClass?)'],
     ['s3 with an unknown sse', { name: 'offsite', type: 's3', bucket: 'b', sse: 'rot13' }, 'targets.offsite.sse'],
     ['s3 with kmsKeyId but no aws:kms', { name: 'offsite', type: 's3', bucket: 'b', sse: 'AES256', kmsKeyId: 'k' }, 'targets.offsite.kmsKeyId'],
     ['s3 with a part size below 5 MiB', { name: 'offsite', type: 's3', bucket: 'b', partSize: '1MiB' }, 'targets.offsite.partSize'],

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BackupError, ErrorCodes, NotFoundError } from '../../src/errors.js';
 import { bufferBody } from '../../src/targets/body.js';
 import { isTransientError, withRetry } from '../../src/targets/retry.js';
-import { isSpaceAware, type ObjectInfo, type Target } from '../../src/targets/types.js';
+import type { ObjectInfo, Target } from '../../src/targets/types.js';
 import { readBuffer } from './streams.js';
 
 function connectionReset(): Error {
@@ -18,7 +18,7 @@ function fakeTarget(overrides: Partial<Target>): Target {
   return {
     name: 'fake',
     type: 'fake',
-    capabilities: { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: false },
+    capabilities: { insecureTransport: false },
     describe: () => 'fake://',
     save: unexpected,
     load: unexpected,
@@ -169,13 +169,34 @@ describe('withRetry', () => {
     expect(midwayAttempts).toBe(1);
   });
 
-  it('keeps the wrapped target’s identity and free-space support', async () => {
-    const inner = Object.assign(fakeTarget({}), { space: async () => ({ freeBytes: 1, totalBytes: 2 }) });
-    const target = withRetry(inner);
+  it('keeps the wrapped target’s identity and declared capabilities, and retries their operations', async () => {
+    const space = failingThen(1, connectionReset, { freeBytes: 1, totalBytes: 2 });
+    const cleanup = failingThen(2, connectionReset, ['backup-1/.tmp-data.bin-0a1b2c3d']);
+    const inner = fakeTarget({ capabilities: { insecureTransport: true, space: space.run, removeStaleTemporaries: cleanup.run } });
+    const target = withRetry(inner, fast);
     expect(target.name).toBe('fake');
     expect(target.describe()).toBe('fake://');
-    expect(isSpaceAware(target) && (await target.space())).toEqual({ freeBytes: 1, totalBytes: 2 });
-    expect(isSpaceAware(withRetry(fakeTarget({})))).toBe(false);
+    expect(target.capabilities.insecureTransport).toBe(true);
+    expect(await target.capabilities.space?.()).toEqual({ freeBytes: 1, totalBytes: 2 });
+    expect(await target.capabilities.removeStaleTemporaries?.(1000, { dryRun: true })).toEqual(['backup-1/.tmp-data.bin-0a1b2c3d']);
+    expect([space.calls(), cleanup.calls()]).toEqual([2, 3]);
+    const plain = withRetry(fakeTarget({}));
+    expect(Object.keys(plain.capabilities)).toEqual(['insecureTransport']);
+  });
+
+  it('passes the arguments of a capability operation through unchanged', async () => {
+    const seen: unknown[] = [];
+    const inner = fakeTarget({
+      capabilities: {
+        insecureTransport: false,
+        removeStaleTemporaries: async (olderThanMs, options) => {
+          seen.push(olderThanMs, options);
+          return [];
+        },
+      },
+    });
+    await withRetry(inner).capabilities.removeStaleTemporaries?.(1234, { dryRun: true });
+    expect(seen).toEqual([1234, { dryRun: true }]);
   });
 });
 

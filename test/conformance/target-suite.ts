@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { BackupError, ErrorCodes, isNotFound } from '../../src/errors.js';
-import type { ObjectInfo, Target } from '../../src/targets/types.js';
+import { withRetry } from '../../src/targets/retry.js';
+import { CAPABILITY_OPERATIONS, type LoadOptions, type ObjectInfo, type Target } from '../../src/targets/types.js';
+import { CLEANUP_PROVEN_FOR } from './capabilities.js';
 import { endlessStream, failingStream, hashStream, mapLimit, pseudoRandomBytes, pseudoRandomStream, readBuffer } from './streams.js';
 
 type Make<T> = (context: TestContext) => Promise<T> | T;
@@ -47,6 +49,11 @@ async function save(target: Target, key: string, data: Buffer | string): Promise
 
 async function loadText(target: Target, key: string, range?: { start: number; end?: number }): Promise<Buffer> {
   return readBuffer(await target.load(key, range ? { range } : {}));
+}
+
+/** Loads and reads a whole object: a failure of load() and of its stream alike reject the result. */
+async function readLoad(target: Target, key: string, options: LoadOptions): Promise<Buffer> {
+  return readBuffer(await target.load(key, options));
 }
 
 async function expectNotFound(promise: Promise<unknown>): Promise<void> {
@@ -157,14 +164,19 @@ export function runTargetConformance(name: string, makeTarget: Make<Target>, opt
           break; // leaving the loop destroys the stream
         }
       }
+      // The interface (LoadOptions.signal) promises the signal's own reason, not just any failure:
+      // the engine relies on it to report an interrupted restore as INTERRUPTED.
       const controller = new AbortController();
+      const gaveUp = new BackupError(ErrorCodes.INTERRUPTED, 'the reader gave up (conformance test)');
       const reading = (async () => {
         for await (const chunk of await target.load(key, { signal: controller.signal })) {
           void chunk;
-          controller.abort(new Error('the reader gave up'));
+          controller.abort(gaveUp);
         }
       })();
-      await expect(reading).rejects.toBeDefined();
+      await expect(reading).rejects.toBe(gaveUp);
+      const tooLate = new BackupError(ErrorCodes.INTERRUPTED, 'aborted before the load (conformance test)');
+      await expect(readLoad(target, key, { signal: AbortSignal.abort(tooLate) })).rejects.toBe(tooLate);
       expect((await loadText(target, key)).equals(data)).toBe(true);
     });
 
@@ -280,6 +292,39 @@ export function runTargetConformance(name: string, makeTarget: Make<Target>, opt
       expect((await listAll(target, `${run}/nested/backup-2026-02-18-103000-a1b2c3/parts/`)).map((info) => info.key)).toEqual([deep]);
       await target.remove(deep);
       expect((await listAll(target, `${run}/nested/`)).map((info) => info.key)).toEqual([shallow]);
+    });
+
+    it('declares its capabilities as data, and the retry wrapper exposes exactly the same ones', async (context) => {
+      const target = await open(context);
+      const wrapped = withRetry(target);
+      const declared = Object.keys(target.capabilities).sort();
+      expect(Object.keys(wrapped.capabilities).sort()).toEqual(declared);
+      expect(wrapped.capabilities.insecureTransport).toBe(target.capabilities.insecureTransport);
+      // Optional operations live in `capabilities` only: no method a caller could sniff for instead.
+      for (const operation of CAPABILITY_OPERATIONS) expect(operation in target, operation).toBe(false);
+      if (target.capabilities.removeStaleTemporaries) expect(CLEANUP_PROVEN_FOR).toContain(target.type);
+    });
+
+    it('keeps every complete object when a declared leftover cleanup runs, even with no grace period', async (context) => {
+      const target = await open(context);
+      const cleanup = withRetry(target).capabilities.removeStaleTemporaries;
+      if (!cleanup) return context.skip(`${name} declares no removeStaleTemporaries`);
+      const folder = `${run}/cleanup`;
+      await save(target, `${folder}/manifest.json`, '{}');
+      await save(target, `${folder}/dump.archive`, 'complete object');
+      const touched = [...(await cleanup(0, { dryRun: true })), ...(await cleanup(0))];
+      expect(touched.filter((key) => key.startsWith(`${folder}/`))).toEqual([]);
+      expect((await listAll(target, `${folder}/`)).map((info) => info.key)).toEqual([`${folder}/dump.archive`, `${folder}/manifest.json`]);
+    });
+
+    it('reports plausible free space when it declares space, through the retry wrapper too', async (context) => {
+      const target = await open(context);
+      const space = withRetry(target).capabilities.space;
+      if (!space) return context.skip(`${name} declares no space`);
+      const { freeBytes, totalBytes } = await space();
+      expect(totalBytes).toBeGreaterThan(0);
+      expect(freeBytes).toBeGreaterThanOrEqual(0);
+      expect(freeBytes).toBeLessThanOrEqual(totalBytes);
     });
 
     it('can be closed twice', async (context) => {

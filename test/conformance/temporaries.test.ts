@@ -1,4 +1,4 @@
-// The optional TemporaryCleanup capability (prune's removal of upload leftovers of killed runs):
+// The optional removeStaleTemporaries capability (prune's removal of upload leftovers of killed runs):
 // `.tmp-` files on every target that saves under temporary names, and pending multipart uploads
 // on S3. The leftovers are planted directly on the storage with the peer's own client, the way a
 // `kill -9` mid-upload leaves them; files are aged by setting their modification time (S3 cannot
@@ -22,11 +22,12 @@ import { Client as FtpClient } from 'basic-ftp';
 import type { SFTPWrapper } from 'ssh2';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { BackupError, ErrorCodes } from '../../src/errors.js';
-import { TEMP_MARKER } from '../../src/targets/local.js';
 import { createTarget } from '../../src/targets/registry.js';
-import { hasTemporaryCleanup, type Target, type TemporaryCleanup } from '../../src/targets/types.js';
+import type { Target, TargetCapabilities } from '../../src/targets/types.js';
+import { TEMP_MARKER } from '../../src/targets/util.js';
 import { freePort } from '../setup/process.js';
 import { connectSftp, ftpAccessOptions, peerOrSkip, type FtpPeer, type S3Peer, type SftpPeer } from '../setup/testbed.js';
+import { CLEANUP_PROVEN_FOR } from './capabilities.js';
 import { ftpConfig } from './ftp-config.js';
 import { hashStream, mapLimit, pseudoRandomStream, readBuffer } from './streams.js';
 
@@ -42,7 +43,7 @@ interface Storage {
 }
 
 interface Setup {
-  target: Target & TemporaryCleanup;
+  target: CleaningTarget;
   storage: Storage;
 }
 
@@ -51,9 +52,12 @@ function freshPrefix(): string {
   return `temporaries-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-function withCleanup(target: Target): Target & TemporaryCleanup {
-  if (!hasTemporaryCleanup(target)) throw new Error(`target ${target.type} does not offer removeStaleTemporaries()`);
-  return target;
+/** A target that declares the cleanup capability. */
+type CleaningTarget = Target & { readonly capabilities: Required<Pick<TargetCapabilities, 'removeStaleTemporaries'>> };
+
+function withCleanup(target: Target): CleaningTarget {
+  if (!target.capabilities.removeStaleTemporaries) throw new Error(`target ${target.type} does not declare removeStaleTemporaries`);
+  return target as CleaningTarget;
 }
 
 async function localSetup(): Promise<Setup> {
@@ -136,6 +140,11 @@ const setups: Array<[string, (context: TestContext) => Promise<Setup>]> = [
   ['ftps', (context) => ftpSetup(peerOrSkip('ftps', context))],
 ];
 
+// s3's leftovers are multipart uploads, proven by their own block below.
+it('covers every target type that the shared suite lets declare removeStaleTemporaries', () => {
+  expect([...setups.map(([type]) => type).filter((type) => type !== 'ftps'), 's3'].sort()).toEqual([...CLEANUP_PROVEN_FOR].sort());
+});
+
 describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
   async function open(context: TestContext): Promise<Setup> {
     const setup = await setUp(context);
@@ -165,7 +174,7 @@ describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
     const { target, storage } = await open(context);
     const { staleBesideObject, staleAlone, young } = await plantLeftovers({ target, storage });
 
-    const removed = await target.removeStaleTemporaries(HOUR);
+    const removed = await target.capabilities.removeStaleTemporaries(HOUR);
 
     expect(removed.sort()).toEqual([staleBesideObject, staleAlone].sort());
     expect((await storage.names('backup-1')).sort()).toEqual([posix.basename(young), 'data.bin'].sort());
@@ -177,8 +186,8 @@ describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
     expect(listed).toEqual(['backup-1/data.bin']);
 
     // Nothing stale is left; the young file goes once the grace period is shorter than its age.
-    expect(await target.removeStaleTemporaries(HOUR)).toEqual([]);
-    expect(await target.removeStaleTemporaries(1000)).toEqual([young]);
+    expect(await target.capabilities.removeStaleTemporaries(HOUR)).toEqual([]);
+    expect(await target.capabilities.removeStaleTemporaries(1000)).toEqual([young]);
     expect(await storage.names('backup-1')).toEqual(['data.bin']);
   });
 
@@ -189,22 +198,22 @@ describe.each(setups)('stale temporary files: %s', (_name, setUp) => {
 
     // Twice: the first dry run must not have removed anything the second would miss.
     for (let run = 0; run < 2; run++) {
-      expect((await target.removeStaleTemporaries(HOUR, { dryRun: true })).sort()).toEqual([staleBesideObject, staleAlone].sort());
+      expect((await target.capabilities.removeStaleTemporaries(HOUR, { dryRun: true })).sort()).toEqual([staleBesideObject, staleAlone].sort());
       expect((await storage.names('backup-1')).sort()).toEqual(backup1);
       expect(await storage.names('backup-2')).toEqual([posix.basename(staleAlone)]);
       expect((await storage.names('')).sort()).toEqual(['backup-1', 'backup-2']);
     }
 
-    expect((await target.removeStaleTemporaries(HOUR, { dryRun: false })).sort()).toEqual([staleBesideObject, staleAlone].sort());
+    expect((await target.capabilities.removeStaleTemporaries(HOUR, { dryRun: false })).sort()).toEqual([staleBesideObject, staleAlone].sort());
     expect((await storage.names('backup-1')).sort()).toEqual([posix.basename(young), 'data.bin'].sort());
     expect(await storage.names('')).toEqual(['backup-1']);
-    expect(await target.removeStaleTemporaries(HOUR, { dryRun: true })).toEqual([]);
+    expect(await target.capabilities.removeStaleTemporaries(HOUR, { dryRun: true })).toEqual([]);
   });
 
   it('returns nothing for a target folder that does not exist yet', async (context) => {
     const { target } = await open(context);
-    expect(await target.removeStaleTemporaries(0)).toEqual([]);
-    expect(await target.removeStaleTemporaries(0, { dryRun: true })).toEqual([]);
+    expect(await target.capabilities.removeStaleTemporaries(0)).toEqual([]);
+    expect(await target.capabilities.removeStaleTemporaries(0, { dryRun: true })).toEqual([]);
   });
 });
 
@@ -216,7 +225,7 @@ interface Upload {
 
 /** An S3 target on a fresh prefix, and the peer's own client to plant and inspect uploads with. */
 interface S3Setup {
-  target: Target & TemporaryCleanup;
+  target: CleaningTarget;
   /** The target's prefix in the bucket, with its trailing slash. */
   prefix: string;
   /** Starts a multipart upload of `prefix + key` (with one small part unless `parts` is 0) and never completes it. */
@@ -309,24 +318,24 @@ describe('stale multipart uploads: s3', () => {
     const foreign = await plant(sibling, 'backup-2/dump.archive.zst');
     expect(await pending(prefix)).toEqual([sameKeyAsObject, killed, noPartYet]);
 
-    const removed = await target.removeStaleTemporaries(0);
+    const removed = await target.capabilities.removeStaleTemporaries(0);
 
     expect(removed.sort()).toEqual(['backup-1/dump.archive.zst', 'backup-2/dump.archive.zst', 'backup-3/dump.archive.zst'].map(asUpload));
     expect(await pending(prefix)).toEqual([]);
     expect(await pending(sibling)).toEqual([foreign]);
     expect(await listedKeys(target)).toEqual(['backup-1/dump.archive.zst', 'backup-1/manifest.json']);
     expect(await hashStream(await target.load('backup-1/dump.archive.zst'))).toEqual({ bytes: 6 * 1024 * 1024, sha256: archiveHash });
-    expect(await target.removeStaleTemporaries(0)).toEqual([]);
+    expect(await target.capabilities.removeStaleTemporaries(0)).toEqual([]);
   });
 
   it('keeps an upload younger than the grace period (a run may still be writing it), then aborts it once older', async (context) => {
     const { target, prefix, plant, pending } = await openS3(context);
     const running = await plant(prefix, 'backup-1/dump.archive.zst', 2);
 
-    expect(await target.removeStaleTemporaries(HOUR)).toEqual([]);
+    expect(await target.capabilities.removeStaleTemporaries(HOUR)).toEqual([]);
     expect(await pending(prefix)).toEqual([running]);
 
-    expect(await target.removeStaleTemporaries(0)).toEqual([asUpload('backup-1/dump.archive.zst')]);
+    expect(await target.capabilities.removeStaleTemporaries(0)).toEqual([asUpload('backup-1/dump.archive.zst')]);
     expect(await pending(prefix)).toEqual([]);
   });
 
@@ -335,7 +344,7 @@ describe('stale multipart uploads: s3', () => {
     const keys = Array.from({ length: 1001 }, (_, i) => `backup-1/part-${String(i).padStart(4, '0')}`);
     await mapLimit(keys, 16, (key) => plant(prefix, key, 0));
 
-    const removed = await target.removeStaleTemporaries(0);
+    const removed = await target.capabilities.removeStaleTemporaries(0);
 
     expect(removed.sort()).toEqual(keys.map(asUpload));
     expect(await pending(prefix)).toEqual([]);
@@ -346,20 +355,20 @@ describe('stale multipart uploads: s3', () => {
     const stale = [await plant(prefix, 'backup-1/dump.archive.zst'), await plant(prefix, 'backup-2/dump.archive.zst', 0)];
     const names = ['backup-1/dump.archive.zst', 'backup-2/dump.archive.zst'].map(asUpload);
 
-    expect(await target.removeStaleTemporaries(HOUR, { dryRun: true })).toEqual([]);
+    expect(await target.capabilities.removeStaleTemporaries(HOUR, { dryRun: true })).toEqual([]);
     for (let run = 0; run < 2; run++) {
-      expect((await target.removeStaleTemporaries(0, { dryRun: true })).sort()).toEqual(names);
+      expect((await target.capabilities.removeStaleTemporaries(0, { dryRun: true })).sort()).toEqual(names);
       expect(await pending(prefix)).toEqual(stale);
     }
 
-    expect((await target.removeStaleTemporaries(0)).sort()).toEqual(names);
+    expect((await target.capabilities.removeStaleTemporaries(0)).sort()).toEqual(names);
     expect(await pending(prefix)).toEqual([]);
-    expect(await target.removeStaleTemporaries(0, { dryRun: true })).toEqual([]);
+    expect(await target.capabilities.removeStaleTemporaries(0, { dryRun: true })).toEqual([]);
   });
 
   it('returns nothing for a prefix without uploads', async (context) => {
     const { target } = await openS3(context);
-    expect(await target.removeStaleTemporaries(0)).toEqual([]);
+    expect(await target.capabilities.removeStaleTemporaries(0)).toEqual([]);
   });
 
   it('fails like every other operation: TARGET_AUTH for wrong credentials, TARGET_UNREACHABLE without a server', async (context) => {
@@ -371,9 +380,9 @@ describe('stale multipart uploads: s3', () => {
       await denied.close();
       await nobody.close();
     });
-    const auth = await expectBackupError(denied.removeStaleTemporaries(0));
+    const auth = await expectBackupError(denied.capabilities.removeStaleTemporaries(0));
     expect(auth.code).toBe(ErrorCodes.TARGET_AUTH);
     expect(auth.message).not.toContain(secret);
-    expect((await expectBackupError(nobody.removeStaleTemporaries(0))).code).toBe(ErrorCodes.TARGET_UNREACHABLE);
+    expect((await expectBackupError(nobody.capabilities.removeStaleTemporaries(0))).code).toBe(ErrorCodes.TARGET_UNREACHABLE);
   });
 });

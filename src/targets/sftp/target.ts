@@ -1,5 +1,6 @@
 /**
- * SFTP (SSH File Transfer Protocol), e.g. OpenSSH's sftp subsystem.
+ * SFTP (SSH File Transfer Protocol), e.g. OpenSSH's sftp subsystem: the target and its factory.
+ * The windowed writer is in upload.ts, the read-ahead reader in read-ahead.ts.
  *
  * - The server's host key must match the configured `hostFingerprint` (`SHA256:...`, as
  *   `ssh-keygen -lf` prints it); an unknown or changed key is refused with a message that prints
@@ -14,33 +15,19 @@
  * - One SSH connection per target, opened on first use and shared by concurrent operations
  *   (SFTP multiplexes requests); a dropped connection is reopened by the next operation.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import * as posix from 'node:path/posix';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import SftpClient from 'ssh2-sftp-client';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
-import { BackupError, ErrorCodes } from '../errors.js';
-import { TEMP_MARKER } from './local.js';
-import { authFailed, destroyOnAbort, messageOf, networkErrorCode, notFound, readSecretFile, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetFactory, TemporaryCleanup, TemporaryCleanupOptions } from './types.js';
-import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalNumber, optionalString, requireString } from './util.js';
-
-/** SFTP status codes (draft-ietf-secsh-filexfer-02). */
-const NO_SUCH_FILE = 2;
-const PERMISSION_DENIED = 3;
-
-/** Reads: 64 requests of 32 KiB in flight (2 MiB read-ahead); larger reads measured no faster. */
-const READ_CHUNK = 32 * 1024;
-const READ_WINDOW = 64;
-/**
- * Writes: 16 requests of up to 128 KiB in flight (2 MiB). Larger writes uploaded about 1.5× faster
- * than 32 KiB ones against OpenSSH; servers that announce a smaller limit get that size.
- */
-const WRITE_CHUNK = 128 * 1024;
-const WRITE_WINDOW = 16;
+import { BackupError, ErrorCodes } from '../../errors.js';
+import { authFailed, destroyOnAbort, messageOf, networkErrorCode, fileFromConfig, notFound, saveFailure, secretFromFile, targetFailed, trackBody, unreachable, type TrackedBody } from '../remote.js';
+import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetCapabilities, TargetFactory, TemporaryCleanupOptions } from '../types.js';
+import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalNumber, optionalString, requireString, TEMP_MARKER, temporaryName } from '../util.js';
+import { call, isFolder, NO_SUCH_FILE, PERMISSION_DENIED, statusCode } from './protocol.js';
+import { readAhead } from './read-ahead.js';
+import { SftpUpload } from './upload.js';
 
 export interface SftpTargetSettings {
   host: string;
@@ -77,9 +64,12 @@ export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
-export class SftpTarget implements Target, TemporaryCleanup {
+export class SftpTarget implements Target {
   readonly type = 'sftp';
-  readonly capabilities = { atomicSave: true, rangedLoad: true, localFilesystem: false, insecureTransport: false };
+  readonly capabilities: TargetCapabilities = {
+    insecureTransport: false,
+    removeStaleTemporaries: (olderThanMs, options) => this.removeStale(olderThanMs, options),
+  };
   private session: Promise<Session> | undefined;
   /** The host key fingerprint the server presented on the last refused connection. */
   private refusedFingerprint: string | undefined;
@@ -180,7 +170,7 @@ export class SftpTarget implements Target, TemporaryCleanup {
   async save(key: string, body: Readable, options: SaveOptions = {}): Promise<SaveResult> {
     const finalPath = this.pathOf(key);
     const folder = posix.dirname(finalPath);
-    const tempPath = posix.join(folder, `${TEMP_MARKER}${posix.basename(finalPath)}-${randomBytes(4).toString('hex')}`);
+    const tempPath = posix.join(folder, temporaryName(posix.basename(finalPath)));
     // Connecting and creating folders happen before the body is touched, so those failures can
     // be retried by the retry wrapper with the same body.
     if (options.signal?.aborted) throw targetFailed(this, `save ${key}`, 'the upload was aborted', options.signal.reason);
@@ -342,7 +332,7 @@ export class SftpTarget implements Target, TemporaryCleanup {
    * Removes temporary upload files older than `olderThanMs` that a killed run left behind (a
    * finished or failed save removes its own), and backup folders they leave empty. Returns their keys.
    */
-  async removeStaleTemporaries(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
+  private async removeStale(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const session = await this.connect();
     const stale = await this.staleTemporaries(session, olderThanMs);
     return removeStaleLeftovers(stale, (file) => file.key, (file) => this.removeLeftover(session, file), options);
@@ -426,153 +416,14 @@ export class SftpTarget implements Target, TemporaryCleanup {
   }
 }
 
-/** Adapts ssh2's callback API. */
-function call<T = void>(run: (done: (error: Error | undefined | null, value: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    try {
-      run((error, value) => (error ? reject(error) : resolve(value)));
-    } catch (error) {
-      reject(error); // ssh2 throws synchronously for unsupported extensions and closed channels
-    }
-  });
-}
-
-function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-async function isFolder(sftp: SFTPWrapper, path: string): Promise<boolean> {
-  return call<Stats>((done) => sftp.stat(path, done)).then(
-    (stats) => stats.isDirectory(),
-    () => false,
-  );
-}
-
-/**
- * Writes a stream to an open SFTP handle with up to WRITE_WINDOW write requests in flight, then
- * fsyncs (when the server offers fsync@openssh.com) and closes the handle.
- */
-class SftpUpload extends Writable {
-  private position = 0;
-  private inFlight = 0;
-  private failure: Error | undefined;
-  private waiting: (() => void) | undefined;
-
-  private readonly chunkSize: number;
-
-  constructor(
-    private readonly sftp: SFTPWrapper,
-    private handle: Buffer,
-  ) {
-    super({ highWaterMark: WRITE_CHUNK * 2 });
-    // ssh2 splits a write above the server's limit into sequential requests; stay within it.
-    const serverLimit = (sftp as SFTPWrapper & { _maxWriteLen?: number })._maxWriteLen;
-    this.chunkSize = serverLimit !== undefined && serverLimit > 0 ? Math.min(WRITE_CHUNK, serverLimit) : 32 * 1024;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.failure) return callback(this.failure);
-    for (let offset = 0; offset < chunk.length; offset += this.chunkSize) {
-      const piece = chunk.subarray(offset, Math.min(offset + this.chunkSize, chunk.length));
-      this.inFlight++;
-      this.sftp.write(this.handle, piece, 0, piece.length, this.position, (error) => {
-        this.inFlight--;
-        if (error) this.failure ??= error;
-        this.waiting?.();
-      });
-      this.position += piece.length;
-    }
-    this.whenBelow(WRITE_WINDOW, callback);
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.whenBelow(1, (error) => {
-      if (error) return callback(error);
-      const handle = this.handle;
-      const close = () => this.sftp.close(handle, (closeError) => callback(closeError ?? null));
-      try {
-        this.sftp.ext_openssh_fsync(handle, () => close());
-      } catch {
-        close(); // the server does not offer fsync@openssh.com
-      }
-    });
-  }
-
-  /** Calls back once fewer than `limit` writes are pending (or one failed). */
-  private whenBelow(limit: number, callback: (error?: Error | null) => void): void {
-    const test = () => {
-      if (this.failure) {
-        this.waiting = undefined;
-        callback(this.failure);
-      } else if (this.inFlight < limit) {
-        this.waiting = undefined;
-        callback();
-      } else {
-        this.waiting = test;
-      }
-    };
-    test();
-  }
-}
-
-/**
- * Reads [start, end) from an open handle with up to READ_WINDOW read requests in flight, yielding
- * the bytes in order; closes the handle when done or abandoned.
- */
-async function* readAhead(sftp: SFTPWrapper, handle: Buffer, start: number, end: number): AsyncGenerator<Buffer> {
-  const pending: Array<Promise<Buffer>> = [];
-  let next = start;
-  const readFully = async (position: number, length: number): Promise<Buffer> => {
-    const buffer = Buffer.allocUnsafe(length);
-    let filled = 0;
-    while (filled < length) {
-      const bytes = await call<number>((done) => sftp.read(handle, buffer, filled, length - filled, position + filled, (error, bytesRead) => done(error, bytesRead))).catch(
-        (error: unknown) => {
-          // ssh2 reports end of file as an error with code 1 (EOF): the file got shorter.
-          if ((error as { code?: unknown }).code === 1) return 0;
-          throw error;
-        },
-      );
-      if (bytes === 0) break;
-      filled += bytes;
-    }
-    return buffer.subarray(0, filled);
-  };
-  try {
-    while (next < end || pending.length > 0) {
-      while (pending.length < READ_WINDOW && next < end) {
-        const length = Math.min(READ_CHUNK, end - next);
-        const read = readFully(next, length);
-        read.catch(() => undefined); // awaited in order below; avoid unhandled rejections meanwhile
-        pending.push(read);
-        next += length;
-      }
-      const chunk = await (pending.shift() as Promise<Buffer>);
-      if (chunk.length === 0) break;
-      yield chunk;
-    }
-  } finally {
-    await Promise.allSettled(pending);
-    await call((done) => sftp.close(handle, done)).catch(() => undefined);
-  }
-}
 
 export const sftpTargetFactory: TargetFactory = {
   type: 'sftp',
   create(config: TargetConfigBase): Target {
-    const privateKeyPath = optionalString(config, 'privateKey');
-    const password = readSecretFile(config, 'passwordFile');
-    if (privateKeyPath === undefined && password === undefined) {
+    const privateKey = fileFromConfig(config, 'privateKey');
+    const password = secretFromFile(config, 'passwordFile');
+    if (privateKey === undefined && password === undefined) {
       throw configError('privateKey', 'or passwordFile is required for an sftp target', config.name);
-    }
-    let privateKey: Buffer | undefined;
-    if (privateKeyPath !== undefined) {
-      try {
-        privateKey = readFileSync(privateKeyPath);
-      } catch (error) {
-        throw configError('privateKey', `names a key file that cannot be read (${(error as NodeJS.ErrnoException).code}): ${privateKeyPath}`, config.name);
-      }
     }
     const hostFingerprint = optionalString(config, 'hostFingerprint')?.trim().replace(/=+$/, '');
     if (hostFingerprint !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(hostFingerprint)) {
