@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { parse as parseYaml } from 'yaml';
-import { configError } from './schema.js';
+import { configError } from '../settings/schema.js';
 
 export const SYSTEM_CONFIG_FILE = '/etc/mongo-backup/backuprc.yaml';
 

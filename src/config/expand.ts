@@ -3,7 +3,7 @@
 // secrets can still list, verify and restore.
 import type { BackupError } from '../errors.js';
 import { rejectUnknownTargetKeys } from '../targets/keys.js';
-import { configError } from './schema.js';
+import { configError } from '../settings/schema.js';
 
 /** The error expanding `value` would raise (it names an unset variable), or undefined. */
 function expansionProblem(value: unknown, env: NodeJS.ProcessEnv, key: string): BackupError | undefined {

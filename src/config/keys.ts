@@ -5,7 +5,7 @@
  */
 import type { RetentionConfig } from '../retention/policy.js';
 import { RETENTION_KEYS } from '../targets/keys.js';
-import type { KeySpec } from './schema.js';
+import type { KeySpec } from '../settings/schema.js';
 
 export const MONGODB_KEYS: KeySpec = {
   uri: 'string',

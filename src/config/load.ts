@@ -16,7 +16,7 @@ import type { CompressionAlgorithm } from '../engine/manifest.js';
 import { readConfigFile } from './discover.js';
 import { deferAlertProblem, deferredUriProblem, deferTargetProblems, expandEnv, withoutMongoUri } from './expand.js';
 import { CONFIG_KEYS, type CheckedConfig } from './keys.js';
-import { checkSection, configError } from './schema.js';
+import { checkSection, configError } from '../settings/schema.js';
 import {
   inRange,
   optionalDuration,
@@ -30,7 +30,7 @@ import {
 } from './sections.js';
 import { resolveTargets } from './targets.js';
 
-export { configError } from './schema.js';
+export { configError } from '../settings/schema.js';
 export { SYSTEM_CONFIG_FILE } from './discover.js';
 export { expandEnv } from './expand.js';
 export { validateMongoUri } from './sections.js';

@@ -10,8 +10,8 @@ import { parseDuration } from '../duration.js';
 import { HEALTH_DEFAULTS } from '../health/evaluate.js';
 import type { CheckedConfig } from './keys.js';
 import type { ResolvedConfig } from './load.js';
-import { configError } from './schema.js';
-import { readSecretFile } from './secret-file.js';
+import { configError } from '../settings/schema.js';
+import { readSecretFile } from '../settings/secret-file.js';
 
 export function optionalDuration(value: string | undefined, key: string): number | undefined {
   return value === undefined ? undefined : parseDuration(value, key);

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { checkTargetConfig } from '../targets/keys.js';
 import type { TargetConfigBase } from '../targets/types.js';
-import { asMapping, configError } from './schema.js';
+import { asMapping, configError } from '../settings/schema.js';
 
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 

@@ -22,7 +22,7 @@ import type { EngineEvents } from './events.js';
 import type { Manifest } from './manifest.js';
 import { toolVersion } from './mongo-tools.js';
 import { runToolPipeline } from './tool-pipeline.js';
-import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from './namespaces.js';
+import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from '../archive/namespaces.js';
 import { countRestored, destinationState, dropNamespaces, hostsOf } from './mongo-server.js';
 import { authenticatedWhileRead, checkStoredSize, decodeStages, verifyStoredObject } from './verify.js';
 

@@ -9,7 +9,7 @@
 import { BSON, Timestamp, type Document } from 'mongodb';
 import { usageError } from '../errors.js';
 import type { OplogDecision } from '../archive/rewrite.js';
-import type { NamespaceSelector } from '../engine/namespaces.js';
+import type { NamespaceSelector } from '../archive/namespaces.js';
 
 /** An oplog position: seconds since the epoch and the increment within that second. */
 export interface OplogTimestamp {
@@ -38,7 +38,8 @@ function decode(entry: Buffer): Document {
   return BSON.deserialize(entry, { promoteValues: false });
 }
 
-function viewOf(doc: Document): OplogEntryView {
+/** The view of an entry the driver has already decoded (a document read from `local.oplog.rs`). */
+export function viewOf(doc: Document): OplogEntryView {
   const ts = doc['ts'];
   if (!(ts instanceof Timestamp)) throw new TypeError('an oplog entry without a timestamp');
   const position = { t: ts.high >>> 0, i: ts.low >>> 0 };
@@ -157,4 +158,50 @@ function commandEntry(entry: Buffer, doc: Document, view: OplogEntryView, select
     return refuse(view, `drops the database ${db}`);
   }
   return refuse(view, `runs the command "${name}" in ${db}`);
+}
+
+/** The `ts` of a raw entry: read in place when it is the first field (as servers write it), else decoded. */
+export function entryTimestamp(entry: Uint8Array): OplogTimestamp {
+  // int32 length, then element type 0x11 (Timestamp), name "ts\0", uint64 LE (increment, seconds).
+  if (entry.length >= 16 && entry[4] === 0x11 && entry[5] === 0x74 && entry[6] === 0x73 && entry[7] === 0) {
+    const view = new DataView(entry.buffer, entry.byteOffset, entry.byteLength);
+    return { i: view.getUint32(8, true), t: view.getUint32(12, true) };
+  }
+  return viewOplogEntry(Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength)).ts;
+}
+
+/** The oplog range a dump holds, as its manifest records it (docs/PITR.md). */
+export interface RecordedOplog {
+  first: OplogEntryView;
+  last: OplogEntryView;
+  entries: number;
+}
+
+/**
+ * Watches the oplog entries of a dump as they stream by (ArchiveInspector's `watch`): counts them,
+ * keeps the first and the last, and notes the first entry out of timestamp order.
+ */
+export class OplogRecorder {
+  private first: Buffer | undefined;
+  private last: Buffer | undefined;
+  private lastTs: OplogTimestamp | undefined;
+  entries = 0;
+  /** The first place the entries went backwards in time, if they did. */
+  disorder: string | undefined;
+
+  readonly document = (doc: Uint8Array): void => {
+    const ts = entryTimestamp(doc);
+    if (this.lastTs && compareTimestamps(ts, this.lastTs) <= 0 && this.disorder === undefined) {
+      this.disorder = `entry ${this.entries + 1} (${formatTimestamp(ts)}) does not come after ${formatTimestamp(this.lastTs)}`;
+    }
+    this.lastTs = ts;
+    this.last = Buffer.from(doc);
+    this.first ??= this.last;
+    this.entries++;
+  };
+
+  recorded(): RecordedOplog | undefined {
+    if (!this.first || !this.last) return undefined;
+    return { first: viewOplogEntry(this.first), last: viewOplogEntry(this.last), entries: this.entries };
+  }
 }

@@ -1,12 +1,12 @@
 /**
  * Every target type's configuration keys, declared once as data and checked by the generic
- * configuration check (src/config/schema.ts) before a factory runs. This module must not import a
+ * configuration check (src/settings/schema.ts) before a factory runs. This module must not import a
  * target module: those pull in cloud SDKs and load lazily (registry.ts), while the keys are
  * checked for every configured target when the configuration is loaded. Adding a key = one line
  * here plus its use in the factory; docs/TARGETS.md lists them per type.
  */
 import { BackupError, ErrorCodes } from '../errors.js';
-import { asMapping, checkSection, configError, rejectUnknownKeys, type CheckOptions, type KeySpec } from '../config/schema.js';
+import { asMapping, checkSection, configError, rejectUnknownKeys, type CheckOptions, type KeySpec } from '../settings/schema.js';
 import type { TargetConfigBase } from './types.js';
 
 /** A `retention:` block's keys; their values are checked by src/retention/policy.ts, where the rules live. */

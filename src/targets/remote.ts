@@ -10,7 +10,7 @@ import { pipeline, Readable } from 'node:stream';
 import { ByteCounter } from '../streams.js';
 import { BackupError, ErrorCodes, NotFoundError, redactSecrets, registerSecret } from '../errors.js';
 import type { TargetConfigBase } from './types.js';
-import { readConfiguredFile, readSecretFile } from '../config/secret-file.js';
+import { readConfiguredFile, readSecretFile } from '../settings/secret-file.js';
 import { optionalString } from './util.js';
 
 /** Who failed: enough to name the target in a message, never a secret. */

@@ -1,7 +1,7 @@
 /** Small helpers shared by target implementations. */
 import { randomBytes } from 'node:crypto';
 import { BackupError, ErrorCodes } from '../errors.js';
-import { configError as sectionError } from '../config/schema.js';
+import { configError as sectionError } from '../settings/schema.js';
 import type { TargetConfigBase, TemporaryCleanupOptions } from './types.js';
 
 /** Normalises a configured prefix to '' or 'some/path/' (no leading slash, one trailing slash). */
@@ -36,7 +36,7 @@ export function configError(key: string, problem: string, targetName?: string): 
 }
 
 /*
- * The readers below run after the key check (keys.ts, src/config/schema.ts), which has already
+ * The readers below run after the key check (keys.ts, src/settings/schema.ts), which has already
  * refused unknown keys and values of the wrong kind, and turned `${VAR}` text into numbers and
  * booleans; they only pick the value out, with the type the factory needs.
  */

@@ -47,7 +47,8 @@ function importEdges(): ImportEdge[] {
 const FORBIDDEN: Record<string, string[]> = {
   // The engine reports progress through events and returns data; commands render it.
   engine: ['cli', 'cli-context', 'commands', 'completion', 'output', 'health', 'schedule'],
-  health: ['cli', 'cli-context', 'commands', 'completion', 'engine'],
+  // Health and state hold defaults that config resolves (config imports them), so never config.
+  health: ['cli', 'cli-context', 'commands', 'completion', 'engine', 'config'],
   state: ['cli', 'cli-context', 'commands', 'engine', 'config', 'health', 'output', 'targets'],
   // The bottom layer: storage, crypto, archive parsing, retention rules, notifiers, schedulers.
   targets: ['cli', 'cli-context', 'commands', 'engine', 'config', 'health', 'output', 'state', 'schedule', 'notify'],
@@ -56,7 +57,12 @@ const FORBIDDEN: Record<string, string[]> = {
   retention: ['cli', 'cli-context', 'commands', 'engine', 'config', 'health', 'output', 'state', 'targets'],
   notify: ['cli', 'cli-context', 'commands', 'engine', 'config', 'health', 'output', 'state', 'targets'],
   schedule: ['cli', 'cli-context', 'commands', 'engine', 'config', 'health', 'output', 'state', 'targets'],
-  config: ['cli', 'cli-context', 'commands', 'health', 'output', 'state'],
+  // Config resolves every setting, taking each default from the module that owns it (health, state, retention, targets).
+  config: ['cli', 'cli-context', 'commands', 'output'],
+  // The one key checker and secret-file reader, shared by config and by each target type's key declarations.
+  settings: ['cli', 'cli-context', 'commands', 'engine', 'config', 'health', 'output', 'state', 'targets', 'crypto', 'archive', 'retention', 'notify', 'schedule', 'completion', 'pitr'],
+  // Point-in-time chains and oplog replay decisions: pure logic over manifests and archives.
+  pitr: ['cli', 'cli-context', 'commands', 'engine', 'config', 'health', 'output', 'state', 'targets'],
   output: ['cli', 'cli-context', 'commands'],
   completion: ['cli', 'cli-context', 'commands', 'engine', 'config', 'targets'],
 };

@@ -10,7 +10,7 @@ import { inspectArchive } from '../../src/archive/inspector.js';
 import { readArchive } from '../../src/archive/reader.js';
 import { documentsOf, rewriteArchive, type ArchiveRewrite } from '../../src/archive/rewrite.js';
 import { BackupError, ErrorCodes } from '../../src/errors.js';
-import { namespaceSelector, type NamespaceOptions } from '../../src/engine/namespaces.js';
+import { namespaceSelector, type NamespaceOptions } from '../../src/archive/namespaces.js';
 import { replayDecider, viewOplogEntry } from '../../src/pitr/oplog.js';
 import { buildArchive, realArchivesDir, splitIntoChunks, type FixtureNamespace } from './archive-fixtures.js';
 

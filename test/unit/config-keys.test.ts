@@ -1,4 +1,4 @@
-// The one configuration check (src/config/schema.ts): every section and every target type
+// The one configuration check (src/settings/schema.ts): every section and every target type
 // declares its keys once; an unknown key fails with exit 2 naming it and the nearest known key,
 // a value of the wrong kind names its key, and file paths are relative to the configuration file.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CONFIG_KEYS } from '../../src/config/keys.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { KeySpec } from '../../src/config/schema.js';
+import type { KeySpec } from '../../src/settings/schema.js';
 import { BackupError, ErrorCodes } from '../../src/errors.js';
 import { COMMON_TARGET_KEYS, declaredTargetTypes, TARGET_KEYS } from '../../src/targets/keys.js';
 import { createTarget, loadTargetTypes, targetTypes } from '../../src/targets/registry.js';
