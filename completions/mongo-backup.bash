@@ -110,14 +110,14 @@ _mongo_backup_spec() {
             ;;
         'schedule print')
             _mongo_backup_commands=''
-            _mongo_backup_options='--systemd --cron --type --dir --user --no-enable --crontab-file --at --randomized-delay --log-file --workdir -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
-            _mongo_backup_value_options='--type --dir --crontab-file --at --randomized-delay --log-file --workdir -c --config'
+            _mongo_backup_options='--systemd --cron --type --dir --user --no-enable --crontab-file --at --every --randomized-delay --log-file --workdir -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_value_options='--type --dir --crontab-file --at --every --randomized-delay --log-file --workdir -c --config'
             _mongo_backup_arguments=''
             ;;
         'schedule install')
             _mongo_backup_commands=''
-            _mongo_backup_options='--systemd --cron --type --dir --user --no-enable --crontab-file --at --randomized-delay --log-file --workdir -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
-            _mongo_backup_value_options='--type --dir --crontab-file --at --randomized-delay --log-file --workdir -c --config'
+            _mongo_backup_options='--systemd --cron --type --dir --user --no-enable --crontab-file --at --every --randomized-delay --log-file --workdir -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_value_options='--type --dir --crontab-file --at --every --randomized-delay --log-file --workdir -c --config'
             _mongo_backup_arguments=''
             ;;
         'schedule remove')

@@ -40,6 +40,12 @@ export interface ArchiveSummary {
 export interface InspectorOptions {
   /** Check every namespace's CRC-64 against its EOF header (default true). */
   verifyCrc?: boolean;
+  /**
+   * Hands each document of one namespace to `document`, in order (the oplog of a point-in-time
+   * dump, whose first and last entries bound the backup's restore point). The view is valid only
+   * during the call: chunks are reused, so keep a copy.
+   */
+  watch?: { namespace: string; document(doc: Uint8Array): void };
 }
 
 interface NamespaceState {
@@ -49,6 +55,8 @@ interface NamespaceState {
   crc: Crc64 | null;
   crcChecked: boolean;
   closed: boolean;
+  /** Its documents go to the `watch` callback. */
+  watched: boolean;
 }
 
 /** What the parser expects next. */
@@ -88,6 +96,10 @@ function corrupt(message: string, details: Record<string, unknown>, hint?: strin
 
 export class ArchiveParser {
   private readonly verifyCrc: boolean;
+  private readonly watch: InspectorOptions['watch'];
+  /** A watched document that spans chunks, being gathered. */
+  private watchBuffer: Buffer | null = null;
+  private watchFill = 0;
   private phase: PhaseValue = Phase.MAGIC;
   private expect: ExpectValue = Expect.PRELUDE_HEADER;
   /** Archive bytes consumed before the current chunk. */
@@ -111,6 +123,7 @@ export class ArchiveParser {
 
   constructor(options: InspectorOptions = {}) {
     this.verifyCrc = options.verifyCrc ?? true;
+    this.watch = options.watch;
   }
 
   /** Parses one chunk; throws a BackupError (ARCHIVE_CORRUPT) on the first structural problem. */
@@ -240,6 +253,7 @@ export class ArchiveParser {
       this.dataLength = length;
       this.dataRemaining = length - 4;
       this.phase = Phase.DATA_REST;
+      if (ns.watched) this.startWatched(this.prefix, length);
       return;
     }
     this.docBuffer = Buffer.allocUnsafe(length);
@@ -320,9 +334,11 @@ export class ArchiveParser {
         this.dataLength = length;
         this.dataRemaining = length - (end - at);
         this.phase = Phase.DATA_REST;
+        if (ns.watched) this.startWatched(chunk.subarray(at, end), length);
         return end;
       }
       this.checkDocumentEnd(chunk[at + length - 1]!, this.offsetOf(at + length - 1));
+      if (ns.watched) this.watch!.document(chunk.subarray(at, at + length));
       at += length;
       documents++;
       bytes += length;
@@ -343,13 +359,28 @@ export class ArchiveParser {
     const take = Math.min(this.dataRemaining, chunk.length - at);
     const ns = this.current!;
     ns.crc?.update(chunk, at, at + take);
+    if (this.watchBuffer) {
+      this.watchBuffer.set(chunk.subarray(at, at + take), this.watchFill);
+      this.watchFill += take;
+    }
     at += take;
     this.dataRemaining -= take;
     if (this.dataRemaining > 0) return at;
     this.checkDocumentEnd(chunk[at - 1]!, this.offsetOf(at - 1));
     this.addDocuments(ns, 1, this.dataLength);
+    if (this.watchBuffer) {
+      this.watch!.document(this.watchBuffer);
+      this.watchBuffer = null;
+    }
     this.phase = Phase.PREFIX;
     return at;
+  }
+
+  /** A watched document continues in later chunks: gather it from its first bytes. */
+  private startWatched(firstBytes: Uint8Array, length: number): void {
+    this.watchBuffer = Buffer.allocUnsafe(length);
+    this.watchBuffer.set(firstBytes, 0);
+    this.watchFill = firstBytes.length;
   }
 
   private collect(chunk: Uint8Array, at: number): number {
@@ -435,7 +466,15 @@ export class ArchiveParser {
   private namespaceState(name: string): NamespaceState {
     let ns = this.namespaces.get(name);
     if (!ns) {
-      ns = { name, documents: 0, bytes: 0, crc: this.verifyCrc ? new Crc64() : null, crcChecked: false, closed: false };
+      ns = {
+        name,
+        documents: 0,
+        bytes: 0,
+        crc: this.verifyCrc ? new Crc64() : null,
+        crcChecked: false,
+        closed: false,
+        watched: this.watch?.namespace === name,
+      };
       this.namespaces.set(name, ns);
     }
     return ns;

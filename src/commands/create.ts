@@ -53,10 +53,7 @@ Examples:
 
 async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<ExitCodeValue> {
   if (flags.collection && !flags.db) throw usageError('--collection needs --db');
-  if (flags.type === 'incremental') {
-    // Caught before any work: no lock, no journal entry, no alert (docs/REFERENCE.md#create; exit 2, docs/REFERENCE.md#exit-codes).
-    throw new BackupError(ErrorCodes.NOT_SUPPORTED, 'incremental (oplog-based) backups are not available yet', { hint: 'use --type full' });
-  }
+  if (flags.type === 'incremental' && flags.db) throw usageError('an incremental backup holds the whole oplog: --db and --collection do not apply to it');
   const config = await ctx.config();
   const prune = Boolean(flags.prune || config.autoPrune);
   // Validate the retention policies now, so a typo there cannot fail the run after a good backup.
@@ -65,7 +62,7 @@ async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<ExitC
   const { result, pruneReport } = await createRun(
     config,
     {
-      type: 'FULL',
+      type: flags.type === 'incremental' ? 'INCREMENTAL' : 'FULL',
       ...(flags.description !== undefined ? { description: flags.description } : {}),
       targets: flags.target ?? [],
       ...(flags.db ? { db: flags.db } : {}),

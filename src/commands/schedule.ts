@@ -1,7 +1,8 @@
 /** `schedule print|install|remove`: a systemd timer or a crontab line that runs `create`. */
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { BackupError, ErrorCodes, ExitCode, type ExitCodeValue } from '../errors.js';
+import { ExitCode, usageError, type ExitCodeValue } from '../errors.js';
+import { parseDuration } from '../duration.js';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { runSchedule, type ScheduleAction, type ScheduleRequest, type ScheduleResult } from '../schedule/index.js';
 import { BACKUP_TYPES, type BackupType, type ScheduleKind } from '../schedule/types.js';
@@ -9,7 +10,8 @@ import { BACKUP_TYPES, type BackupType, type ScheduleKind } from '../schedule/ty
 interface ScheduleFlags {
   systemd?: boolean;
   cron?: boolean;
-  at: string;
+  at?: string;
+  every?: string;
   type: BackupType;
   dir?: string;
   user?: boolean;
@@ -20,7 +22,8 @@ interface ScheduleFlags {
   workdir?: string;
 }
 
-const DEFAULT_AT = '0 2 * * *';
+/** Full backups nightly at 02:00; incrementals every hour, so the newest restore point is never more than an hour old. */
+const DEFAULT_AT: Record<BackupType, string> = { full: '0 2 * * *', incremental: '0 * * * *' };
 
 export function registerScheduleCommand(program: Command): void {
   const schedule = program
@@ -44,7 +47,8 @@ function addSubcommand(schedule: Command, action: ScheduleAction, description: s
     .option('--crontab-file <file>', 'edit this crontab file instead of calling crontab (e.g. /etc/cron.d/mongo-backup)');
   if (action !== 'remove') {
     command
-      .option('--at <cron>', 'when to run, as a cron expression or @daily/@hourly/...', DEFAULT_AT)
+      .addOption(new Option('--at <cron>', 'when to run, as a cron expression or @daily/@hourly/... (default: 0 2 * * * for full, 0 * * * * for incremental)').conflicts('every'))
+      .option('--every <duration>', 'run every DURATION instead of --at, e.g. 15m, 1h, 6h (a divisor of an hour or of a day)')
       .option('--randomized-delay <timespan>', 'systemd RandomizedDelaySec, e.g. 15m')
       .option('--log-file <file>', 'cron: append each run\'s output here (default /var/log/mongo-backup.log for root)')
       .option('--workdir <dir>', 'working directory of the scheduled run (default: the current directory)');
@@ -53,17 +57,11 @@ function addSubcommand(schedule: Command, action: ScheduleAction, description: s
 }
 
 async function runScheduleCommand(ctx: CommandContext, action: ScheduleAction, flags: ScheduleFlags): Promise<ExitCodeValue> {
-  if (action === 'install' && flags.type === 'incremental') {
-    // An installed job that exits 2 every night helps nobody; print stays available for planning.
-    throw new BackupError(ErrorCodes.NOT_SUPPORTED, 'incremental (oplog-based) backups are not available yet, so they cannot be scheduled', {
-      hint: 'schedule full backups (--type full)',
-    });
-  }
   const kind: ScheduleKind | undefined = flags.systemd ? 'systemd' : flags.cron ? 'cron' : undefined;
   const request: ScheduleRequest = {
     action,
     ...(kind ? { kind } : {}),
-    at: flags.at ?? DEFAULT_AT,
+    at: flags.every !== undefined ? everyAsCron(flags.every) : (flags.at ?? DEFAULT_AT[flags.type]),
     type: flags.type,
     user: Boolean(flags.user),
     enable: flags.enable !== false,
@@ -135,6 +133,16 @@ function renderHuman(result: ScheduleResult): string[] {
 function formatLocalTime(date: Date): string {
   const pad = (n: number): string => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** `--every 15m` and `--every 6h` as cron expressions: only intervals a cron expression keeps exactly (every 15th minute, every 6th hour). */
+export function everyAsCron(every: string): string {
+  const ms = parseDuration(every, '--every');
+  const minutes = ms / 60_000;
+  if (Number.isInteger(minutes) && minutes >= 1 && minutes < 60 && 60 % minutes === 0) return minutes === 1 ? '* * * * *' : `*/${minutes} * * * *`;
+  const hours = minutes / 60;
+  if (Number.isInteger(hours) && hours >= 1 && hours <= 24 && 24 % hours === 0) return hours === 1 ? '0 * * * *' : hours === 24 ? '0 0 * * *' : `0 */${hours} * * *`;
+  throw usageError(`--every ${every} cannot be kept exactly by a schedule`, 'use a divisor of an hour (1m–30m) or of a day (1h–24h), or give --at CRON');
 }
 
 function definedOnly<T extends Record<string, string | undefined>>(values: T): { [K in keyof T]?: string } {

@@ -34,6 +34,8 @@ import { toolVersion } from './mongo-tools.js';
 import { runToolPipeline } from './tool-pipeline.js';
 import { serverInfo } from './mongo-server.js';
 import { verifyStoredObject } from './verify.js';
+import { chainFieldsOf, describePlan, planDump, type ChainFields, type DumpPlan } from './dump-plan.js';
+import { OplogRecorder } from '../pitr/oplog.js';
 import type { EngineEvents } from './events.js';
 
 export interface CreateOptions {
@@ -70,9 +72,9 @@ export interface CreateResult {
 }
 
 export async function createBackup(config: ResolvedConfig, options: CreateOptions): Promise<CreateResult> {
-  if (options.type === 'INCREMENTAL') {
-    throw new BackupError(ErrorCodes.NOT_SUPPORTED, 'incremental (oplog-based) backups are not available yet', {
-      hint: 'use --type full',
+  if (options.type === 'INCREMENTAL' && (options.db || options.collection)) {
+    throw new BackupError(ErrorCodes.USAGE, 'an incremental backup holds the whole oplog: --db and --collection do not apply to it', {
+      hint: 'drop --db/--collection, or take a full backup of that database instead',
     });
   }
   const uri = config.mongodb.uri;
@@ -109,7 +111,10 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
     const id = newBackupId();
     const objectName = archiveObjectName(algorithm, encryptionKeys !== undefined);
     const startTime = new Date();
-    events?.phase?.('dump', `backup ${id}: dumping ${source.host} with mongodump ${mongodumpVersion} → ${usable.map((t) => t.name).join(', ')}`);
+    const plan = await planDump(uri, options, usable);
+    if (plan.pointInTimeReason) events?.warn?.(`backup ${id} is not point-in-time: ${plan.pointInTimeReason}`);
+    events?.phase?.('dump', `backup ${id}: ${describePlan(plan, source.host, mongodumpVersion)} → ${usable.map((t) => t.name).join(', ')}`);
+    const recorder = new OplogRecorder();
 
     const stream = await runDumpPipeline({
       config,
@@ -120,14 +125,23 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
       algorithm,
       ...(level !== undefined ? { level } : {}),
       encryptionKeys,
+      plan,
+      recorder,
     });
+    let chainFields: ChainFields;
+    try {
+      chainFields = await chainFieldsOf(plan, recorder, uri);
+    } catch (error) {
+      await removeObjectEverywhere(usable, `${id}/${objectName}`);
+      throw error;
+    }
 
     // The backup's time span ends when its data is stored; verification per copy comes after.
     const storedAt = new Date();
     const base: Manifest = {
       manifestFormat: MANIFEST_FORMAT,
       id,
-      type: 'FULL',
+      type: plan.type,
       status: 'COMPLETED',
       size: stream.plainBytes,
       storedSize: stream.storedBytes,
@@ -150,6 +164,7 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
       },
       tool: { name: 'mongo-backup', version: TOOL_VERSION, mongodump: mongodumpVersion },
       namespaces: stream.summary.namespaces,
+      ...chainFields,
     };
     const stored = usable.filter((t) => stream.saved.get(t.name)?.ok).map((t) => t.name);
     if (options.verify !== false && stored.length > 0) {
@@ -226,6 +241,8 @@ interface DumpPipelineInput {
   algorithm: CompressionAlgorithm;
   level?: number;
   encryptionKeys: EncryptionKeys | undefined;
+  plan: DumpPlan;
+  recorder: OplogRecorder;
 }
 
 interface DumpPipelineResult {
@@ -246,8 +263,9 @@ async function runDumpPipeline(input: DumpPipelineInput): Promise<DumpPipelineRe
   const args = ['--archive'];
   if (options.db) args.push(`--db=${options.db}`);
   if (options.collection) args.push(`--collection=${options.collection}`);
-  args.push(...config.mongodb.dumpArgs);
-  const inspector = new ArchiveInspector();
+  args.push(...input.plan.args, ...config.mongodb.dumpArgs);
+  const watch = input.plan.watch;
+  const inspector = new ArchiveInspector(watch ? { watch: { namespace: watch, document: input.recorder.document } } : {});
   const plainHash = new HashingStream((bytes) => events?.progress?.('dump', bytes));
   const encryptor = input.encryptionKeys ? createEncryptStream(input.encryptionKeys) : undefined;
   const storedHash = new HashingStream();

@@ -3,6 +3,7 @@
  * incomplete backup. Validated on read so a damaged manifest is reported, never half-trusted.
  */
 import { BackupError, ErrorCodes } from '../errors.js';
+import type { OplogRange } from '../pitr/chain.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT = 1;
@@ -50,8 +51,15 @@ export interface Manifest {
   tool: { name: 'mongo-backup'; version: string; mongodump?: string };
   /** `{"db.coll": documentCount}` */
   namespaces: Record<string, number>;
-  /** Backup this one depends on (incrementals, later). */
+  /** Incrementals: the previous link of the chain, which this one continues (docs/PITR.md). */
   parent?: string;
+  /** Incrementals: the chain's full backup. */
+  base?: string;
+  /** The oplog the backup holds: a full backup's own dump window, an incremental's slice. */
+  oplog?: OplogRange;
+  /** Whether the backup starts or continues a point-in-time chain; when false, `pointInTimeReason` says why. */
+  pointInTime?: boolean;
+  pointInTimeReason?: string;
   /** This copy was read back and its SHA-256 checked before the manifest was written. */
   verified?: boolean;
 }
@@ -87,7 +95,25 @@ export function validateManifest(value: unknown, where: string): Manifest {
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) fail(`namespace "${name}" has a bad count`);
   }
   if (typeof m.object === 'string' && (m.object.includes('/') || m.object.includes('..'))) fail('bad object name');
+  if (m.oplog !== undefined) validateOplogRange(m.oplog, fail);
+  if (m.type === 'INCREMENTAL' && (typeof m.parent !== 'string' || typeof m.base !== 'string' || m.oplog === undefined)) {
+    fail('an incremental needs "parent", "base" and "oplog"');
+  }
   return value as Manifest;
+}
+
+function validateOplogRange(value: unknown, fail: (problem: string) => never): void {
+  const range = value as Record<string, unknown> | null;
+  if (typeof range !== 'object' || range === null) fail('field "oplog" must be an object');
+  const isTimestamp = (ts: unknown): boolean => {
+    const { t, i } = (ts ?? {}) as Record<string, unknown>;
+    return Number.isInteger(t) && Number.isInteger(i) && (t as number) >= 0 && (i as number) >= 0;
+  };
+  if (!isTimestamp(range!.from) || !isTimestamp(range!.to)) fail('oplog.from and oplog.to must be {t, i} timestamps');
+  for (const key of ['fromTime', 'toTime']) {
+    if (typeof range![key] !== 'string' || Number.isNaN(Date.parse(range![key] as string))) fail(`oplog.${key} must be an ISO time`);
+  }
+  if (!Number.isInteger(range!.entries) || (range!.entries as number) < 0) fail('oplog.entries must be a whole number');
 }
 
 export function parseManifest(text: string, where: string): Manifest {

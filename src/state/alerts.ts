@@ -325,8 +325,13 @@ export function runFailureType(command: RunCommand): string {
   return command === 'create' ? 'backup_failed' : `${command}_failed`;
 }
 
-function runFailureLevel(command: RunCommand): AlertLevel {
-  return command === 'verify' ? 'CRITICAL' : 'WARNING';
+/**
+ * A failed verification is CRITICAL, and so is a broken point-in-time chain (the oplog rolled over
+ * before an incremental could continue it: every moment since the chain's end is unrecoverable
+ * until a new full backup); other failed runs are WARNING.
+ */
+function runFailureLevel(record: RunRecord): AlertLevel {
+  return record.command === 'verify' || record.error?.code === ErrorCodes.OPLOG_ROLLED_OVER ? 'CRITICAL' : 'WARNING';
 }
 
 function describeRunFailure(record: RunRecord): string {
@@ -348,7 +353,7 @@ function describeRunFailure(record: RunRecord): string {
  */
 export async function alertOnRunFailure(settings: AlertSettings, record: RunRecord, options: AlertOptions = {}): Promise<void> {
   if (record.status === 'SUCCESS') return;
-  await raiseAlert(settings, { level: runFailureLevel(record.command), type: runFailureType(record.command), message: describeRunFailure(record) }, options).catch(
+  await raiseAlert(settings, { level: runFailureLevel(record), type: runFailureType(record.command), message: describeRunFailure(record) }, options).catch(
     (error: unknown) => options.warn?.(`could not raise an alert: ${(error as Error).message}`),
   );
 }

@@ -307,14 +307,6 @@ describe('bad environment and configuration: caught before any work', () => {
     await writeFile(nested, JSON.stringify(config));
     expectJsonFailure(await ws.run(['--config', nested, '--json', 'create']), 2, /mongodb\.mongodumpPath/);
   });
-
-  it('--type incremental: exit 2 saying it is not available yet, nothing dumped', async (ctx) => {
-    peerOrSkip('mongo', ctx);
-    const before = await snapshotDir(ws.backupsDir);
-    const error = expectJsonFailure(await ws.run(['--json', 'create', '--type', 'incremental']), 2, /incremental/i);
-    expect(error.message).toMatch(/not (available|supported)|yet/i);
-    expect(await snapshotDir(ws.backupsDir)).toEqual(before);
-  });
 });
 
 describe('restore into namespaces that already hold documents', () => {

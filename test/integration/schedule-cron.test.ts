@@ -82,12 +82,18 @@ describe('schedule --cron with --crontab-file', () => {
     expect(afterSecond.startsWith(ORIGINAL)).toBe(true);
     expect(afterSecond.slice(ORIGINAL.length)).toMatch(/^0 \* \* \* \* cd .* # mongo-backup:full\n$/);
 
-    // Incremental backups do not exist yet: installing a job that would fail every night is refused.
+    // Incrementals get their own tagged line beside the full one; --every 30m is every 30th minute.
     const beforeIncremental = await readFile(crontab, 'utf8');
-    const incremental = await cli(['schedule', 'install', '--crontab-file', crontab, '--type', 'incremental', '--at', '*/30 * * * *']);
-    expect(incremental.code).toBe(2);
-    expect(incremental.stderr).toMatch(/incremental \(oplog-based\) backups are not available yet/);
-    expect(await readFile(crontab, 'utf8')).toBe(beforeIncremental);
+    const incremental = await cli(['schedule', 'install', '--crontab-file', crontab, '--type', 'incremental', '--every', '30m']);
+    expect(incremental.code, incremental.stderr).toBe(0);
+    const withIncremental = await readFile(crontab, 'utf8');
+    expect(withIncremental.startsWith(beforeIncremental)).toBe(true);
+    expect(withIncremental.slice(beforeIncremental.length)).toMatch(/^\*\/30 \* \* \* \* cd .* create --type incremental --no-progress .*# mongo-backup:incremental\n$/);
+    // An interval a cron expression cannot keep exactly is refused, the file untouched.
+    const uneven = await cli(['schedule', 'install', '--crontab-file', crontab, '--type', 'incremental', '--every', '7h']);
+    expect(uneven.code).toBe(2);
+    expect(uneven.stderr).toMatch(/--every 7h cannot be kept exactly/);
+    expect(await readFile(crontab, 'utf8')).toBe(withIncremental);
 
     const removeFull = await cli(['--json', 'schedule', 'remove', '--crontab-file', crontab]);
     expect(removeFull.code, removeFull.stderr).toBe(0);

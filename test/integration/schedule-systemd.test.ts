@@ -139,15 +139,27 @@ describe('schedule install / remove with --dir', () => {
     // The human hint says what to do next, since --dir never touches systemctl.
     expect(install.stderr).toMatch(/systemctl daemon-reload && systemctl enable --now mongo-backup\.timer/);
 
-    // Incremental backups do not exist yet: a timer that would fail every night is refused, nothing written.
-    const incremental = await cli(['schedule', 'install', '--dir', dir, '--type', 'incremental', '--at', '@hourly']);
-    expect(incremental.code).toBe(2);
-    expect(incremental.stderr).toMatch(/incremental \(oplog-based\) backups are not available yet/);
-    expect((await readdir(dir)).sort()).toEqual(['mongo-backup.service', 'mongo-backup.timer', 'other.service']);
+    // Incrementals get their own service and timer beside the full one, hourly unless told otherwise.
+    const incremental = await cli(['--json', 'schedule', 'install', '--dir', dir, '--type', 'incremental']);
+    expect(incremental.code, incremental.stderr).toBe(0);
+    const hourly = (JSON.parse(incremental.stdout) as ScheduleJson).schedule;
+    expect(hourly).toMatchObject({ kind: 'systemd', installed: true, onCalendar: ['*-*-* *:00:00'] });
+    const service = hourly.files.find((file) => file.path.endsWith('mongo-backup-incremental.service'));
+    expect(service?.content).toMatch(/^ExecStart=.* create --type incremental /m);
+    expect((await readdir(dir)).sort()).toEqual([
+      'mongo-backup-incremental.service',
+      'mongo-backup-incremental.timer',
+      'mongo-backup.service',
+      'mongo-backup.timer',
+      'other.service',
+    ]);
 
     const remove = await cli(['--json', 'schedule', 'remove', '--dir', dir]);
     expect(remove.code, remove.stderr).toBe(0);
     expect((JSON.parse(remove.stdout) as ScheduleJson).schedule.removed).toBe(true);
+    expect((await readdir(dir)).sort()).toEqual(['mongo-backup-incremental.service', 'mongo-backup-incremental.timer', 'other.service']);
+    const removeIncremental = await cli(['schedule', 'remove', '--dir', dir, '--type', 'incremental']);
+    expect(removeIncremental.code, removeIncremental.stderr).toBe(0);
     expect((await readdir(dir)).sort()).toEqual(['other.service']);
 
     const again = await cli(['schedule', 'remove', '--dir', dir]);
