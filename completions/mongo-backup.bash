@@ -32,8 +32,8 @@ _mongo_backup_spec() {
             ;;
         'restore')
             _mongo_backup_commands=''
-            _mongo_backup_options='--from --uri --drop --ns-include --ns-exclude --ns-from --ns-to --dry-run --force --no-verify --parallel --yes -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
-            _mongo_backup_value_options='--from --uri --ns-include --ns-exclude --ns-from --ns-to --parallel -c --config'
+            _mongo_backup_options='--to-time --from --uri --drop --ns-include --ns-exclude --ns-from --ns-to --dry-run --force --no-verify --parallel --yes -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_value_options='--to-time --from --uri --ns-include --ns-exclude --ns-from --ns-to --parallel -c --config'
             _mongo_backup_arguments=''
             ;;
         'verify')

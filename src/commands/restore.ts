@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { restoreRun } from '../engine/operations.js';
+import type { ReplaySummary } from '../engine/restore-pitr.js';
 import { validateMongoUri } from '../config/load.js';
 import { formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
@@ -22,13 +23,15 @@ interface RestoreFlags {
   verify: boolean;
   parallel?: number;
   yes?: boolean;
+  toTime?: string;
 }
 
 export function registerRestoreCommand(program: Command): void {
   program
     .command('restore')
     .description('verify a backup, then stream it into mongorestore and check document counts')
-    .argument('<id>', 'backup id, or "latest"')
+    .argument('[id]', 'backup id, or "latest" (an incremental restores its chain up to it)')
+    .option('--to-time <time>', 'restore to this moment (ISO 8601, e.g. 2026-12-06T03:14:15Z) or "latest": a chain\'s full backup, then its oplog replayed up to it')
     .option('--from <target>', 'read from this target (default: the first that holds the backup)')
     .option('--uri <uri>', 'restore into this server (default: MONGODB_URI / mongodb.uri)')
     .option('--drop', 'drop each collection before restoring it')
@@ -48,13 +51,16 @@ Examples:
   $ mongo-backup restore latest --dry-run
   $ mongo-backup restore latest --ns-from 'shop.$c$' --ns-to 'shop_check.$c$'
   $ mongo-backup restore backup-2026-02-18-103000-a1b2c3 --from offsite --uri mongodb://db2:27017 --drop
-  $ mongo-backup restore latest --drop --yes      # replace the source's own collections (asks on a terminal)`,
+  $ mongo-backup restore latest --drop --yes      # replace the source's own collections (asks on a terminal)
+  $ mongo-backup restore --to-time 2026-12-06T03:14:15Z --dry-run   # which chain, links and last operation`,
     )
     .action(defineAction(runRestore));
 }
 
-async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags): Promise<ExitCodeValue> {
+async function runRestore(ctx: CommandContext, ref: string | undefined, flags: RestoreFlags): Promise<ExitCodeValue> {
   if ((flags.nsFrom === undefined) !== (flags.nsTo === undefined)) throw usageError('--ns-from and --ns-to go together');
+  if ((ref === undefined) === (flags.toTime === undefined)) throw usageError('give a backup id (or "latest") or --to-time, not both', 'e.g. restore latest, or restore --to-time 2026-12-06T03:14:15Z');
+  const toTime = flags.toTime === undefined ? undefined : parseMoment(flags.toTime);
   if (flags.uri) {
     validateMongoUri(flags.uri, '--uri');
     if (/^[a-z+]+:\/\/[^:@/]*:[^@/]+@/i.test(flags.uri)) {
@@ -65,7 +71,8 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
   if (flags.drop && !flags.uri && flags.nsFrom === undefined && !flags.dryRun && !flags.yes) await confirmDropOfSource();
   const config = await ctx.config();
   const options = {
-    ref,
+    ref: ref ?? 'latest',
+    ...(toTime !== undefined ? { toTime } : {}),
     ...(flags.from ? { from: flags.from } : {}),
     ...(flags.uri ? { uri: flags.uri } : {}),
     drop: Boolean(flags.drop),
@@ -87,14 +94,35 @@ async function runRestore(ctx: CommandContext, ref: string, flags: RestoreFlags)
   const message = result.dryRun
     ? `dry run: backup ${result.backupId} verified; nothing was restored`
     : `backup ${result.backupId} restored from ${result.from} into ${result.destination}`;
-  ctx.output.result({ success: true, message, result: { success: true, backupId: result.backupId, restoredAt: result.restoredAt, from: result.from, dryRun: result.dryRun, namespaces: result.namespaces } }, () => [
+  const pointInTime = result.pointInTime;
+  ctx.output.result({ success: true, message, result: { success: true, backupId: result.backupId, restoredAt: result.restoredAt, from: result.from, dryRun: result.dryRun, namespaces: result.namespaces, ...(pointInTime ? { pointInTime } : {}) } }, () => [
     `${ctx.output.c.green('✔')} ${message}`,
+    ...(pointInTime ? describeReplay(pointInTime, result.dryRun) : []),
     formatTable(
       ['  NAMESPACE', 'DESTINATION', 'DOCUMENTS', result.dryRun ? '' : 'RESTORED'],
       result.namespaces.map((n) => [`  ${n.source}`, n.destination, String(n.documents), n.checked ? String(n.restored) : result.dryRun ? '' : '(not counted)']),
     ),
   ]);
   return ExitCode.OK;
+}
+
+/** `--to-time`: an ISO 8601 moment (with a zone, so 2 AM means the same on every host) or "latest". */
+function parseMoment(text: string): number | 'latest' {
+  if (text === 'latest') return 'latest';
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(text) || Number.isNaN(ms)) {
+    throw usageError(`--to-time "${text}" is not an ISO 8601 time with a zone`, 'e.g. --to-time 2026-12-06T03:14:15Z or 2026-12-06T04:14:15+01:00, or --to-time latest');
+  }
+  return ms;
+}
+
+function describeReplay(replay: ReplaySummary, dryRun: boolean): string[] {
+  const verb = dryRun ? 'would replay' : 'replayed';
+  return [
+    `  full backup ${replay.base}, then ${replay.increments.length === 0 ? 'no incremental' : replay.increments.join(', ')}`,
+    `  ${verb} the full backup's ${replay.baseEntries} oplog entries and ${replay.sliceEntries} more${replay.notAfter ? `, up to ${replay.notAfter}` : ' (to the newest restore point)'}`,
+    ...(replay.lastApplied ? [`  last operation: ${replay.lastApplied.op} on ${replay.lastApplied.ns} at ${replay.lastApplied.time} (${replay.lastApplied.ts})`] : []),
+  ];
 }
 
 /**

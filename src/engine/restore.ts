@@ -25,6 +25,7 @@ import { runToolPipeline } from './tool-pipeline.js';
 import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from '../archive/namespaces.js';
 import { countRestored, destinationState, dropNamespaces, hostsOf } from './mongo-server.js';
 import { authenticatedWhileRead, checkStoredSize, decodeStages, verifyStoredObject } from './verify.js';
+import { restorePointInTime, type ReplaySummary } from './restore-pitr.js';
 
 export interface RestoreOptions {
   ref: string;
@@ -36,6 +37,8 @@ export interface RestoreOptions {
   verify: boolean;
   parallel?: number;
   namespaces: NamespaceOptions;
+  /** Restore to this moment (ms since the epoch) or to the newest restore point, by replaying a chain (docs/PITR.md). */
+  toTime?: number | 'latest';
   signal: AbortSignal;
   events?: EngineEvents;
 }
@@ -48,6 +51,8 @@ export interface RestoreResult {
   dryRun: boolean;
   namespaces: Array<PlannedNamespace & { restored?: number; checked: boolean }>;
   warnings: string[];
+  /** A point-in-time restore: the chain replayed and where the replay stopped. */
+  pointInTime?: ReplaySummary;
 }
 
 /** The keys configured for decryption, checked against the manifest before any byte is read. */
@@ -98,39 +103,29 @@ async function locate(config: ResolvedConfig, ref: string, from: string | undefi
   }
 }
 
-export async function restoreBackup(config: ResolvedConfig, options: RestoreOptions): Promise<RestoreResult> {
+export function destinationUri(config: ResolvedConfig, options: RestoreOptions): string {
   const uri = options.uri ?? config.mongodb.uri;
-  if (!uri) {
-    if (config.mongodb.uriProblem) throw config.mongodb.uriProblem;
-    throw new BackupError(ErrorCodes.CONFIG_INVALID, 'no destination: give --uri or set MONGODB_URI / mongodb.uri');
-  }
+  if (uri) return uri;
+  if (config.mongodb.uriProblem) throw config.mongodb.uriProblem;
+  throw new BackupError(ErrorCodes.CONFIG_INVALID, 'no destination: give --uri or set MONGODB_URI / mongodb.uri');
+}
+
+export async function restoreBackup(config: ResolvedConfig, options: RestoreOptions): Promise<RestoreResult> {
+  if (options.toTime !== undefined) return restorePointInTime(config, options);
+  const uri = destinationUri(config, options);
   const { targets, source, manifest } = await locate(config, options.ref, options.from);
+  if (manifest.type === 'INCREMENTAL') {
+    // An incremental restores to its own restore point: its chain, replayed up to it.
+    await closeTargets(targets);
+    return restorePointInTime(config, { ...options, ref: manifest.id });
+  }
   const events = options.events;
   try {
     const keys = decryptKeysFor(config, manifest);
     const plan = planNamespaces(manifest.namespaces, options.namespaces);
-    const userNamespaces = plan.filter((p) => !isSystemNamespace(p.destination));
-    const destinations = userNamespaces.map((p) => p.destination);
-    const [mongorestoreVersion, { counts: before, existing }] = await Promise.all([
-      options.dryRun ? undefined : toolVersion(config.mongodb.mongorestore, 'mongorestore'),
-      // Exact counts only where the restore adds to existing documents (--force without --drop).
-      destinationState(uri, destinations, Boolean(options.force) && !options.drop),
-    ]);
-    // Every namespace is new and none is dropped: a half-done restore can be undone exactly.
-    const undoable = !options.drop && existing.size === 0;
+    const { destinations, before, undoable, refusal, mongorestoreVersion } = await checkDestination(config, uri, plan, options);
     const onePass = undoable && authenticatedWhileRead(manifest);
     events?.phase?.('check', `backup ${manifest.id} from ${source.name} → ${hostsOf(uri)}${mongorestoreVersion ? ` (mongorestore ${mongorestoreVersion})` : ''}`);
-    const occupied = userNamespaces.filter((p) => (before[p.destination] ?? 0) > 0);
-    const refusal =
-      occupied.length > 0 && !options.drop && !options.force
-        ? new BackupError(
-        ErrorCodes.NAMESPACE_NOT_EMPTY,
-        `refusing to restore into namespaces that already hold documents: ${occupied.map((p) => `${p.destination} (${before[p.destination]})`).join(', ')}`,
-            { hint: 'use --drop to replace them, --force to insert anyway, or --ns-from/--ns-to to restore elsewhere' },
-          )
-        : undefined;
-    // A dry run still verifies and shows the plan; the refusal becomes a warning in its result.
-    if (refusal && !options.dryRun) throw refusal;
     if (options.verify) await proveBeforeReading(source, manifest, onePass, options.signal, events);
     const result: RestoreResult = {
       backupId: manifest.id,
@@ -156,6 +151,47 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
   } finally {
     await closeTargets(targets);
   }
+}
+
+export interface DestinationCheck {
+  /** The restored namespaces that are not the server's own. */
+  destinations: string[];
+  /** Their document counts before the restore. */
+  before: Record<string, number>;
+  /** Every namespace is new and none is dropped: a half-done restore can be undone exactly. */
+  undoable: boolean;
+  /** Why the restore must not go on (namespaces that hold documents, without --drop/--force). */
+  refusal?: BackupError;
+  mongorestoreVersion?: string;
+}
+
+/** What the destination holds where the restore will write, and whether it may write there. */
+export async function checkDestination(config: ResolvedConfig, uri: string, plan: PlannedNamespace[], options: RestoreOptions): Promise<DestinationCheck> {
+  const userNamespaces = plan.filter((p) => !isSystemNamespace(p.destination));
+  const destinations = userNamespaces.map((p) => p.destination);
+  const [mongorestoreVersion, { counts: before, existing }] = await Promise.all([
+    options.dryRun ? undefined : toolVersion(config.mongodb.mongorestore, 'mongorestore'),
+    // Exact counts only where the restore adds to existing documents (--force without --drop).
+    destinationState(uri, destinations, Boolean(options.force) && !options.drop),
+  ]);
+  const occupied = userNamespaces.filter((p) => (before[p.destination] ?? 0) > 0);
+  const refusal =
+    occupied.length > 0 && !options.drop && !options.force
+      ? new BackupError(
+          ErrorCodes.NAMESPACE_NOT_EMPTY,
+          `refusing to restore into namespaces that already hold documents: ${occupied.map((p) => `${p.destination} (${before[p.destination]})`).join(', ')}`,
+          { hint: 'use --drop to replace them, --force to insert anyway, or --ns-from/--ns-to to restore elsewhere' },
+        )
+      : undefined;
+  // A dry run still verifies and shows the plan; the refusal becomes a warning in its result.
+  if (refusal && !options.dryRun) throw refusal;
+  return {
+    destinations,
+    before,
+    undoable: !options.drop && existing.size === 0,
+    ...(refusal ? { refusal } : {}),
+    ...(mongorestoreVersion ? { mongorestoreVersion } : {}),
+  };
 }
 
 async function streamIntoMongorestore(
@@ -241,7 +277,7 @@ export async function catBackup(
 
 
 /** What must hold before the object is streamed: its size, and unless `onePass` its SHA-256, in a pass of its own. */
-async function proveBeforeReading(source: Target, manifest: Manifest, onePass: boolean, signal: AbortSignal, events?: EngineEvents): Promise<void> {
+export async function proveBeforeReading(source: Target, manifest: Manifest, onePass: boolean, signal: AbortSignal, events?: EngineEvents): Promise<void> {
   const key = `${manifest.id}/${manifest.object}`;
   if (onePass) {
     await checkStoredSize(source, key, manifest.storedSize);
@@ -252,7 +288,7 @@ async function proveBeforeReading(source: Target, manifest: Manifest, onePass: b
 }
 
 /** An integrity failure half-way through a restore into new namespaces: drop them again. */
-async function undoPartialRestore(uri: string, namespaces: string[], error: BackupError): Promise<BackupError> {
+export async function undoPartialRestore(uri: string, namespaces: string[], error: BackupError): Promise<BackupError> {
   const notDropped = await dropNamespaces(uri, namespaces).catch(() => namespaces);
   const outcome =
     notDropped.length === 0
