@@ -1,11 +1,14 @@
 // Point-in-time restore (docs/PITR.md) against the test bed's FerretDB replica set: a full backup
 // and incrementals of a collection a writer keeps changing; restores to chosen moments give, document
 // by document, the state the writer recorded at that moment — also from a fresh state directory.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Document, MongoClient } from 'mongodb';
 import { peerDataDir, peerOrSkip, removePeerDataDir, testbed } from '../setup/testbed.js';
 import { startFerretDB, type MongoPeer } from '../setup/peers.js';
-import { describeRun, makeWorkspace, withMongo, type Workspace } from './helpers.js';
+import { describeRun, makeWorkspace, pollUntil, withMongo, type Workspace } from './helpers.js';
 
 interface BackupJson {
   id: string;
@@ -178,5 +181,99 @@ describe('point-in-time restore', () => {
     cleanups.push(() => fresh.cleanup());
     await restoreTo({ toTime: new Date(states.get('inside third slice')!.at).toISOString() }, 'dr_third', [], fresh);
     await restoredEquals('dr_third', 'inside third slice');
+  });
+});
+
+/** The busy server's seeded documents start here, clear of the ids `write` uses. */
+const SEEDED = 50_000;
+const SEEDED_COUNT = 1500;
+
+describe('point-in-time restore: a busy server and a killed incremental', () => {
+  let mongo: MongoPeer;
+  let ws: Workspace;
+  let ready = false;
+
+  beforeAll(async () => {
+    if (testbed().missing.mongo !== undefined || testbed().mongo.kind !== 'ferretdb') return;
+    const dataDir = await peerDataDir('pitr-busy');
+    const handle = await startFerretDB({ dataDir });
+    cleanups.push(async () => {
+      await handle.stop();
+      await removePeerDataDir(dataDir);
+    });
+    mongo = handle.details;
+    ws = await makeWorkspace({ mongo });
+    cleanups.push(() => ws.cleanup());
+    await withMongo(mongo.uri, async (client) => {
+      const c = client.db('pitr').collection<{ _id: number; [field: string]: unknown }>('c');
+      // Few, biggish documents: the test bed's server scans its oplog for every oplog query, so a
+      // long oplog (one entry per document) would make each backup slow.
+      await c.insertMany(Array.from({ length: SEEDED_COUNT }, (_, i) => ({ _id: SEEDED + i, pad: 'p'.repeat(4000), n: i })));
+    });
+    ready = true;
+  });
+
+  it('a full backup taken while a writer runs restores, with the incremental after it, to exactly the final state', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    if (!ready) ctx.skip('needs the patched FerretDB replica set');
+    let writing = true;
+    let ops = 0;
+    const writer = withMongo(mongo.uri, async (client) => {
+      const c = client.db('pitr').collection<{ _id: number; [field: string]: unknown }>('c');
+      // Paced (a few hundred writes a second): the test bed's SQLite-backed server serialises writes,
+      // and an unpaced loop would starve the dump's reads.
+      for (let i = 0; writing && i < 600; i++) {
+        await c.insertOne({ _id: 200_000 + i, n: i });
+        await c.updateOne({ _id: SEEDED + ((i * 7) % SEEDED_COUNT) }, { $set: { n: -i }, $unset: { pad: '' } });
+        await c.deleteOne({ _id: SEEDED + ((i * 13 + 5) % SEEDED_COUNT) });
+        ops += 3;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    });
+    const created = await ws.run(['--json', 'create']);
+    writing = false;
+    await writer;
+    expect(created.code, describeRun(created)).toBe(0);
+    const full = created.json<{ backup: BackupJson }>().backup;
+    // The writer really wrote while the dump ran: the full's own oplog holds more than its first entry.
+    expect(full.oplog!.entries, `${ops} writes in all`).toBeGreaterThan(1);
+    const final = await withMongo(mongo.uri, (client) => snapshot(client, 'pitr'));
+    const incremental = await ws.run(['--json', 'create', '--type', 'incremental']);
+    expect(incremental.code, describeRun(incremental)).toBe(0);
+
+    const restore = await ws.run(['--json', 'restore', '--to-time', 'latest', '--ns-include', 'pitr.*', '--ns-from', 'pitr.$c$', '--ns-to', 'busy_copy.$c$']);
+    expect(restore.code, describeRun(restore)).toBe(0);
+    expect(await withMongo(mongo.uri, (client) => snapshot(client, 'busy_copy'))).toEqual(final);
+  });
+
+  it('kill -9 during an incremental leaves the chain as it was: the newest restore point still restores, the next incremental continues it', async (ctx) => {
+    peerOrSkip('mongo', ctx);
+    if (!ready) ctx.skip('needs the patched FerretDB replica set');
+    await withMongo(mongo.uri, (client) => write(client, 7));
+    const before = await ws.run(['--json', 'create', '--type', 'incremental']);
+    expect(before.code, describeRun(before)).toBe(0);
+    const lastGood = before.json<{ backup: BackupJson }>().backup;
+    const stateAtLastGood = await withMongo(mongo.uri, (client) => snapshot(client, 'pitr'));
+
+    await withMongo(mongo.uri, (client) => write(client, 8));
+    const checkpointFile = join(ws.dir, 'checkpoint');
+    let child: ChildProcess | undefined;
+    const killed = ws.run(['create', '--type', 'incremental'], {
+      env: { MONGO_BACKUP_TEST_CHECKPOINTS: '1', MONGO_BACKUP_TEST_CHECKPOINT: 'upload-started', MONGO_BACKUP_TEST_CHECKPOINT_FILE: checkpointFile },
+      onSpawn: (spawned) => (child = spawned),
+    });
+    await pollUntil('the incremental to reach its upload', () => (existsSync(checkpointFile) ? true : undefined));
+    process.kill(child!.pid!, 'SIGKILL');
+    expect((await killed).code).not.toBe(0);
+
+    const listed = (await ws.run(['--json', 'list', '--type', 'INCREMENTAL'])).json<{ backups: BackupJson[] }>().backups;
+    expect(listed[0]!.id).toBe(lastGood.id);
+    const restore = await ws.run(['--json', 'restore', '--to-time', 'latest', '--ns-include', 'pitr.*', '--ns-from', 'pitr.$c$', '--ns-to', 'after_kill.$c$']);
+    expect(restore.code, describeRun(restore)).toBe(0);
+    expect(await withMongo(mongo.uri, (client) => snapshot(client, 'after_kill'))).toEqual(stateAtLastGood);
+
+    const next = await ws.run(['--json', 'create', '--type', 'incremental']);
+    expect(next.code, describeRun(next)).toBe(0);
+    expect(next.json<{ backup: BackupJson & { parent?: string } }>().backup.parent).toBe(lastGood.id);
   });
 });
