@@ -32,7 +32,8 @@ export interface BlockHeader {
 export type ArchiveEvent =
   | { kind: 'prelude'; header: Buffer; entries: PreludeEntry[] }
   | { kind: 'block'; header: BlockHeader; namespace: string }
-  | { kind: 'document'; namespace: string; document: Buffer }
+  /** Consecutive documents of one block, as many as the bytes at hand hold (a batch, not one each: per-document events would cost more than the bytes). */
+  | { kind: 'documents'; namespace: string; documents: Buffer[] }
   | { kind: 'blockEnd'; namespace: string };
 
 function corrupt(message: string): BackupError {
@@ -67,6 +68,20 @@ export class ByteReader {
       this.buffered += chunk.length;
     }
     return this.take(n);
+  }
+
+  /** Exactly `n` bytes if they are already buffered, else undefined (nothing is consumed). */
+  readBuffered(n: number): Buffer | undefined {
+    return this.buffered >= n ? this.take(n) : undefined;
+  }
+
+  /** The int32 at the read position if 4 bytes are buffered, without consuming it. */
+  peekInt32(): number | undefined {
+    if (this.buffered < 4) return undefined;
+    const first = this.pending[0]!;
+    if (first.length >= 4) return first.readInt32LE(0);
+    const bytes = Buffer.concat(this.pending, 4);
+    return bytes.readInt32LE(0);
   }
 
   /** Stops the underlying stream early (an abandoned read must not leave it flowing). */
@@ -148,6 +163,32 @@ export async function* readArchive(source: AsyncIterable<Uint8Array>): AsyncGene
   }
 }
 
+/** Up to this many documents per `documents` event. */
+const BATCH_DOCUMENTS = 1024;
+
+/**
+ * The documents of a block that are already buffered, without waiting: stops at the block's
+ * terminator (consumed; `ended`), at a document not fully buffered, or at a full batch.
+ */
+function takeBuffered(reader: ByteReader, namespace: string): { documents: Buffer[]; ended: boolean } {
+  const documents: Buffer[] = [];
+  while (documents.length < BATCH_DOCUMENTS) {
+    const length = reader.peekInt32();
+    if (length === undefined) break;
+    if (length === TERMINATOR) {
+      reader.readBuffered(4);
+      return { documents, ended: true };
+    }
+    if (length < MIN_BSON_SIZE || length > MAX_BSON_SIZE) {
+      throw corrupt(`malformed archive: a document length of ${length} bytes at offset ${reader.position} in namespace ${namespace}`);
+    }
+    const doc = reader.readBuffered(length);
+    if (!doc) break;
+    documents.push(doc);
+  }
+  return { documents, ended: false };
+}
+
 async function* readBlocks(reader: ByteReader): AsyncGenerator<ArchiveEvent> {
   for (;;) {
     const headerDoc = await nextDocument(reader);
@@ -157,11 +198,19 @@ async function* readBlocks(reader: ByteReader): AsyncGenerator<ArchiveEvent> {
     const namespace = namespaceName(header.db, header.collection);
     yield { kind: 'block', header, namespace };
     for (;;) {
+      const { documents, ended } = takeBuffered(reader, namespace);
+      if (documents.length > 0) {
+        if (header.eof) throw corrupt(`malformed archive: documents after the EOF header of ${namespace}`);
+        yield { kind: 'documents', namespace, documents };
+      }
+      if (ended) break;
+      if (documents.length === BATCH_DOCUMENTS) continue;
+      // The next document (or terminator) is not buffered whole yet: wait for it.
       const doc = await nextDocument(reader);
       if (doc === null) throw corrupt(`truncated archive: it ends inside a block of namespace ${namespace} (after ${reader.position} bytes)`);
       if (doc === 'terminator') break;
       if (header.eof) throw corrupt(`malformed archive: documents after the EOF header of ${namespace}`);
-      yield { kind: 'document', namespace, document: doc };
+      yield { kind: 'documents', namespace, documents: [doc] };
     }
     yield { kind: 'blockEnd', namespace };
   }

@@ -22,8 +22,8 @@ export interface ArchiveRewrite {
   mapNamespace?(namespace: string): string | undefined;
   /** Each oplog entry in order, the archive's own first, then the appended ones. Default: keep. */
   oplogEntry?(entry: Buffer): OplogDecision;
-  /** Oplog entries (raw BSON) to replay after the archive's own: the later links of a chain. */
-  appendOplog?: AsyncIterable<Buffer>;
+  /** Oplog entries (raw BSON, in batches) to replay after the archive's own: the later links of a chain. */
+  appendOplog?: AsyncIterable<Buffer[]>;
 }
 
 export interface RewriteSummary {
@@ -136,9 +136,12 @@ export function rewriteArchive(source: AsyncIterable<Uint8Array>, rewrite: Archi
             if (current.destination !== null && !current.eof) openBlock(current.destination);
             break;
           }
-          case 'document':
-            if (current.destination === OPLOG) oplog.entry(event.document);
-            else if (current.destination !== null) writer.document(event.document);
+          case 'documents':
+            if (current.destination === OPLOG) {
+              for (const entry of event.documents) if (!oplog.entry(entry)) break;
+            } else if (current.destination !== null) {
+              for (const document of event.documents) writer.document(document);
+            }
             break;
           case 'blockEnd':
             if (current.destination === OPLOG && current.eof) {
@@ -172,11 +175,11 @@ export function rewriteArchive(source: AsyncIterable<Uint8Array>, rewrite: Archi
     }
   }
 
-  async function* appendEntries(entries: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  async function* appendEntries(batches: AsyncIterable<Buffer[]>): AsyncGenerator<Buffer> {
     if (oplog.stopped) return;
     writer.openBlock('', OPLOG);
-    for await (const entry of entries) {
-      if (!oplog.entry(entry)) break;
+    batches: for await (const batch of batches) {
+      for (const entry of batch) if (!oplog.entry(entry)) break batches;
       const full = writer.takeFull();
       if (full) yield full;
     }
@@ -186,9 +189,9 @@ export function rewriteArchive(source: AsyncIterable<Uint8Array>, rewrite: Archi
   return { chunks: chunks(), summary: oplog.summary };
 }
 
-/** The documents of one namespace of an archive (an incremental's `local.oplog.rs` slice), in order. */
-export async function* documentsOf(source: AsyncIterable<Uint8Array>, namespace: string): AsyncGenerator<Buffer> {
+/** The documents of one namespace of an archive (an incremental's `local.oplog.rs` slice), in order, in batches. */
+export async function* documentsOf(source: AsyncIterable<Uint8Array>, namespace: string): AsyncGenerator<Buffer[]> {
   for await (const event of readArchive(source)) {
-    if (event.kind === 'document' && event.namespace === namespace) yield event.document;
+    if (event.kind === 'documents' && event.namespace === namespace) yield event.documents;
   }
 }

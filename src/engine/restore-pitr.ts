@@ -153,8 +153,8 @@ async function decodedLink(target: Target, link: Manifest, keys: DecryptKeys, si
   return { archive, check: () => decode.check() };
 }
 
-/** The later links' entries in order, each link's archive proven whole when its entries are done. */
-async function* sliceEntries(plan: ChainPlan, keys: Map<string, DecryptKeys>, signal: AbortSignal): AsyncGenerator<Buffer> {
+/** The later links' entries in order (in batches), each link's archive proven whole when its entries are done. */
+async function* sliceEntries(plan: ChainPlan, keys: Map<string, DecryptKeys>, signal: AbortSignal): AsyncGenerator<Buffer[]> {
   for (const link of plan.increments) {
     const { archive, check } = await decodedLink(plan.target, link, keys.get(link.id)!, signal);
     let complete = false;
@@ -171,13 +171,17 @@ async function* sliceEntries(plan: ChainPlan, keys: Map<string, DecryptKeys>, si
 async function scanSlices(plan: ChainPlan, keys: Map<string, DecryptKeys>, decide: ReturnType<typeof replayDecider>, signal: AbortSignal): Promise<ReplaySummary> {
   let applied = 0;
   let last: OplogEntryView | undefined;
-  for await (const entry of sliceEntries(plan, keys, signal)) {
-    const decision = decide(entry);
-    if (decision === 'stop') break;
-    if (decision === 'drop') continue;
-    applied++;
-    last = viewOplogEntry(decision.keep);
+  let lastKept: Buffer | undefined;
+  scan: for await (const batch of sliceEntries(plan, keys, signal)) {
+    for (const entry of batch) {
+      const decision = decide(entry);
+      if (decision === 'stop') break scan;
+      if (decision === 'drop') continue;
+      applied++;
+      lastKept = decision.keep;
+    }
   }
+  if (lastKept) last = viewOplogEntry(lastKept);
   return {
     base: plan.base.id,
     increments: plan.increments.map((link) => link.id),

@@ -25,9 +25,9 @@ async function rewrite(archive: Buffer, options: ArchiveRewrite): Promise<{ byte
   return { bytes: Buffer.concat(out), oplogEntries: summary.oplogEntries, cut: summary.cut };
 }
 
-async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
+async function collect(source: AsyncIterable<Buffer[]>): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  for await (const doc of source) out.push(doc);
+  for await (const batch of source) out.push(...batch);
   return out;
 }
 
@@ -99,11 +99,11 @@ describe('rewriting an archive', () => {
     ];
     let pulled = 0;
     let released = false;
-    async function* slice(): AsyncGenerator<Buffer> {
+    async function* slice(): AsyncGenerator<Buffer[]> {
       try {
         for (const e of later) {
           pulled++;
-          yield e;
+          yield [e];
         }
       } finally {
         released = true;
@@ -153,8 +153,9 @@ describe('rewriting an archive', () => {
   });
 });
 
-async function* chunksAsDocs(docs: Buffer[]): AsyncGenerator<Buffer> {
-  yield* docs;
+/** Entries in batches of 7, as a slice's archive reader hands them over. */
+async function* chunksAsDocs(docs: Buffer[]): AsyncGenerator<Buffer[]> {
+  for (let i = 0; i < docs.length; i += 7) yield docs.slice(i, i + 7);
 }
 
 describe('oplog entries under a namespace selection', () => {
