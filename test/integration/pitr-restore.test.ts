@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Document, MongoClient } from 'mongodb';
 import { peerDataDir, peerOrSkip, removePeerDataDir, testbed } from '../setup/testbed.js';
 import { startFerretDB, type MongoPeer } from '../setup/peers.js';
-import { describeRun, makeWorkspace, pollUntil, withMongo, type Workspace } from './helpers.js';
+import { baseConfig, describeRun, makeWorkspace, pollUntil, withMongo, type Workspace } from './helpers.js';
+import { peerOf, targetConfig, uniquePrefix, type TargetConfig } from './target-configs.js';
 
 interface BackupJson {
   id: string;
@@ -56,17 +57,31 @@ const write: Writer = async (client, round) => {
   if (round > 0) await c.updateOne({ _id: (round - 1) * 100 + 4 }, { $set: { touchedIn: round } });
 };
 
-describe('point-in-time restore', () => {
+// At least on local, S3 and SFTP: the chain is read back from each kind of storage.
+describe.each(['local', 's3', 'sftp'] as const)('point-in-time restore from %s', (kind) => {
   let mongo: MongoPeer;
   let ws: Workspace;
+  let target: TargetConfig;
   /** The collection's state at recorded moments. */
   const states = new Map<string, { at: number; docs: Document[] }>();
   let full: BackupJson;
   const incrementals: BackupJson[] = [];
   let ready = false;
 
+  /** The test bed has what this kind needs; the tests themselves fail (CI) or skip (locally) otherwise. */
+  const available = (): boolean => {
+    const peer = peerOf(kind);
+    return testbed().missing.mongo === undefined && testbed().mongo.kind === 'ferretdb' && (peer === undefined || testbed().missing[peer] === undefined);
+  };
+  const skipUnlessReady = (ctx: { skip(note?: string): never }): void => {
+    peerOrSkip('mongo', ctx);
+    const peer = peerOf(kind);
+    if (peer) peerOrSkip(peer, ctx);
+    if (!ready) ctx.skip('needs the patched FerretDB replica set');
+  };
+
   beforeAll(async () => {
-    if (testbed().missing.mongo !== undefined || testbed().mongo.kind !== 'ferretdb') return;
+    if (!available()) return;
     const dataDir = await peerDataDir('pitr-restore');
     const handle = await startFerretDB({ dataDir });
     cleanups.push(async () => {
@@ -76,6 +91,8 @@ describe('point-in-time restore', () => {
     mongo = handle.details;
     ws = await makeWorkspace({ mongo });
     cleanups.push(() => ws.cleanup());
+    target = targetConfig(kind, kind, testbed(), { prefix: uniquePrefix(`pitr-${kind}`), localDir: ws.backupsDir });
+    await ws.writeConfig({ ...baseConfig(ws, mongo), targets: [target] });
     const record = async (client: MongoClient, name: string) => states.set(name, { at: await momentAfterWrites(), docs: await snapshot(client, 'pitr') });
     const create = async (args: string[]): Promise<BackupJson> => {
       const result = await ws.run(['--json', 'create', ...args]);
@@ -116,8 +133,7 @@ describe('point-in-time restore', () => {
   }
 
   it('restores to moments inside slices, on a slice boundary, at the last operation, and latest', async (ctx) => {
-    peerOrSkip('mongo', ctx);
-    if (!ready) ctx.skip('needs the patched FerretDB replica set');
+    skipUnlessReady(ctx);
     const iso = (name: string) => new Date(states.get(name)!.at).toISOString();
 
     const inside = await restoreTo({ toTime: iso('inside first slice') }, 'at_inside');
@@ -143,8 +159,7 @@ describe('point-in-time restore', () => {
   });
 
   it('restore <incremental-id> replays its chain up to that link', async (ctx) => {
-    peerOrSkip('mongo', ctx);
-    if (!ready) ctx.skip('needs the patched FerretDB replica set');
+    skipUnlessReady(ctx);
     const replay = await restoreTo({ id: incrementals[0]!.id }, 'by_id');
     expect(replay).toMatchObject({ base: full.id, increments: [incrementals[0]!.id] });
     expect(replay.notAfter).toBeUndefined();
@@ -152,8 +167,7 @@ describe('point-in-time restore', () => {
   });
 
   it('--dry-run prints the plan (base, links, entries, last operation) and writes nothing', async (ctx) => {
-    peerOrSkip('mongo', ctx);
-    if (!ready) ctx.skip('needs the patched FerretDB replica set');
+    skipUnlessReady(ctx);
     const moment = new Date(states.get('inside third slice')!.at).toISOString();
     const human = await ws.run(['restore', '--to-time', moment, '--ns-include', 'pitr.*', '--ns-from', 'pitr.$c$', '--ns-to', 'dry.$c$', '--dry-run']);
     expect(human.code, describeRun(human)).toBe(0);
@@ -164,8 +178,7 @@ describe('point-in-time restore', () => {
   });
 
   it('refuses a moment before the first restore point, naming the windows (exit 1)', async (ctx) => {
-    peerOrSkip('mongo', ctx);
-    if (!ready) ctx.skip('needs the patched FerretDB replica set');
+    skipUnlessReady(ctx);
     const early = new Date(states.get('before full')!.at - 60_000).toISOString();
     const result = await ws.run(['--json', 'restore', '--to-time', early, '--ns-from', 'pitr.$c$', '--ns-to', 'early.$c$']);
     expect(result.code, describeRun(result)).toBe(1);
@@ -175,9 +188,8 @@ describe('point-in-time restore', () => {
   });
 
   it('restores from a fresh state directory with only the configuration (disaster recovery)', async (ctx) => {
-    peerOrSkip('mongo', ctx);
-    if (!ready) ctx.skip('needs the patched FerretDB replica set');
-    const fresh = await makeWorkspace({ mongo, config: { targets: [{ name: 'local', type: 'local', path: ws.backupsDir }] } });
+    skipUnlessReady(ctx);
+    const fresh = await makeWorkspace({ mongo, config: { targets: [target] } });
     cleanups.push(() => fresh.cleanup());
     await restoreTo({ toTime: new Date(states.get('inside third slice')!.at).toISOString() }, 'dr_third', [], fresh);
     await restoredEquals('dr_third', 'inside third slice');
