@@ -200,7 +200,9 @@ describe.each(['local', 's3', 'sftp'] as const)('point-in-time restore from %s',
 const SEEDED = 50_000;
 const SEEDED_COUNT = 1500;
 
-describe('point-in-time restore: a busy server and a killed incremental', () => {
+// The test bed's FerretDB scans its whole oplog for every oplog query, and these tests make a long
+// one: each backup here takes seconds, so they get more time than the default.
+describe('point-in-time restore: a busy server and a killed incremental', { timeout: 300_000 }, () => {
   let mongo: MongoPeer;
   let ws: Workspace;
   let ready = false;
