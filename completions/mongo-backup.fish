@@ -140,7 +140,7 @@ complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'create' -d 'dump 
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'list' -d 'list backups, newest first'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'show' -d 'show one backup in full, with where its copies are'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'restore' -d 'verify a backup, then stream it into mongorestore and check document counts'
-complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'verify' -d 'check copies: present, size and SHA-256 match; --deep also decrypts, decompresses and parses the archive'
+complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'verify' -d 'check copies: present, size and SHA-256 match (an incremental: its whole chain); --deep also decrypts, decompresses and parses the archive'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'replicate' -d 'copy a backup to another target, verify it there, manifest last (idempotent)'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'prune' -d 'apply the retention policy to each target and print every keep/delete decision with its reason'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'delete' -d 'delete one backup (every copy, or only those on --target)'

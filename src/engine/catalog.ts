@@ -206,7 +206,12 @@ export interface TargetChains {
 
 export function chainsOnTarget(target: string, manifests: Manifest[]): TargetChains {
   const { chains, orphans } = buildChains(manifests);
-  return { target, chains, orphans, windows: chains.map(chainWindow) };
+  const present = new Set(manifests.map((m) => m.id));
+  // A parent that is not there at all is the common case (deleted, not replicated): say so plainly.
+  const explained = orphans.map((o) =>
+    o.member.parent !== undefined && !present.has(o.member.parent) ? { ...o, reason: `its parent ${o.member.parent} is missing on this target` } : o,
+  );
+  return { target, chains, orphans: explained, windows: chains.map(chainWindow) };
 }
 
 /** Where one backup sits in the chains of a target. */
@@ -271,5 +276,5 @@ function missingParent(link: Manifest, chains: Chain<Manifest>[]): string {
   const from = link.oplog ? `; ${link.id} starts after ${link.oplog.fromTime} (${formatTimestamp(link.oplog.from)}) and no link here holds the oplog up to that moment` : '';
   const chain = chains.find((c) => c.base.id === link.base);
   const reach = chain ? `; the chain of ${chain.base.id} reaches only ${lastLink(chain).id} (${lastLink(chain).oplog!.toTime})` : link.base ? `; its base ${link.base} is not on this target` : '';
-  return `gap in the chain: ${link.parent ?? '(no parent)'}, the parent of ${link.id}, is missing on this target${from}${reach}`;
+  return `gap: ${link.parent ?? '(no parent)'}, the parent of ${link.id}, is missing on this target${from}${reach}`;
 }

@@ -190,7 +190,7 @@ async function verifyChainTo(target: Target, manifest: Manifest, options: Verify
   result.chain = position.links;
   if (!position.intact) {
     invalid(
-      new BackupError(ErrorCodes.INTEGRITY, `the chain of ${manifest.id} on ${target.name} is broken: ${position.broken}`, {
+      new BackupError(ErrorCodes.INTEGRITY, `the chain of ${manifest.id} on ${target.name} is broken, ${position.broken}`, {
         hint: 'the moments after the gap cannot be restored from this target; take a full backup to start a new chain, or replicate the missing link from another target',
       }),
     );

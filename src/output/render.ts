@@ -80,7 +80,7 @@ function pointInTimeLines(output: Output, m: Manifest, chains: Array<{ target: s
   if (m.oplog) {
     const o = m.oplog;
     const bound = m.type === 'FULL' ? 'from' : 'after';
-    lines.push(`Oplog       ${o.entries} entries, ${bound} ${formatTime(o.fromTime)} (${o.from.t}:${o.from.i}) to ${formatTime(o.toTime)} (${o.to.t}:${o.to.i})`);
+    lines.push(`Oplog       ${o.entries} ${o.entries === 1 ? 'entry' : 'entries'}, ${bound} ${formatTime(o.fromTime)} (${o.from.t}:${o.from.i}) to ${formatTime(o.toTime)} (${o.to.t}:${o.to.i})`);
   }
   for (const { target, position } of chains) {
     if (!position) continue;
