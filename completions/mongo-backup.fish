@@ -144,7 +144,7 @@ complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'verify' -d 'check
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'replicate' -d 'copy a backup to another target, verify it there, manifest last (idempotent)'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'prune' -d 'apply the retention policy to each target and print every keep/delete decision with its reason'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'delete' -d 'delete one backup (every copy, or only those on --target)'
-complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'health' -d 'check backup age, run history, targets and free space; exit code 0 healthy, 1 warning, 2 critical'
+complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'health' -d 'check backup age, point-in-time restore points, run history, targets and free space; exit code 0 healthy, 1 warning, 2 critical'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'metrics' -d 'totals, success rate, durations and sizes of backups'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'alerts' -d 'the alert log: list alerts, resolve them by hand'
 complete -c mongo-backup -n '__mongo_backup_at \'\' first' -a 'cat' -d 'write the plain mongodump archive (decrypted, decompressed) to stdout'

@@ -15,7 +15,7 @@ interface HealthOptions {
 export function registerHealthCommand(program: Command): void {
   program
     .command('health')
-    .description('check backup age, run history, targets and free space; exit code 0 healthy, 1 warning, 2 critical')
+    .description('check backup age, point-in-time restore points, run history, targets and free space; exit code 0 healthy, 1 warning, 2 critical')
     .option('--prometheus <file>', 'also write node_exporter textfile metrics to FILE (atomically)')
     .option('--timeout <seconds>', 'time limit for each target', '30')
     .action(defineAction(async (ctx: CommandContext, options: HealthOptions) => health(ctx, options)));
