@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { peerDataDir, peerOrSkip, removePeerDataDir, testbed } from '../setup/testbed.js';
 import { startFerretDB } from '../setup/peers.js';
 import { describeRun, makeWorkspace, storedObjectPath, withMongo, type Workspace } from './helpers.js';
+import { localTarget, s3Target, sftpTarget, uniquePrefix } from './target-configs.js';
 import type { MongoPeer } from '../setup/peers.js';
 
 interface OplogJson {
@@ -210,5 +211,85 @@ describe('point-in-time chains: list, show, verify, health', () => {
     } finally {
       await rename(away, folder);
     }
+  });
+});
+
+describe('point-in-time chains are per target: local, S3 and SFTP', () => {
+  let ws: Workspace;
+  let full: BackupJson;
+  let first: BackupJson;
+  let second: BackupJson;
+
+  async function create(args: string[] = []): Promise<BackupJson> {
+    const result = await ws.run(['--json', 'create', ...args]);
+    expect(result.code, describeRun(result)).toBe(0);
+    return result.json<{ backup: BackupJson }>().backup;
+  }
+
+  beforeAll(async () => {
+    const bed = testbed();
+    if (bed.missing.mongo !== undefined || bed.mongo.kind !== 'ferretdb' || bed.missing.s3 !== undefined || bed.missing.sftp !== undefined) return;
+    const dataDir = await peerDataDir('pitr-views');
+    const handle = await startFerretDB({ dataDir });
+    cleanups.push(async () => {
+      await handle.stop();
+      await removePeerDataDir(dataDir);
+    });
+    const mongo = handle.details;
+    ws = await makeWorkspace({ mongo });
+    cleanups.push(() => ws.cleanup());
+    const config = parse(await readFile(ws.configFile, 'utf8')) as Record<string, unknown>;
+    await ws.writeConfig({
+      ...config,
+      targets: [localTarget('local', ws.backupsDir), s3Target('s3', bed.s3, uniquePrefix('pitr-views')), sftpTarget('sftp', bed.sftp, uniquePrefix('pitr-views'))],
+      health: { incrementalInterval: '1ms' },
+    });
+    await withMongo(mongo.uri, (client) => client.db('pitr').collection<{ _id: number }>('c').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: -1 - i }))));
+    full = await create();
+    await withMongo(mongo.uri, (client) => writeSome(client, 0));
+    first = await create(['--type', 'incremental']);
+    await withMongo(mongo.uri, (client) => writeSome(client, 100));
+    second = await create(['--type', 'incremental']);
+  });
+
+  it("each target has its own window; a link gone from one target breaks only that target's chain", async (ctx) => {
+    ferretdbOrSkip(ctx);
+    peerOrSkip('s3', ctx);
+    peerOrSkip('sftp', ctx);
+    const window = { from: full.oplog!.toTime, to: second.oplog!.toTime, base: full.id };
+    const listed = (await ws.run(['--json', 'list'])).json<{ pitr: Array<{ target: string }> }>();
+    expect(listed.pitr).toEqual(['local', 's3', 'sftp'].map((target) => ({ target, ...window })));
+
+    const deep = await ws.run(['--json', 'verify', second.id, '--deep']);
+    expect(deep.code, describeRun(deep)).toBe(0);
+    const copies = deep.json<{ result: { copies: Array<{ target: string; valid: boolean; chain?: string[] }> } }>().result.copies;
+    expect(copies.map((c) => [c.target, c.valid, c.chain])).toEqual(['local', 's3', 'sftp'].map((t) => [t, true, [full.id, first.id, second.id]]));
+
+    const removed = await ws.run(['delete', first.id, '--target', 's3', '--yes']);
+    expect(removed.code, describeRun(removed)).toBe(0);
+
+    const quick = await ws.run(['--json', 'verify', second.id]);
+    expect(quick.code, describeRun(quick)).toBe(3);
+    const after = quick.json<{ result: { copies: Array<{ target: string; valid: boolean; issues: string[] }> } }>().result.copies;
+    expect(after.map((c) => [c.target, c.valid])).toEqual([
+      ['local', true],
+      ['s3', false],
+      ['sftp', true],
+    ]);
+    expect(after[1]!.issues.join('\n')).toContain(`${first.id}, the parent of ${second.id}, is missing`);
+
+    const relisted = (await ws.run(['--json', 'list'])).json<{ pitr: Array<{ target: string; to: string }>; orphans: Array<{ target: string; id: string }> }>();
+    expect(relisted.pitr.map((w) => [w.target, w.to])).toEqual([
+      ['local', second.oplog!.toTime],
+      ['s3', full.oplog!.toTime],
+      ['sftp', second.oplog!.toTime],
+    ]);
+    expect(relisted.orphans).toEqual([expect.objectContaining({ target: 's3', id: second.id })]);
+
+    const health = await ws.run(['--json', 'health']);
+    const report = health.json<{ health: HealthJson }>().health;
+    expect(report.issues.filter((i) => i.type === 'chain_broken').map((i) => i.target)).toEqual(['s3']);
+    expect(report.metrics.newestRestorePoint).toMatchObject({ time: second.oplog!.toTime, targets: ['local', 'sftp'] });
+    expect(health.code).toBe(2);
   });
 });
