@@ -157,12 +157,13 @@ export interface VerifyOptions {
 
 /** Verifies one copy; an incremental together with every link of its chain on that target. */
 export async function verifyBackup(target: Target, manifest: Manifest, options: VerifyOptions): Promise<VerifyResult> {
-  return manifest.type === 'INCREMENTAL' ? verifyChainTo(target, manifest, options) : verifyLink(target, manifest, options);
+  return manifest.type === 'INCREMENTAL' ? verifyChainTo(target, manifest, options) : verifyLinkOnce(target, manifest, options);
 }
 
 /**
- * Links already checked in this process, per target object: `verify --all` checks each chain's
- * base once, not once per incremental that depends on it.
+ * Copies already checked, per opened target object (a command opens its targets once and closes
+ * them at the end, so this lasts one run): `verify --all` reads each chain's base and links once,
+ * not once per incremental that depends on them.
  */
 const checkedLinks = new WeakMap<Target, Map<string, VerifyResult>>();
 
@@ -198,7 +199,6 @@ async function verifyChainTo(target: Target, manifest: Manifest, options: Verify
   for (const id of position.links) {
     const link = id === manifest.id ? manifest : byId.get(id);
     if (!link) continue;
-    options.signal.throwIfAborted?.();
     const checked = await verifyLinkOnce(target, link, options);
     if (id === manifest.id && checked.summary) result.summary = checked.summary;
     if (checked.valid) continue;

@@ -131,6 +131,15 @@ describe('point-in-time chains: list, show, verify, health', () => {
     expect(result.code, describeRun(result)).toBe(0);
     const copies = result.json<{ result: { valid: boolean; copies: Array<{ chain?: string[]; valid: boolean }> } }>().result.copies;
     expect(copies).toEqual([expect.objectContaining({ valid: true, chain: [full.id, first.id, second.id] })]);
+
+    const all = await ws.run(['--json', 'verify', '--all', '--deep']);
+    expect(all.code, describeRun(all)).toBe(0);
+    const each = all.json<{ result: { copies: Array<{ backupId: string; chain?: string[] }> } }>().result.copies;
+    expect(each.map((c) => [c.backupId, c.chain?.length])).toEqual([
+      [second.id, 3],
+      [first.id, 2],
+      [full.id, undefined],
+    ]);
   });
 
   it('health measures the newest restore point against health.rpoMinutes and reads the source oplog window', async (ctx) => {
