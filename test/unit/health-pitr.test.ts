@@ -1,6 +1,10 @@
 // The point-in-time checks of health (docs/REFERENCE.md#health-checks) as pure evaluation: RPO of the
 // newest restore point, broken chains, the source's oplog window, and the per-target metrics.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import { evaluateHealth, renderPrometheus, type HealthBackup, type HealthInputs, type TargetState } from '../../src/health/index.js';
 import type { RunRecord } from '../../src/state/journal.js';
 
@@ -127,5 +131,35 @@ describe('health: point-in-time checks', () => {
     const text = renderPrometheus(evaluateHealth(inputs([target('local', [base, first, second])])), 0);
     expect(text).toContain(`mongo_backup_restore_point_timestamp_seconds{target="local"} ${minutesAgo(10).getTime() / 1000}`);
     expect(text).toContain(`mongo_backup_restorable_window_seconds{target="local"} ${(118 - 10) * 60}`);
+  });
+});
+
+describe('health.rpoMinutes and health.incrementalInterval', () => {
+  async function load(text: string) {
+    const dir = await mkdtemp(join(tmpdir(), 'mb-health-pitr-'));
+    try {
+      await writeFile(join(dir, 'backuprc.yaml'), text);
+      return await loadConfig({ configFile: join(dir, 'backuprc.yaml'), cwd: dir, env: { HOME: dir } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('reads the RPO in minutes and the interval as a duration', async () => {
+    const config = await load('health: { rpoMinutes: 15, incrementalInterval: 6h }\n');
+    expect(config.health).toMatchObject({ rpoMinutes: 15, incrementalIntervalMs: 6 * 3_600_000 });
+  });
+
+  it.each([
+    ['health: { rpoMinutes: 0 }\n', 'health.rpoMinutes'],
+    ['health: { incrementalInterval: 0s }\n', 'health.incrementalInterval'],
+    ['health: { incrementalInterval: often }\n', 'health.incrementalInterval'],
+  ])('refuses %s naming the key (exit 2)', async (text, key) => {
+    const error = await load(text).then(
+      () => undefined,
+      (e: unknown) => e as { message: string; exitCode: number },
+    );
+    expect(error?.message).toContain(key);
+    expect(error?.exitCode).toBe(2);
   });
 });
