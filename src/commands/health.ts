@@ -90,7 +90,7 @@ function renderHealth(output: Output, report: HealthReport, activeAlerts: number
   const rate = m.successRate30d === null ? 'no runs' : `${Math.round(m.successRate30d * 1000) / 10}% of ${m.runs30d} runs`;
   const point = m.newestRestorePoint;
   lines.push(`Newest backup:      ${newest}`);
-  if (point) lines.push(`Newest restore point: ${point.time} (${point.backupId}, ${formatAge(point.ageMinutes * 60_000)} old)`);
+  if (point) lines.push(`Restore point:      ${point.time} (${point.backupId}, ${formatAge(point.ageMinutes * 60_000)} old)`);
   lines.push(`Last backup run:    ${lastRun}`);
   lines.push(`Success (30 days):  ${rate}`);
   lines.push(`Active alerts:      ${activeAlerts}${activeAlerts > 0 ? ' (mongo-backup alerts list)' : ''}`);
