@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { closeTargets, listBackups, openTargets } from '../engine/catalog.js';
+import { oplogBounds } from '../engine/oplog-source.js';
 import { usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { formatAge, healthExitCode, runHealthCheck, type HealthReport, type HealthStatus } from '../health/index.js';
 import { formatBytes, formatTable, type Output } from '../output/output.js';
@@ -14,7 +15,7 @@ interface HealthOptions {
 export function registerHealthCommand(program: Command): void {
   program
     .command('health')
-    .description('check backup age, run history, targets and free space; exit code 0 healthy, 1 warning, 2 critical')
+    .description('check backup age, point-in-time restore points, run history, targets and free space; exit code 0 healthy, 1 warning, 2 critical')
     .option('--prometheus <file>', 'also write node_exporter textfile metrics to FILE (atomically)')
     .option('--timeout <seconds>', 'time limit for each target', '30')
     .action(defineAction(async (ctx: CommandContext, options: HealthOptions) => health(ctx, options)));
@@ -37,7 +38,7 @@ async function health(ctx: CommandContext, options: HealthOptions): Promise<Exit
   ctx.output.result(
     {
       success: true,
-      health: { status: report.status, timestamp: report.timestamp, issues: report.issues, metrics: { ...report.metrics, activeAlerts } },
+      health: { status: report.status, timestamp: report.timestamp, issues: report.issues, notes: report.notes, metrics: { ...report.metrics, activeAlerts } },
     },
     () => renderHealth(ctx.output, report, activeAlerts),
   );
@@ -87,10 +88,13 @@ function renderHealth(output: Output, report: HealthReport, activeAlerts: number
   const newest = m.newestBackup ? `${m.newestBackup.id}, ${formatAge(m.newestBackup.ageHours * 3_600_000)} old` : 'none';
   const lastRun = m.lastRun ? `${m.lastRun.status} at ${m.lastRun.endTime}` : 'none recorded';
   const rate = m.successRate30d === null ? 'no runs' : `${Math.round(m.successRate30d * 1000) / 10}% of ${m.runs30d} runs`;
+  const point = m.newestRestorePoint;
   lines.push(`Newest backup:      ${newest}`);
+  if (point) lines.push(`Restore point:      ${point.time} (${point.backupId}, ${formatAge(point.ageMinutes * 60_000)} old)`);
   lines.push(`Last backup run:    ${lastRun}`);
   lines.push(`Success (30 days):  ${rate}`);
   lines.push(`Active alerts:      ${activeAlerts}${activeAlerts > 0 ? ' (mongo-backup alerts list)' : ''}`);
+  for (const note of report.notes) lines.push(`Note: ${note}`);
   return lines;
 }
 
@@ -104,8 +108,10 @@ export async function checkHealth(
   const config = await ctx.config();
   const targets = openTargets(config);
   try {
+    const uri = config.mongodb.uri;
     return await runHealthCheck(config, targets, {
       listBackups,
+      ...(uri ? { readSourceOplog: () => sourceOplogWindow(uri) } : {}),
       ...options,
       ...(timeoutMs ? { timeoutMs } : {}),
       warn: (message) => ctx.output.warn(message),
@@ -113,4 +119,10 @@ export async function checkHealth(
   } finally {
     await closeTargets(targets);
   }
+}
+
+/** The source's oplog, oldest to newest entry: one short connection, made only when point-in-time backups exist. */
+async function sourceOplogWindow(uri: string): Promise<{ oldestMs: number; newestMs: number } | undefined> {
+  const bounds = await oplogBounds(uri);
+  return bounds.oldest && bounds.newest ? { oldestMs: bounds.oldest.timeMs, newestMs: bounds.newest.timeMs } : undefined;
 }

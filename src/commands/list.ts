@@ -1,9 +1,12 @@
-/** `list`: backups on the chosen targets, newest first (read from the targets themselves). */
+/**
+ * `list`: backups on the chosen targets, newest first (read from the targets themselves), each with
+ * its place in a point-in-time chain, and per target the moments its chains can restore (docs/PITR.md).
+ */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
-import { buildCatalog, closeTargets, openTargets } from '../engine/catalog.js';
-import { backupView, formatTime, renderBackupTable } from '../output/render.js';
+import { buildCatalog, chainsOnTarget, closeTargets, openTargets, type Catalog, type TargetChains } from '../engine/catalog.js';
+import { backupView, formatTime, renderBackupTable, renderRestoreWindows } from '../output/render.js';
 import { readRuns } from '../state/journal.js';
 import { formatDuration } from '../duration.js';
 import { collect, parseSince, positiveInt } from './shared.js';
@@ -51,11 +54,16 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<ExitCodeV
     if (flags.limit) rows = rows.slice(0, flags.limit);
     const views = rows.filter((r) => r.completed).map((r) => backupView(r.completed!.manifest, r.completed!.targets));
     const failedViews = rows.filter((r) => r.failed).map((r) => r.failed!);
-    ctx.output.result({ success: true, count: views.length, backups: views, ...(failedViews.length > 0 ? { failedRuns: failedViews } : {}) }, () => {
+    const chains = chainsPerTarget(catalog);
+    const orphaned = new Set(chains.flatMap((t) => t.orphans.map((o) => o.member.id)));
+    const pitr = { pitr: pitrWindows(chains), ...(orphaned.size > 0 ? { orphans: orphansOf(chains) } : {}) };
+    ctx.output.result({ success: true, count: views.length, backups: views, ...pitr, ...(failedViews.length > 0 ? { failedRuns: failedViews } : {}) }, () => {
       if (rows.length === 0) {
         return catalog.unreachable.length > 0 ? 'no backups found on the reachable targets' : 'no backups yet (run "mongo-backup create")';
       }
-      const completedRows = rows.filter((r) => r.completed).map((r) => ({ manifest: r.completed!.manifest, targets: r.completed!.targets }));
+      const completedRows = rows
+        .filter((r) => r.completed)
+        .map((r) => ({ manifest: r.completed!.manifest, targets: r.completed!.targets, orphaned: orphaned.has(r.completed!.id) }));
       const lines = completedRows.length > 0 ? [renderBackupTable(ctx.output, completedRows)] : [];
       const failedRows = rows.filter((r) => r.failed);
       if (failedRows.length > 0) {
@@ -64,6 +72,7 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<ExitCodeV
           lines.push(`  ${ctx.output.c.red(f!.status)}  ${formatTime(f!.startTime)}  ${f!.id}  ${(f!.error?.message ?? '').split('\n')[0]}`);
         }
       }
+      lines.push(...renderRestoreWindows(ctx.output, chains));
       return lines;
     });
     if (catalog.incomplete.length > 0 && !flags.status) {
@@ -75,6 +84,20 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<ExitCodeV
   } finally {
     await closeTargets(targets);
   }
+}
+
+/** Chains are per target: a restore reads one target's links (docs/PITR.md). */
+function chainsPerTarget(catalog: Catalog): TargetChains[] {
+  return catalog.byTarget.map(({ target, manifests }) => chainsOnTarget(target, manifests));
+}
+
+/** `list --json`'s `pitr`: one window per chain per target (docs/REFERENCE.md#json-output). */
+function pitrWindows(chains: TargetChains[]): Array<{ target: string; from: string; to: string; base: string }> {
+  return chains.flatMap(({ target, windows }) => windows.map((w) => ({ target, from: w.from, to: w.to, base: w.base })));
+}
+
+function orphansOf(chains: TargetChains[]): Array<{ target: string; id: string; reason: string }> {
+  return chains.flatMap(({ target, orphans }) => orphans.map((o) => ({ target, id: o.member.id, reason: o.reason })));
 }
 
 /** Case-insensitive choice (commander's own check is bypassed by a custom parser). */

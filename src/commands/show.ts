@@ -1,8 +1,8 @@
-/** `show <id|latest>`: one backup in full, with where its copies are. */
+/** `show <id|latest>`: one backup in full, with where its copies are and its chain on each (docs/PITR.md). */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
-import { closeTargets, openTargets, resolveBackup } from '../engine/catalog.js';
+import { buildCatalog, chainPosition, closeTargets, openTargets, resolveInCatalog } from '../engine/catalog.js';
 import { backupView, renderBackupDetail } from '../output/render.js';
 import { collect } from './shared.js';
 
@@ -20,11 +20,18 @@ async function runShow(ctx: CommandContext, ref: string, flags: { target?: strin
   const config = await ctx.config();
   const targets = openTargets(config, flags.target ?? []);
   try {
-    const resolved = await resolveBackup(targets, ref);
+    const catalog = await buildCatalog(targets);
+    const resolved = resolveInCatalog(catalog, targets, ref);
     const names = resolved.holders.map((t) => t.name);
     const locations = Object.fromEntries(resolved.holders.map((t) => [t.name, t.describe()]));
     const view = backupView(resolved.manifest, names);
-    ctx.output.result({ success: true, backup: { ...view, locations } }, () => renderBackupDetail(ctx.output, view, locations));
+    const chains = catalog.byTarget
+      .filter((t) => names.includes(t.target))
+      .map(({ target, manifests }) => ({ target, position: chainPosition(manifests, resolved.id) }));
+    const chainJson = chains.flatMap(({ target, position }) => (position ? [{ target, ...position }] : []));
+    ctx.output.result({ success: true, backup: { ...view, locations, ...(chainJson.length > 0 ? { chains: chainJson } : {}) } }, () =>
+      renderBackupDetail(ctx.output, view, locations, chains),
+    );
     return ExitCode.OK;
   } finally {
     await closeTargets(targets);

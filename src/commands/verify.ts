@@ -15,13 +15,19 @@ interface VerifyFlags {
 export function registerVerifyCommand(program: Command): void {
   program
     .command('verify')
-    .description('check copies: present, size and SHA-256 match; --deep also decrypts, decompresses and parses the archive')
+    .description('check copies: present, size and SHA-256 match (an incremental: its whole chain); --deep also decrypts, decompresses and parses the archive')
     .argument('[id]', 'backup id, or "latest"')
     .option('--all', 'every backup')
     .option('--target <name>', 'only copies on this target (repeatable)', collect)
     .option('--deep', 'decrypt, decompress and parse the whole archive; counts and CRCs must match')
     .addHelpText('after', '\nExamples:\n  $ mongo-backup verify latest --deep\n  $ mongo-backup verify --all --target offsite')
     .action(defineAction(runVerify));
+}
+
+/** An incremental is checked with every link before it (docs/PITR.md). */
+function chainNote(chain: string[] | undefined, deep: boolean): string {
+  if (!chain || chain.length < 2) return '';
+  return `, with its chain of ${chain.length} links from ${chain[0]}${deep ? ' (every oplog range covered exactly)' : ''}`;
 }
 
 async function runVerify(ctx: CommandContext, ref: string | undefined, flags: VerifyFlags): Promise<ExitCodeValue> {
@@ -34,7 +40,15 @@ async function runVerify(ctx: CommandContext, ref: string | undefined, flags: Ve
     ctx.booking,
   );
   const valid = results.every((r) => r.valid);
-  const json = results.map((r) => ({ backupId: r.backupId, target: r.target, deep: r.deep, valid: r.valid, issues: r.issues, ...(r.summary ? { namespaces: r.summary.namespaces } : {}) }));
+  const json = results.map((r) => ({
+    backupId: r.backupId,
+    target: r.target,
+    deep: r.deep,
+    valid: r.valid,
+    issues: r.issues,
+    ...(r.chain ? { chain: r.chain } : {}),
+    ...(r.summary ? { namespaces: r.summary.namespaces } : {}),
+  }));
   const issues = results.flatMap((r) => r.issues.map((i) => `${r.target}: ${i}`));
   const firstFailure = results.find((r) => !r.valid);
   // A failed verification is a failure like any other: `--json` users find it under "error" (docs/REFERENCE.md#json-output).
@@ -44,7 +58,7 @@ async function runVerify(ctx: CommandContext, ref: string | undefined, flags: Ve
     () =>
       results.map((r) =>
         r.valid
-          ? `${ctx.output.c.green('✔')} ${r.backupId} on ${r.target}: ${r.deep ? 'archive parsed, CRCs and counts match' : 'size and SHA-256 match'}`
+          ? `${ctx.output.c.green('✔')} ${r.backupId} on ${r.target}: ${r.deep ? 'archive parsed, CRCs and counts match' : 'size and SHA-256 match'}${chainNote(r.chain, r.deep)}`
           : `${ctx.output.c.red('✘')} ${r.backupId} on ${r.target}: ${r.issues.join('; ')}`,
       ),
   );

@@ -20,7 +20,14 @@ export const COMPRESSION_KEYS: KeySpec = { algorithm: 'string', level: 'integer'
 
 export const ENCRYPTION_KEYS: KeySpec = { key: 'secret', keyFile: 'secretFile', recipients: 'stringList', identityFile: 'secretFile' };
 
-export const HEALTH_KEYS: KeySpec = { maxAgeHours: 'number', minSuccessRate: 'number', minFreeDiskPercent: 'number', minFreeDiskBytes: 'number' };
+export const HEALTH_KEYS: KeySpec = {
+  maxAgeHours: 'number',
+  minSuccessRate: 'number',
+  minFreeDiskPercent: 'number',
+  minFreeDiskBytes: 'number',
+  rpoMinutes: 'number',
+  incrementalInterval: 'duration',
+};
 
 export const ALERTS_KEYS: KeySpec = { webhook: 'string', command: 'string', notifyOnSuccess: 'boolean', webhookTimeoutMs: 'integer' };
 
@@ -48,7 +55,14 @@ export interface CheckedConfig {
   stateDir?: string;
   autoPrune?: boolean;
   targets?: unknown[];
-  health?: { maxAgeHours?: number; minSuccessRate?: number; minFreeDiskPercent?: number; minFreeDiskBytes?: number };
+  health?: {
+    maxAgeHours?: number;
+    minSuccessRate?: number;
+    minFreeDiskPercent?: number;
+    minFreeDiskBytes?: number;
+    rpoMinutes?: number;
+    incrementalInterval?: string;
+  };
   alerts?: { webhook?: string; command?: string; notifyOnSuccess?: boolean; webhookTimeoutMs?: number };
   retention?: RetentionConfig;
   retries?: number;

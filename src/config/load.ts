@@ -60,7 +60,7 @@ export interface ResolvedConfig {
   autoPrune: boolean;
   targets: TargetConfigBase[];
   retentionDefaults: { maxBackups?: number; retentionDays?: number };
-  health: { maxAgeHours: number; minSuccessRate: number; minFreeDiskPercent?: number; minFreeDiskBytes?: number };
+  health: { maxAgeHours: number; minSuccessRate: number; minFreeDiskPercent?: number; minFreeDiskBytes?: number; rpoMinutes: number; incrementalIntervalMs: number };
   /** `problem`: a channel named an unset variable and was left out; alerts report it instead of being sent. */
   alerts: { webhook?: string; command?: string; notifyOnSuccess?: boolean; webhookTimeoutMs?: number; problem?: BackupError };
   /** ENABLE_AUTO_BACKUP=false makes `schedule install` refuse. */

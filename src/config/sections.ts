@@ -133,7 +133,15 @@ export function resolveHealth(raw: NonNullable<CheckedConfig['health']>): Resolv
     minSuccessRate: inRange(raw.minSuccessRate, 'health.minSuccessRate', 0, 1) ?? HEALTH_DEFAULTS.minSuccessRate,
     minFreeDiskPercent: inRange(raw.minFreeDiskPercent, 'health.minFreeDiskPercent', 0, 100) ?? HEALTH_DEFAULTS.minFreeDiskPercent,
     ...(minFreeDiskBytes !== undefined ? { minFreeDiskBytes } : {}),
+    rpoMinutes: inRange(raw.rpoMinutes, 'health.rpoMinutes', 0.01, 60 * 24 * 366) ?? HEALTH_DEFAULTS.rpoMinutes,
+    incrementalIntervalMs: positiveDuration(raw.incrementalInterval, 'health.incrementalInterval') ?? HEALTH_DEFAULTS.incrementalIntervalMs,
   };
+}
+
+function positiveDuration(value: string | undefined, key: string): number | undefined {
+  const ms = optionalDuration(value, key);
+  if (ms !== undefined && ms <= 0) throw configError(key, `must be a positive duration (got "${value}")`);
+  return ms;
 }
 
 export function resolveAlerts(raw: NonNullable<CheckedConfig['alerts']>): ResolvedConfig['alerts'] {

@@ -11,6 +11,8 @@ import type { ObjectInfo, Target } from '../targets/types.js';
 import { readAll } from '../streams.js';
 import { isBackupId, timeOfBackupId } from './ids.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest.js';
+import { buildChains, chainWindow, lastLink, type Chain, type Orphan, type RestoreWindow } from '../pitr/chain.js';
+import { formatTimestamp } from '../pitr/oplog.js';
 
 export interface BackupEntry {
   id: string;
@@ -102,6 +104,8 @@ export interface Catalog {
   incomplete: Array<{ id: string; target: string; error?: string }>;
   /** Targets that could not be listed, with the reason. */
   unreachable: Array<{ target: string; error: BackupError }>;
+  /** Each listed target's completed manifests, in configuration order: chains exist per target (docs/PITR.md). */
+  byTarget: Array<{ target: string; manifests: Manifest[] }>;
 }
 
 /** Merges the listings of several targets; one unreachable target does not hide the others' backups. */
@@ -116,12 +120,13 @@ export async function buildCatalog(targets: Target[]): Promise<Catalog> {
     }),
   );
   const byId = new Map<string, CatalogEntry>();
-  const catalog: Catalog = { backups: [], incomplete: [], unreachable: [] };
+  const catalog: Catalog = { backups: [], incomplete: [], unreachable: [], byTarget: [] };
   for (const listing of listings) {
     if ('error' in listing && listing.error) {
       catalog.unreachable.push({ target: listing.target.name, error: listing.error });
       continue;
     }
+    catalog.byTarget.push({ target: listing.target.name, manifests: (listing.entries ?? []).flatMap((e) => (e.status === 'COMPLETED' && e.manifest ? [e.manifest] : [])) });
     for (const entry of listing.entries ?? []) {
       if (entry.status !== 'COMPLETED' || !entry.manifest) {
         catalog.incomplete.push({ id: entry.id, target: listing.target.name, ...(entry.error ? { error: entry.error } : {}) });
@@ -148,7 +153,11 @@ export interface ResolvedBackup {
  * is consulted. Throws BACKUP_NOT_FOUND with the list of what exists.
  */
 export async function resolveBackup(targets: Target[], ref: string): Promise<ResolvedBackup> {
-  const catalog = await buildCatalog(targets);
+  return resolveInCatalog(await buildCatalog(targets), targets, ref);
+}
+
+/** resolveBackup on a catalog already built (for commands that need the catalog too). */
+export function resolveInCatalog(catalog: Catalog, targets: Target[], ref: string): ResolvedBackup {
   if (catalog.backups.length === 0 && catalog.unreachable.length === targets.length && targets.length > 0) {
     throw catalog.unreachable[0]!.error;
   }
@@ -183,4 +192,89 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
   });
   await Promise.all(workers);
   return results;
+}
+
+// ---- point-in-time chains (docs/PITR.md) ----
+
+/** One target's chains, orphans and restorable windows. */
+export interface TargetChains {
+  target: string;
+  chains: Chain<Manifest>[];
+  orphans: Orphan<Manifest>[];
+  windows: RestoreWindow[];
+}
+
+export function chainsOnTarget(target: string, manifests: Manifest[]): TargetChains {
+  const { chains, orphans } = buildChains(manifests);
+  const present = new Set(manifests.map((m) => m.id));
+  // A parent that is not there at all is the common case (deleted, not replicated): say so plainly.
+  const explained = orphans.map((o) =>
+    o.member.parent !== undefined && !present.has(o.member.parent) ? { ...o, reason: `its parent ${o.member.parent} is missing on this target` } : o,
+  );
+  return { target, chains, orphans: explained, windows: chains.map(chainWindow) };
+}
+
+/** Where one backup sits in the chains of a target. */
+export interface ChainPosition {
+  /** The links from the base to this backup, as far as they are on the target (base first). */
+  links: string[];
+  /** Every link is there and each starts where its parent ended. */
+  intact: boolean;
+  /** Why the chain is broken, naming the gap. */
+  broken?: string;
+  /** The chain's restorable window, when intact. */
+  window?: RestoreWindow;
+}
+
+/**
+ * The chain of backup `id` among one target's manifests: undefined for a backup that is in no
+ * chain by design (a full backup that is not point-in-time).
+ */
+export function chainPosition(manifests: Manifest[], id: string): ChainPosition | undefined {
+  const { chains, orphans } = buildChains(manifests);
+  for (const chain of chains) {
+    const links = [chain.base, ...chain.increments];
+    const at = links.findIndex((m) => m.id === id);
+    if (at >= 0) return { links: links.slice(0, at + 1).map((m) => m.id), intact: true, window: chainWindow(chain) };
+  }
+  const orphan = orphans.find((o) => o.member.id === id);
+  if (!orphan) return undefined;
+  const byId = new Map(manifests.filter((m) => m.status === 'COMPLETED').map((m) => [m.id, m]));
+  const links: string[] = [];
+  let current: Manifest = orphan.member;
+  let broken = orphan.reason;
+  for (;;) {
+    links.unshift(current.id);
+    const parent = current.parent === undefined ? undefined : byId.get(current.parent);
+    if (!parent) {
+      broken = missingParent(current, chains);
+      if (current.base !== undefined && current.base !== current.parent && byId.has(current.base)) links.unshift(current.base);
+      break;
+    }
+    const parentOrphan = orphans.find((o) => o.member.id === parent.id);
+    if (!parentOrphan) {
+      broken = `${current.id}: ${orphans.find((o) => o.member.id === current.id)?.reason ?? orphan.reason}`;
+      links.unshift(...pathTo(chains, parent.id));
+      break;
+    }
+    current = parent;
+  }
+  return { links, intact: false, broken };
+}
+
+/** The links from a chain's base to `id`, or [id] when it starts no chain. */
+function pathTo(chains: Chain<Manifest>[], id: string): string[] {
+  for (const chain of chains) {
+    const links = [chain.base, ...chain.increments];
+    const at = links.findIndex((m) => m.id === id);
+    if (at >= 0) return links.slice(0, at + 1).map((m) => m.id);
+  }
+  return [id];
+}
+
+function missingParent(link: Manifest, chains: Chain<Manifest>[]): string {
+  const from = link.oplog ? `; ${link.id} starts after ${link.oplog.fromTime} (${formatTimestamp(link.oplog.from)}) and no link here holds the oplog up to that moment` : '';
+  const chain = chains.find((c) => c.base.id === link.base);
+  const reach = chain ? `; the chain of ${chain.base.id} reaches only ${lastLink(chain).id} (${lastLink(chain).oplog!.toTime})` : link.base ? `; its base ${link.base} is not on this target` : '';
+  return `gap: ${link.parent ?? '(no parent)'}, the parent of ${link.id}, is missing on this target${from}${reach}`;
 }

@@ -2,10 +2,14 @@
  * Verification. Quick: the stored object is present, its size and SHA-256 match the manifest.
  * Deep: also decrypt, decompress and parse the whole archive (structure, each collection's CRC-64,
  * per-namespace counts) — proof that the backup restores, without a server (docs/REFERENCE.md#verify).
+ * An incremental is verified with its whole chain on the target: every link from the base present,
+ * intact and starting where its parent ended; deep, every link's oplog is parsed and must cover
+ * exactly the range its manifest records (docs/PITR.md).
  */
 import { pipeline } from 'node:stream/promises';
 import { Writable, type Transform } from 'node:stream';
-import { ArchiveInspector, type ArchiveSummary } from '../archive/inspector.js';
+import { ArchiveInspector, type ArchiveSummary, type InspectorOptions } from '../archive/inspector.js';
+import { compareTimestamps, formatTimestamp, OplogRecorder } from '../pitr/oplog.js';
 import { createDecryptStream, type DecryptKeys } from '../crypto/index.js';
 import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
 import type { Target } from '../targets/types.js';
@@ -14,6 +18,7 @@ import { ByteCounter } from '../streams.js';
 import { HashingStream } from './hash.js';
 import type { Manifest } from './manifest.js';
 import type { EngineEvents } from './events.js';
+import { chainPosition, listBackups } from './catalog.js';
 
 /** Reads the stored object once and checks its size and SHA-256. Throws exit-3 errors on mismatch. */
 export async function verifyStoredObject(
@@ -84,7 +89,13 @@ export function authenticatedWhileRead(manifest: Manifest): boolean {
   return manifest.encrypted && typeof manifest.encryption?.salt === 'string';
 }
 
-export function decodeStages(manifest: Manifest, keys: DecryptKeys, onPlainBytes?: (bytes: number) => void, checks: DecodeChecks = 'full'): DecodeStages {
+export function decodeStages(
+  manifest: Manifest,
+  keys: DecryptKeys,
+  onPlainBytes?: (bytes: number) => void,
+  checks: DecodeChecks = 'full',
+  watch?: InspectorOptions['watch'],
+): DecodeStages {
   const full = checks === 'full';
   const storedHash = full || !authenticatedWhileRead(manifest) ? new HashingStream() : undefined;
   const stages: Transform[] = storedHash ? [storedHash] : [];
@@ -93,7 +104,7 @@ export function decodeStages(manifest: Manifest, keys: DecryptKeys, onPlainBytes
     stages.push(createDecryptStream(keys, salt ? { expectedSalt: salt } : {}));
   }
   stages.push(createDecompressor(manifest.compression.algorithm));
-  const inspector = full ? new ArchiveInspector() : undefined;
+  const inspector = full ? new ArchiveInspector(watch ? { watch } : {}) : undefined;
   const plainHash = full ? new HashingStream(onPlainBytes) : undefined;
   if (inspector && plainHash) stages.push(inspector, plainHash);
   else stages.push(new ByteCounter(onPlainBytes));
@@ -133,13 +144,74 @@ export interface VerifyResult {
   /** The first failure, typed, when not valid (decides the exit code). */
   error?: BackupError;
   summary?: ArchiveSummary;
+  /** Incrementals: the links checked, from the base to this one. */
+  chain?: string[];
 }
 
-export async function verifyBackup(
-  target: Target,
-  manifest: Manifest,
-  options: { deep: boolean; keys: DecryptKeys; signal: AbortSignal; events?: EngineEvents },
-): Promise<VerifyResult> {
+export interface VerifyOptions {
+  deep: boolean;
+  keys: DecryptKeys;
+  signal: AbortSignal;
+  events?: EngineEvents;
+}
+
+/** Verifies one copy; an incremental together with every link of its chain on that target. */
+export async function verifyBackup(target: Target, manifest: Manifest, options: VerifyOptions): Promise<VerifyResult> {
+  return manifest.type === 'INCREMENTAL' ? verifyChainTo(target, manifest, options) : verifyLinkOnce(target, manifest, options);
+}
+
+/**
+ * Copies already checked, per opened target object (a command opens its targets once and closes
+ * them at the end, so this lasts one run): `verify --all` reads each chain's base and links once,
+ * not once per incremental that depends on them.
+ */
+const checkedLinks = new WeakMap<Target, Map<string, VerifyResult>>();
+
+async function verifyLinkOnce(target: Target, manifest: Manifest, options: VerifyOptions): Promise<VerifyResult> {
+  const cache = checkedLinks.get(target) ?? new Map<string, VerifyResult>();
+  checkedLinks.set(target, cache);
+  const key = `${manifest.id}\u0000${options.deep}`;
+  const known = cache.get(key);
+  if (known) return known;
+  const result = await verifyLink(target, manifest, options);
+  cache.set(key, result);
+  return result;
+}
+
+async function verifyChainTo(target: Target, manifest: Manifest, options: VerifyOptions): Promise<VerifyResult> {
+  const result: VerifyResult = { backupId: manifest.id, target: target.name, deep: options.deep, valid: true, issues: [] };
+  const invalid = (error: BackupError, prefix = ''): void => {
+    result.valid = false;
+    result.issues.push(`${prefix}${error.message}`);
+    result.error ??= error;
+  };
+  const manifests = (await listBackups(target)).flatMap((entry) => (entry.manifest ? [entry.manifest] : []));
+  const byId = new Map(manifests.map((m) => [m.id, m]));
+  const position = chainPosition(manifests, manifest.id) ?? { links: [manifest.id], intact: false, broken: `${manifest.id} is in no chain on ${target.name}` };
+  result.chain = position.links;
+  if (!position.intact) {
+    invalid(
+      new BackupError(ErrorCodes.INTEGRITY, `the chain of ${manifest.id} on ${target.name} is broken, ${position.broken}`, {
+        hint: 'the moments after the gap cannot be restored from this target; take a full backup to start a new chain, or replicate the missing link from another target',
+      }),
+    );
+  }
+  for (const id of position.links) {
+    const link = id === manifest.id ? manifest : byId.get(id);
+    if (!link) continue;
+    const checked = await verifyLinkOnce(target, link, options);
+    if (id === manifest.id && checked.summary) result.summary = checked.summary;
+    if (checked.valid) continue;
+    for (const [i, issue] of checked.issues.entries()) {
+      const error = i === 0 && checked.error ? checked.error : new BackupError(ErrorCodes.INTEGRITY, issue);
+      invalid(new BackupError(error.code, issue, error.hint ? { hint: error.hint } : {}), id === manifest.id ? '' : `link ${id}: `);
+    }
+  }
+  return result;
+}
+
+/** Checks one backup on its own: quick (size, SHA-256) or deep (parsed, counts, oplog range). */
+async function verifyLink(target: Target, manifest: Manifest, options: VerifyOptions): Promise<VerifyResult> {
   const key = `${manifest.id}/${manifest.object}`;
   const result: VerifyResult = { backupId: manifest.id, target: target.name, deep: options.deep, valid: true, issues: [] };
   const fail = (error: unknown): VerifyResult => {
@@ -161,7 +233,9 @@ export async function verifyBackup(
     if (info.size !== manifest.storedSize) {
       return fail(new BackupError(ErrorCodes.CHECKSUM_MISMATCH, `${key} on ${target.name} has ${info.size} bytes, the manifest says ${manifest.storedSize}`));
     }
-    const decode = decodeStages(manifest, options.keys, (b) => options.events?.progress?.('verify', b, manifest.size));
+    const recorder = manifest.oplog ? new OplogRecorder() : undefined;
+    const watch = recorder ? { namespace: oplogNamespace(manifest), document: recorder.document } : undefined;
+    const decode = decodeStages(manifest, options.keys, (b) => options.events?.progress?.('verify', b, manifest.size), 'full', watch);
     await pipeline([await target.load(key, { signal: options.signal }), ...decode.stages, discard()], { signal: options.signal });
     decode.check();
     result.summary = decode.inspector!.summary();
@@ -169,8 +243,41 @@ export async function verifyBackup(
     if (countIssues.length > 0) {
       return fail(new BackupError(ErrorCodes.COUNT_MISMATCH, `backup ${manifest.id}: ${countIssues.join('; ')}`));
     }
+    const oplogIssues = recorder ? compareOplog(manifest, recorder) : [];
+    if (oplogIssues.length > 0) {
+      return fail(new BackupError(ErrorCodes.ARCHIVE_CORRUPT, `backup ${manifest.id}: ${oplogIssues.join('; ')}`));
+    }
     return result;
   } catch (error) {
     return fail(error);
   }
+}
+
+/** The archive namespace holding a backup's oplog: a full dump's own, or an incremental's slice (docs/PITR.md). */
+function oplogNamespace(manifest: Manifest): string {
+  return manifest.type === 'FULL' ? 'oplog' : 'local.oplog.rs';
+}
+
+/**
+ * The parsed oplog against the manifest's range: entries in timestamp order, as many as recorded;
+ * a full's first and last entry are `from` and `to`; an incremental's lie after `from` (its
+ * parent's last) and end at `to`, and an empty slice has `from` = `to`.
+ */
+export function compareOplog(manifest: Manifest, recorder: OplogRecorder): string[] {
+  const range = manifest.oplog!;
+  const issues: string[] = [];
+  if (recorder.disorder) issues.push(`the oplog is out of order: ${recorder.disorder}`);
+  if (recorder.entries !== range.entries) issues.push(`the archive holds ${recorder.entries} oplog entries, the manifest says ${range.entries}`);
+  const recorded = recorder.recorded();
+  const span = `${formatTimestamp(range.from)} – ${formatTimestamp(range.to)}`;
+  if (!recorded) {
+    if (manifest.type === 'FULL' || compareTimestamps(range.from, range.to) !== 0) issues.push(`the archive holds no oplog entry, the manifest records ${span}`);
+    return issues;
+  }
+  const first = formatTimestamp(recorded.first.ts);
+  const last = formatTimestamp(recorded.last.ts);
+  const startsRight = manifest.type === 'FULL' ? compareTimestamps(recorded.first.ts, range.from) === 0 : compareTimestamps(recorded.first.ts, range.from) > 0;
+  if (!startsRight) issues.push(`its oplog starts at ${first}, the manifest records ${span}`);
+  if (compareTimestamps(recorded.last.ts, range.to) !== 0) issues.push(`its oplog ends at ${last}, the manifest records ${span}`);
+  return issues;
 }

@@ -7,6 +7,9 @@ import { HEALTH_EXIT_CODE } from '../errors.js';
 import { formatBytes } from '../output/output.js';
 import type { RunRecord } from '../state/journal.js';
 import { computeRunMetrics, type RunMetrics } from './metrics.js';
+import { breakingOrphans, chainMembers, targetChainState, type HealthChainFields, type SourceOplog, type TargetChainState } from './pitr.js';
+
+export type { SourceOplog } from './pitr.js';
 
 export type HealthStatus = 'HEALTHY' | 'WARNING' | 'CRITICAL';
 export type IssueLevel = 'WARNING' | 'CRITICAL';
@@ -20,6 +23,9 @@ export const HealthIssueTypes = {
   LOW_DISK_SPACE: 'low_disk_space',
   BACKUP_MISSING_ON_TARGET: 'backup_missing_on_target',
   VERIFY_FAILED: 'verify_failed',
+  RESTORE_POINT_TOO_OLD: 'restore_point_too_old',
+  CHAIN_BROKEN: 'chain_broken',
+  OPLOG_WINDOW_SHORT: 'oplog_window_short',
 } as const;
 export type HealthIssueType = (typeof HealthIssueTypes)[keyof typeof HealthIssueTypes];
 export const HEALTH_ISSUE_TYPES: readonly string[] = Object.values(HealthIssueTypes);
@@ -40,9 +46,13 @@ export interface HealthConfig {
   minFreeDiskPercent?: number;
   /** Local targets: warn below this many free bytes. No default. */
   minFreeDiskBytes?: number;
+  /** Point-in-time RPO: the newest restore point may be this old (WARNING), twice this (CRITICAL). Default 60. */
+  rpoMinutes?: number;
+  /** How often incrementals run; the source's oplog must hold at least twice this. Default 1h. */
+  incrementalIntervalMs?: number;
 }
 
-export const HEALTH_DEFAULTS = { maxAgeHours: 26, minSuccessRate: 0.9, minFreeDiskPercent: 10 } as const;
+export const HEALTH_DEFAULTS = { maxAgeHours: 26, minSuccessRate: 0.9, minFreeDiskPercent: 10, rpoMinutes: 60, incrementalIntervalMs: 3_600_000 } as const;
 export const SUCCESS_RATE_WINDOW_DAYS = 30;
 
 /** A backup as the catalog lists it (structurally the catalog's BackupEntry). */
@@ -50,7 +60,7 @@ export interface HealthBackup {
   id: string;
   status: 'COMPLETED' | 'INCOMPLETE' | string;
   time: Date;
-  manifest?: { storedSize?: number; size?: number; endTime?: string };
+  manifest?: { storedSize?: number; size?: number; endTime?: string } & HealthChainFields;
 }
 
 export interface TargetState {
@@ -70,6 +80,8 @@ export interface HealthInputs {
   /** The run journal, in any order. */
   runs: RunRecord[];
   targets: TargetState[];
+  /** The source's oplog window; absent when it was not read (no point-in-time backup, no source configured). */
+  sourceOplog?: SourceOplog;
 }
 
 export interface TargetSummary {
@@ -82,6 +94,10 @@ export interface TargetSummary {
   freeBytes?: number;
   totalBytes?: number;
   freePercent?: number;
+  /** The newest restore point of the chains on this target (ISO time). */
+  newestRestorePoint?: string;
+  /** Seconds of restorable time on this target: the union of its chains' windows. */
+  restorableSeconds?: number;
 }
 
 export interface HealthMetrics extends RunMetrics {
@@ -92,12 +108,16 @@ export interface HealthMetrics extends RunMetrics {
   successRate30d: number | null;
   runs30d: number;
   targets: TargetSummary[];
+  /** The newest restore point over every reachable target; null without a point-in-time chain. */
+  newestRestorePoint: { time: string; backupId: string; targets: string[]; ageMinutes: number } | null;
 }
 
 export interface HealthReport {
   status: HealthStatus;
   timestamp: string;
   issues: HealthIssue[];
+  /** Checks that were skipped, and why. */
+  notes: string[];
   metrics: HealthMetrics;
 }
 
@@ -109,6 +129,8 @@ export function evaluateHealth(inputs: HealthInputs): HealthReport {
   const runs = [...inputs.runs].sort((a, b) => a.startTime.localeCompare(b.startTime));
   const createRuns = runs.filter((run) => run.command === 'create');
   const newest = newestCompletedBackup(inputs.targets);
+  const chains = chainStates(inputs.targets);
+  const notes: string[] = [];
   const issues: HealthIssue[] = [
     ...checkBackupAge(inputs, newest, config.maxAgeHours),
     ...checkLastCreateRun(createRuns),
@@ -117,12 +139,16 @@ export function evaluateHealth(inputs: HealthInputs): HealthReport {
     ...checkFreeSpace(inputs.targets, config.minFreeDiskPercent, config.minFreeDiskBytes),
     ...checkNewestBackupEverywhere(inputs.targets, newest),
     ...checkLastVerification(runs),
+    ...checkRestorePointAge(inputs.now, chains, config.rpoMinutes, notes),
+    ...checkBrokenChains(chains),
+    ...(chains.some((c) => c.hasPointInTime) ? checkOplogWindow(inputs.sourceOplog, config.incrementalIntervalMs, notes) : []),
   ];
   return {
     status: worstStatus(issues),
     timestamp: inputs.now.toISOString(),
     issues,
-    metrics: healthMetrics(inputs, createRuns, newest),
+    notes,
+    metrics: healthMetrics(inputs, createRuns, newest, chains),
   };
 }
 
@@ -314,7 +340,75 @@ function checkLastVerification(runs: RunRecord[]): HealthIssue[] {
   ];
 }
 
-function healthMetrics(inputs: HealthInputs, createRuns: RunRecord[], newest: NewestBackup | undefined): HealthMetrics {
+/** Each reachable target's chains (docs/PITR.md: a chain lives on one target). */
+function chainStates(targets: TargetState[]): TargetChainState[] {
+  return targets.filter((t) => t.reachable).map((t) => targetChainState(t.name, chainMembers(t.backups)));
+}
+
+/** The newest restore point over all targets, and the targets holding a chain that reaches it. */
+function newestRestorePoint(chains: TargetChainState[]): { time: string; backupId: string; targets: string[] } | undefined {
+  const withTip = chains.filter((c) => c.newest);
+  const best = withTip.reduce<TargetChainState | undefined>((a, c) => (!a || Date.parse(c.newest!.time) > Date.parse(a.newest!.time) ? c : a), undefined);
+  if (!best) return undefined;
+  return { time: best.newest!.time, backupId: best.newest!.backupId, targets: withTip.filter((c) => c.newest!.time === best.newest!.time).map((c) => c.target) };
+}
+
+function checkRestorePointAge(now: Date, chains: TargetChainState[], rpoMinutes: number, notes: string[]): HealthIssue[] {
+  const type = HealthIssueTypes.RESTORE_POINT_TOO_OLD;
+  if (!chains.some((c) => c.hasPointInTime)) {
+    notes.push('point-in-time checks skipped: no point-in-time backup on the reachable targets (the source has no oplog, or none was taken yet)');
+    return [];
+  }
+  const newest = newestRestorePoint(chains);
+  if (!newest) return [{ level: 'CRITICAL', type, message: 'no intact point-in-time chain on the reachable targets: no moment can be restored by point-in-time recovery' }];
+  const ageMs = now.getTime() - Date.parse(newest.time);
+  const limitMs = rpoMinutes * 60_000;
+  if (ageMs <= limitMs) return [];
+  const level = ageMs > 2 * limitMs ? 'CRITICAL' : 'WARNING';
+  return [
+    {
+      level,
+      type,
+      message: `newest restore point is ${formatAge(ageMs)} old (${newest.time}, ${newest.backupId} on ${newest.targets.join(', ')}; RPO ${rpoMinutes} min): run "mongo-backup create --type incremental"`,
+    },
+  ];
+}
+
+function checkBrokenChains(chains: TargetChainState[]): HealthIssue[] {
+  return chains.flatMap((state) => {
+    const orphans = breakingOrphans(state);
+    if (orphans.length === 0) return [];
+    const until = state.newest ? `restorable only up to ${state.newest.time} (${state.newest.backupId})` : 'no intact chain';
+    const what = orphans.map((o) => `${o.member.id} (${o.reason})`).join('; ');
+    return [
+      {
+        level: 'CRITICAL' as const,
+        type: HealthIssueTypes.CHAIN_BROKEN,
+        message: `broken point-in-time chain on target ${state.target}: ${until}; newer incrementals continue no chain: ${what}. Take a full backup to start a new chain`,
+        target: state.target,
+      },
+    ];
+  });
+}
+
+function checkOplogWindow(source: SourceOplog | undefined, intervalMs: number, notes: string[]): HealthIssue[] {
+  if (!source) return [];
+  if ('error' in source) {
+    notes.push(`the source's oplog window was not checked: ${source.error}`);
+    return [];
+  }
+  const windowMs = source.newestMs - source.oldestMs;
+  if (windowMs >= 2 * intervalMs) return [];
+  return [
+    {
+      level: 'WARNING',
+      type: HealthIssueTypes.OPLOG_WINDOW_SHORT,
+      message: `the source's oplog holds only ${formatAge(windowMs)} (${new Date(source.oldestMs).toISOString()} to ${new Date(source.newestMs).toISOString()}), less than twice the incremental interval (${formatAge(intervalMs)}): a late incremental would find it rolled over; make the oplog larger or run incrementals more often`,
+    },
+  ];
+}
+
+function healthMetrics(inputs: HealthInputs, createRuns: RunRecord[], newest: NewestBackup | undefined, chains: TargetChainState[]): HealthMetrics {
   const completedCopies = inputs.targets.filter((t) => t.reachable).flatMap((t) => t.backups.filter((b) => b.status === 'COMPLETED'));
   const runMetrics = computeRunMetrics(createRuns, completedCopies);
   const window = successRateSince(createRuns, new Date(inputs.now.getTime() - SUCCESS_RATE_WINDOW_DAYS * DAY_MS));
@@ -341,11 +435,17 @@ function healthMetrics(inputs: HealthInputs, createRuns: RunRecord[], newest: Ne
     lastSuccessTime: successTimes.length ? new Date(Math.max(...successTimes)).toISOString() : null,
     successRate30d: window.rate === null ? null : round(window.rate, 4),
     runs30d: window.total,
-    targets: inputs.targets.map(summarizeTarget),
+    targets: inputs.targets.map((t) => summarizeTarget(t, chains.find((c) => c.target === t.name))),
+    newestRestorePoint: restorePointMetric(inputs.now, chains),
   };
 }
 
-function summarizeTarget(target: TargetState): TargetSummary {
+function restorePointMetric(now: Date, chains: TargetChainState[]): HealthMetrics['newestRestorePoint'] {
+  const newest = newestRestorePoint(chains);
+  return newest ? { ...newest, ageMinutes: round((now.getTime() - Date.parse(newest.time)) / 60_000, 1) } : null;
+}
+
+function summarizeTarget(target: TargetState, chains: TargetChainState | undefined): TargetSummary {
   const completed = target.backups.filter((b) => b.status === 'COMPLETED');
   const newest = newestCompletedBackup([{ ...target, reachable: true }]);
   const summary: TargetSummary = {
@@ -360,6 +460,10 @@ function summarizeTarget(target: TargetState): TargetSummary {
     summary.freeBytes = target.space.freeBytes;
     summary.totalBytes = target.space.totalBytes;
     if (target.space.totalBytes > 0) summary.freePercent = round((target.space.freeBytes / target.space.totalBytes) * 100, 1);
+  }
+  if (chains?.newest) {
+    summary.newestRestorePoint = chains.newest.time;
+    summary.restorableSeconds = chains.restorableSeconds;
   }
   return summary;
 }

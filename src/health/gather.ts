@@ -6,7 +6,8 @@
 import { toBackupError } from '../errors.js';
 import { readJournal, type RunRecord } from '../state/journal.js';
 import type { Target } from '../targets/types.js';
-import { newestCompletedBackup, type HealthBackup, type HealthConfig, type HealthInputs, type TargetState } from './evaluate.js';
+import { newestCompletedBackup, type HealthBackup, type HealthConfig, type HealthInputs, type SourceOplog, type TargetState } from './evaluate.js';
+import { chainMembers } from './pitr.js';
 
 export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
 
@@ -16,6 +17,11 @@ export interface GatherOptions {
   timeoutMs?: number;
   now?: Date;
   warn?: (message: string) => void;
+  /**
+   * Reads the source's oldest and newest oplog entry (ms). Asked only when a target holds a
+   * point-in-time backup, so a deployment without an oplog never connects to the source here.
+   */
+  readSourceOplog?: () => Promise<{ oldestMs: number; newestMs: number } | undefined>;
 }
 
 export async function gatherHealthInputs(
@@ -31,7 +37,19 @@ export async function gatherHealthInputs(
     Promise.all(targets.map((target) => probeTarget(target, options.listBackups, timeoutMs))),
   ]);
   markExpectedTargets(states, runs);
-  return { now: options.now ?? new Date(), config: config.health ?? {}, runs, targets: states };
+  const sourceOplog = await readSourceOplog(states, options.readSourceOplog, timeoutMs);
+  return { now: options.now ?? new Date(), config: config.health ?? {}, runs, targets: states, ...(sourceOplog ? { sourceOplog } : {}) };
+}
+
+async function readSourceOplog(states: TargetState[], read: GatherOptions['readSourceOplog'], timeoutMs: number): Promise<SourceOplog | undefined> {
+  const pointInTime = states.some((s) => s.reachable && chainMembers(s.backups).some((m) => m.type === 'INCREMENTAL' || m.pointInTime === true));
+  if (!read || !pointInTime) return undefined;
+  try {
+    const window = await withTimeout(read(), timeoutMs, 'the source server');
+    return window ?? { error: 'the source has no oplog entries' };
+  } catch (error) {
+    return { error: toBackupError(error).message };
+  }
 }
 
 async function readRunsForHealth(stateDir: string, warn: (message: string) => void): Promise<RunRecord[]> {

@@ -59,6 +59,16 @@ export function renderPrometheus(report: HealthReport, activeAlerts: number): st
     'Free space on a local target, in bytes.',
     m.targets.filter((t) => t.freeBytes !== undefined).map((t) => ({ labels: { target: t.name }, value: t.freeBytes as number })),
   );
+  gauge(
+    'mongo_backup_restore_point_timestamp_seconds',
+    'Unix time of the newest point-in-time restore point on the target (the newest chain tip).',
+    m.targets.filter((t) => t.reachable && t.newestRestorePoint !== undefined).map((t) => ({ labels: { target: t.name }, value: Date.parse(t.newestRestorePoint!) / 1000 })),
+  );
+  gauge(
+    'mongo_backup_restorable_window_seconds',
+    'Seconds of time the point-in-time chains on the target can restore (the union of their windows).',
+    m.targets.filter((t) => t.reachable && t.restorableSeconds !== undefined).map((t) => ({ labels: { target: t.name }, value: t.restorableSeconds! })),
+  );
   gauge('mongo_backup_active_alerts', 'Unresolved alerts.', [{ value: activeAlerts }]);
   gauge('mongo_backup_health_status', 'Health status: 0 healthy, 1 warning, 2 critical.', [{ value: healthExitCode(report.status) }]);
   gauge('mongo_backup_health_check_timestamp_seconds', 'Unix time of the health check that wrote this file.', [{ value: Date.parse(report.timestamp) / 1000 }]);

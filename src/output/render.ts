@@ -1,4 +1,5 @@
 /** Shared renderings of backups for people and for --json (docs/REFERENCE.md#json-output: a backup = manifest fields + targets + verified). */
+import type { ChainPosition, TargetChains } from '../engine/catalog.js';
 import type { Manifest } from '../engine/manifest.js';
 import { formatBytes, formatTable, type Output } from './output.js';
 
@@ -29,11 +30,19 @@ function documentsOf(manifest: Manifest): number {
   return Object.values(manifest.namespaces).reduce((a, b) => a + b, 0);
 }
 
-export function renderBackupTable(output: Output, rows: Array<{ manifest: Manifest; targets: string[]; status?: string }>): string {
+/** A backup's place in point-in-time chains, in a few words (docs/PITR.md). */
+export function chainLabel(manifest: Manifest): string {
+  if (manifest.type === 'INCREMENTAL') return manifest.parent === manifest.base ? `after ${manifest.parent}` : `after ${manifest.parent} (base ${manifest.base})`;
+  if (manifest.pointInTime === true) return 'point-in-time base';
+  if (manifest.pointInTime === false) return 'not point-in-time';
+  return '-';
+}
+
+export function renderBackupTable(output: Output, rows: Array<{ manifest: Manifest; targets: string[]; status?: string; orphaned?: boolean }>): string {
   const c = output.c;
   return formatTable(
-    ['ID', 'TYPE', 'STATUS', 'STARTED (UTC)', 'DURATION', 'SIZE', 'STORED', 'DOCS', 'TARGETS', 'DESCRIPTION'],
-    rows.map(({ manifest, targets, status }) => {
+    ['ID', 'TYPE', 'STATUS', 'STARTED (UTC)', 'DURATION', 'SIZE', 'STORED', 'DOCS', 'TARGETS', 'CHAIN', 'DESCRIPTION'],
+    rows.map(({ manifest, targets, status, orphaned }) => {
       const st = status ?? manifest.status;
       return [
         manifest.id,
@@ -45,18 +54,55 @@ export function renderBackupTable(output: Output, rows: Array<{ manifest: Manife
         formatBytes(manifest.storedSize),
         String(documentsOf(manifest)),
         targets.join(','),
+        orphaned ? `${c.red('ORPHANED')} ${chainLabel(manifest)}` : chainLabel(manifest),
         manifest.description,
       ];
     }),
   );
 }
 
-export function renderBackupDetail(output: Output, view: BackupView, locations: Record<string, string>): string[] {
+/** Per target: the moments its chains can restore, and the incrementals that continue no chain. */
+export function renderRestoreWindows(output: Output, perTarget: TargetChains[]): string[] {
+  const lines: string[] = [];
+  for (const { target, windows, orphans } of perTarget) {
+    for (const w of windows) lines.push(`  ${target}: restorable to any moment from ${formatTime(w.from)} to ${formatTime(w.to)} (base ${w.base})`);
+    for (const o of orphans) lines.push(`  ${target}: ${output.c.red('orphaned')} incremental ${o.member.id}: ${o.reason}`);
+  }
+  return lines.length > 0 ? ['', 'Point-in-time recovery:', ...lines] : [];
+}
+
+/** The point-in-time lines of `show`: range, restore point, and the chain on each target holding the backup. */
+function pointInTimeLines(output: Output, m: Manifest, chains: Array<{ target: string; position?: ChainPosition }>): string[] {
+  const lines: string[] = [];
+  if (m.type === 'INCREMENTAL') lines.push(`Parent      ${m.parent ?? '-'}`, `Base        ${m.base ?? '-'}`);
+  if (m.pointInTime === true) lines.push(`Point-in-time yes: restore point ${m.oplog ? formatTime(m.oplog.toTime) : '-'}`);
+  else if (m.pointInTime === false) lines.push(`Point-in-time no: ${m.pointInTimeReason ?? 'no reason recorded'}`);
+  if (m.oplog) {
+    const o = m.oplog;
+    const bound = m.type === 'FULL' ? 'from' : 'after';
+    lines.push(`Oplog       ${o.entries} ${o.entries === 1 ? 'entry' : 'entries'}, ${bound} ${formatTime(o.fromTime)} (${o.from.t}:${o.from.i}) to ${formatTime(o.toTime)} (${o.to.t}:${o.to.i})`);
+  }
+  for (const { target, position } of chains) {
+    if (!position) continue;
+    const state = position.intact ? output.c.green('intact') : `${output.c.red('BROKEN')}: ${position.broken ?? ''}`;
+    lines.push(`Chain on ${target}: ${position.links.join(' → ')}  (${state})`);
+    if (position.window) lines.push(`  restorable to any moment from ${formatTime(position.window.from)} to ${formatTime(position.window.to)}`);
+  }
+  return lines;
+}
+
+export function renderBackupDetail(
+  output: Output,
+  view: BackupView,
+  locations: Record<string, string>,
+  chains: Array<{ target: string; position?: ChainPosition }> = [],
+): string[] {
   const c = output.c;
   const m = view;
   const lines = [
     `${c.bold('Backup')}      ${m.id}`,
     `Type        ${m.type}`,
+    ...pointInTimeLines(output, m, chains),
     `Status      ${m.status === 'COMPLETED' ? c.green(m.status) : c.red(m.status)}`,
     `Description ${m.description || '-'}`,
     `Started     ${formatTime(m.startTime)}   took ${formatDurationMs(m.duration)}   triggered by ${m.triggeredBy}`,
