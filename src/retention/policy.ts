@@ -39,7 +39,9 @@
  *
  * 6. Protections, which turn any "delete" above back into "keep":
  *    - `minAge`: a backup (of any status) younger than `minAge` is kept.
- *    - the newest COMPLETED backup that is not a broken-chain incremental is always kept.
+ *    - the newest COMPLETED backup that is not a broken-chain incremental is always kept, and so
+ *      is the newest restore point (the last link of the chain reaching furthest), even when a
+ *      newer backup that starts no chain (a `--db` dump) is the newest.
  *    - a backup that a kept backup depends on (`parent` and `base`, followed transitively, whatever
  *      the dependent's status — an incremental still being written needs its base too) is kept.
  *      So retention never breaks a chain: a chain loses only links after every kept one.
@@ -49,7 +51,7 @@
  */
 import { BackupError, ErrorCodes } from '../errors.js';
 import { formatDuration, parseDuration } from '../duration.js';
-import { buildChains, keptForWindow, type ChainMember, type OplogRange } from '../pitr/chain.js';
+import { buildChains, keptForWindow, lastLink, type ChainMember, type OplogRange } from '../pitr/chain.js';
 
 export interface RetentionPolicy {
   keepLast?: number;
@@ -226,13 +228,22 @@ function asChainMember(c: RetentionCandidate): ChainMember {
   return member;
 }
 
-/** Steps 2 and 4: the broken-chain incrementals with their reasons, and what `pitrWindow` keeps. */
-function chainVerdicts(completed: readonly RetentionCandidate[], policy: RetentionPolicy, now: Date): { broken: Map<string, string>; window: Set<string> } {
+interface ChainVerdicts {
+  /** Broken-chain incrementals (step 2) and why. */
+  broken: Map<string, string>;
+  /** What `pitrWindow` keeps (step 4). */
+  window: Set<string>;
+  /** The last link of the chain that reaches furthest: the newest restore point (step 6). */
+  newestRestorePoint?: string;
+}
+
+function chainVerdicts(completed: readonly RetentionCandidate[], policy: RetentionPolicy, now: Date): ChainVerdicts {
   const { chains, orphans } = buildChains(completed.map(asChainMember));
   const broken = new Map(orphans.map((o) => [o.member.id, o.reason]));
   const windowMs = policy.pitrWindowMs ?? 0;
   const window = windowMs > 0 ? keptForWindow(chains, now.getTime(), windowMs) : new Set<string>();
-  return { broken, window };
+  const tips = chains.map(lastLink).sort((a, b) => Date.parse(b.oplog!.toTime) - Date.parse(a.oplog!.toTime) || b.id.localeCompare(a.id));
+  return { broken, window, ...(tips[0] ? { newestRestorePoint: tips[0].id } : {}) };
 }
 
 /** Steps 1–5 of the module comment: the verdict before protections. */
@@ -241,12 +252,12 @@ function initialVerdicts(
   policy: RetentionPolicy,
   now: Date,
   graceMs: number,
+  { broken, window }: ChainVerdicts,
 ): Verdict[] {
   const completed = sorted.filter((c) => c.status === 'COMPLETED');
   const fulls = completed.filter((c) => !isIncremental(c));
   const keepReasons = keepRuleReasons(fulls, policy);
   const fullIndex = new Map(fulls.map((c, index) => [c, index]));
-  const { broken, window } = chainVerdicts(completed, policy, now);
   const withKeepRules = hasKeepRules(policy);
   const maxAgeMs = (policy.maxAgeMs ?? 0) > 0 ? (policy.maxAgeMs as number) : undefined;
   const empty = isEmptyPolicy(policy);
@@ -285,7 +296,7 @@ function notKeptReason(candidate: RetentionCandidate, policy: RetentionPolicy): 
 }
 
 /** Step 6 of the module comment: minAge, the newest COMPLETED backup, and dependencies. */
-function applyProtections(verdicts: Verdict[], policy: RetentionPolicy, now: Date): void {
+function applyProtections(verdicts: Verdict[], policy: RetentionPolicy, now: Date, newestRestorePoint: string | undefined): void {
   const protect = (verdict: Verdict, reason: string): void => {
     if (!verdict.keep) {
       verdict.keep = true;
@@ -305,6 +316,10 @@ function applyProtections(verdicts: Verdict[], policy: RetentionPolicy, now: Dat
 
   const newestCompleted = verdicts.find((v) => v.candidate.status === 'COMPLETED' && !v.brokenChain);
   if (newestCompleted) protect(newestCompleted, 'newest completed backup (always kept)');
+  // A newer backup that starts no chain (a --db dump, a standalone server) must not cost the chains
+  // their newest restore point.
+  const newestPoint = verdicts.find((v) => v.candidate.id === newestRestorePoint);
+  if (newestPoint && newestPoint !== newestCompleted) protect(newestPoint, 'newest restore point (always kept)');
 
   // Keeping a link can make its own parent needed: walk until nothing changes. Each pass only
   // adds keeps, so this ends after at most one pass per backup.
@@ -334,8 +349,9 @@ export function applyRetention(
 ): RetentionDecision[] {
   const graceMs = options.incompleteGraceMs ?? DEFAULT_INCOMPLETE_GRACE_MS;
   const sorted = [...candidates].sort(byNewestFirst);
-  const verdicts = initialVerdicts(sorted, policy, now, graceMs);
-  applyProtections(verdicts, policy, now);
+  const chains = chainVerdicts(sorted.filter((c) => c.status === 'COMPLETED'), policy, now);
+  const verdicts = initialVerdicts(sorted, policy, now, graceMs, chains);
+  applyProtections(verdicts, policy, now, chains.newestRestorePoint);
   return verdicts.map(({ candidate, keep, reasons }) => ({
     id: candidate.id,
     time: candidate.time,

@@ -112,6 +112,16 @@ describe('retention of point-in-time chains', () => {
     expect(keptIds(decisions)).toEqual([day0[0]!.id, day0[1]!.id].sort());
   });
 
+  it('keeps the newest restore point and its chain when a newer backup starts no chain', () => {
+    const day0 = dayOfChain(0, 3);
+    const partial: Link = { ...fullAt(START + 4 * HOUR), pointInTime: false };
+    delete partial.oplog;
+    const decisions = applyRetention([...day0, partial], { keepLast: 1 }, new Date(START + 5 * HOUR));
+    expect(decisionOf(decisions, partial.id).reasons).toEqual(['last 1 (#1)', 'newest completed backup (always kept)']);
+    expect(decisionOf(decisions, day0[3]!.id).reasons).toEqual(['newest restore point (always kept)']);
+    expect(keptIds(decisions)).toEqual([...day0, partial].map((l) => l.id).sort());
+  });
+
   it('an empty policy still removes broken chains; minAge still protects them', () => {
     const day0 = dayOfChain(0, 3);
     const history = day0.filter((l) => l !== day0[1]);
