@@ -2,15 +2,17 @@
 // end to end against a private FerretDB replica set with an oplog: a real chain (a full backup and
 // three incrementals) on a local target. Prune keeps the full a kept incremental depends on;
 // `replicate` of the last incremental to a second local target copies the whole chain, oldest
-// first, and the copies verify; after `delete` of a middle link, prune removes the links after it
-// and says why (only reporting it with --dry-run).
+// first, and the copies verify (and --all-missing on to S3 and SFTP where those peers run); after
+// `delete` of a middle link, prune removes the links after it and says why (only reporting it with
+// --dry-run), on the local target and on S3 and SFTP.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MongoClient } from 'mongodb';
-import { peerDataDir, peerOrSkip, removePeerDataDir, testbed } from '../setup/testbed.js';
+import { peerDataDir, peerMissingReason, peerOrSkip, removePeerDataDir, testbed } from '../setup/testbed.js';
 import { startFerretDB, type MongoPeer } from '../setup/peers.js';
 import { baseConfig, describeRun, makeWorkspace, withMongo, type Workspace } from './helpers.js';
+import { targetConfig, uniquePrefix, type TargetConfig } from './target-configs.js';
 
 interface BackupJson {
   id: string;
@@ -53,6 +55,8 @@ describe('point-in-time chains: prune and replicate', () => {
   let mongo: MongoPeer;
   let ws: Workspace;
   let copyDir: string;
+  /** S3 and SFTP targets where their peers run (in CI every peer is required). */
+  const remotes: TargetConfig[] = [];
   const chain: BackupJson[] = [];
 
   async function create(args: string[]): Promise<BackupJson> {
@@ -61,8 +65,8 @@ describe('point-in-time chains: prune and replicate', () => {
     return result.json<{ backup: BackupJson }>().backup;
   }
 
-  async function prune(args: string[]): Promise<PruneJson['prune']['targets'][number]> {
-    const result = await ws.run(['--json', 'prune', '--target', 'local', ...args]);
+  async function prune(args: string[], target = 'local'): Promise<PruneJson['prune']['targets'][number]> {
+    const result = await ws.run(['--json', 'prune', '--target', target, ...args]);
     expect(result.code, describeRun(result)).toBe(0);
     return result.json<PruneJson>().prune.targets[0]!;
   }
@@ -85,8 +89,13 @@ describe('point-in-time chains: prune and replicate', () => {
     ws = await makeWorkspace({ mongo });
     cleanups.push(() => ws.cleanup());
     copyDir = join(ws.dir, 'copy');
+    for (const kind of ['s3', 'sftp'] as const) {
+      const missing = peerMissingReason(kind);
+      if (missing === undefined) remotes.push(targetConfig(kind, kind, testbed(), { prefix: uniquePrefix('pitr-retention'), localDir: '' }));
+      else if (process.env['CI'] === 'true') throw new Error(`test peer "${kind}" is not available: ${missing}`);
+    }
     const config = baseConfig(ws, mongo);
-    await ws.writeConfig({ ...config, targets: [...(config['targets'] as object[]), { name: 'copy', type: 'local', path: copyDir }] });
+    await ws.writeConfig({ ...config, targets: [...(config['targets'] as object[]), { name: 'copy', type: 'local', path: copyDir }, ...remotes] });
     await withMongo(mongo.uri, (client) => writeSome(client, 0));
     chain.push(await create([]));
     for (let i = 1; i <= 3; i++) {
@@ -135,6 +144,20 @@ describe('point-in-time chains: prune and replicate', () => {
     expect(again.json<{ replicated: unknown[] }>().replicated).toEqual([]);
   });
 
+  it('--all-missing to S3 and SFTP copies the chain, never a link before its parent, and the copies verify', async (ctx) => {
+    ferretdbOrSkip(ctx);
+    if (remotes.length === 0) ctx.skip('no S3 or SFTP peer running');
+    for (const remote of remotes) {
+      const result = await ws.run(['--json', 'replicate', '--all-missing', '--from', 'copy', '--to', remote.name]);
+      expect(result.code, describeRun(result)).toBe(0);
+      const replicated = result.json<{ replicated: Array<{ backupId: string; action: string }> }>().replicated;
+      expect(replicated, remote.name).toEqual(chain.map((b) => expect.objectContaining({ backupId: b.id, action: 'copied' })));
+      const verified = await ws.run(['--json', 'verify', chain[3]!.id, '--target', remote.name, '--deep']);
+      expect(verified.code, `${remote.name}: ${describeRun(verified)}`).toBe(0);
+      expect(await idsOn(remote.name)).toEqual(chain.map((b) => b.id).sort());
+    }
+  });
+
   it('after a middle link is deleted, prune removes the links after it and says why; --dry-run only reports', async (ctx) => {
     ferretdbOrSkip(ctx);
     const [full, first, middle, last] = chain;
@@ -158,6 +181,22 @@ describe('point-in-time chains: prune and replicate', () => {
     expect(existsSync(join(ws.backupsDir, last!.id))).toBe(false);
     // The other target's chain is untouched.
     expect(await idsOn('copy')).toEqual(chain.map((b) => b.id).sort());
+  });
 
+  it('the same on S3 and SFTP: a middle link deleted there, prune there removes the later links and says why', async (ctx) => {
+    ferretdbOrSkip(ctx);
+    if (remotes.length === 0) ctx.skip('no S3 or SFTP peer running');
+    const [full, first, middle, last] = chain;
+    for (const remote of remotes) {
+      expect(await idsOn(remote.name), 'the chain replicated by the test before').toEqual(chain.map((b) => b.id).sort());
+      const deleted = await ws.run(['--json', 'delete', middle!.id, '--yes', '--target', remote.name]);
+      expect(deleted.code, describeRun(deleted)).toBe(0);
+      const dryRun = await prune(['--dry-run'], remote.name);
+      expect(dryRun.decisions.find((d) => d.id === last!.id), remote.name).toMatchObject({ action: 'delete', reasons: [expect.stringMatching(/^broken chain: its parent /)] });
+      expect(await idsOn(remote.name)).toEqual([full!.id, first!.id, last!.id].sort());
+      const report = await prune([], remote.name);
+      expect(report.decisions.find((d) => d.id === last!.id), remote.name).toMatchObject({ action: 'delete', deleted: true });
+      expect(await idsOn(remote.name)).toEqual([full!.id, first!.id].sort());
+    }
   });
 });
