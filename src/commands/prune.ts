@@ -82,11 +82,12 @@ function decisionTable(output: Output, t: TargetPruneReport, dryRun: boolean): s
   const c = output.c;
   if (t.decisions.length === 0) return '  no backups';
   return formatTable(
-    ['  ACTION', 'ID', 'TIME (UTC)', 'STATUS', 'REASON'],
+    ['  ACTION', 'ID', 'TIME (UTC)', 'TYPE', 'STATUS', 'REASON'],
     t.decisions.map((d) => [
       `  ${d.action === 'keep' ? c.green('keep') : c.red(dryRun ? 'would delete' : d.error ? 'FAILED delete' : 'delete')}`,
       d.id,
       formatTime(d.time),
+      d.type ?? '-',
       d.status,
       d.error ? `${d.reasons.join('; ')} — ${d.error}` : d.reasons.join('; '),
     ]),
