@@ -50,8 +50,8 @@ _mongo_backup_spec() {
             ;;
         'prune')
             _mongo_backup_commands=''
-            _mongo_backup_options='--target --dry-run --keep-last --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-yearly --max-age -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
-            _mongo_backup_value_options='--target --keep-last --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-yearly --max-age -c --config'
+            _mongo_backup_options='--target --dry-run --keep-last --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-yearly --max-age --pitr-window -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_value_options='--target --keep-last --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-yearly --max-age --pitr-window -c --config'
             _mongo_backup_arguments=''
             ;;
         'delete')

@@ -26,11 +26,14 @@ export function registerPruneCommand(program: Command): void {
     .option('--keep-monthly <n>', 'keep the newest backup of each of the last n months', nonNegativeInt)
     .option('--keep-yearly <n>', 'keep the newest backup of each of the last n years', nonNegativeInt)
     .option('--max-age <duration>', 'delete backups older than this (e.g. 30d, 12h, 2w)', durationFlag('--max-age'))
+    .option('--pitr-window <duration>', 'keep every backup needed to restore any moment of the last duration (e.g. 7d)', durationFlag('--pitr-window'))
     .addHelpText(
       'after',
       `
-Flags replace the configured policy of each target for this run. The newest completed backup of a
-target is never deleted; incomplete backups (no manifest) older than 24 h are removed.
+Flags replace the configured policy of each target for this run. Count rules (--keep-*) count full
+backups; incrementals are kept by --pitr-window and by being needed by a kept backup. The newest
+completed backup of a target is never deleted, nor a link a kept backup depends on; incrementals
+whose chain is broken and incomplete backups (no manifest) older than 24 h are removed.
 
 Examples:
   $ mongo-backup prune --dry-run
@@ -49,6 +52,7 @@ async function runPrune(ctx: CommandContext, flags: PruneFlags): Promise<ExitCod
     ...(flags.keepMonthly !== undefined ? { keepMonthly: flags.keepMonthly } : {}),
     ...(flags.keepYearly !== undefined ? { keepYearly: flags.keepYearly } : {}),
     ...(flags.maxAge !== undefined ? { maxAge: flags.maxAge } : {}),
+    ...(flags.pitrWindow !== undefined ? { pitrWindow: flags.pitrWindow } : {}),
   };
   const report = await pruneRun(
     config,
@@ -78,11 +82,12 @@ function decisionTable(output: Output, t: TargetPruneReport, dryRun: boolean): s
   const c = output.c;
   if (t.decisions.length === 0) return '  no backups';
   return formatTable(
-    ['  ACTION', 'ID', 'TIME (UTC)', 'STATUS', 'REASON'],
+    ['  ACTION', 'ID', 'TIME (UTC)', 'TYPE', 'STATUS', 'REASON'],
     t.decisions.map((d) => [
       `  ${d.action === 'keep' ? c.green('keep') : c.red(dryRun ? 'would delete' : d.error ? 'FAILED delete' : 'delete')}`,
       d.id,
       formatTime(d.time),
+      d.type ?? '-',
       d.status,
       d.error ? `${d.reasons.join('; ')} — ${d.error}` : d.reasons.join('; '),
     ]),

@@ -14,7 +14,16 @@ export function registerReplicateCommand(program: Command): void {
     .option('--all-missing', 'every backup the destination does not have yet')
     .requiredOption('--to <target>', 'destination target')
     .option('--from <target>', 'source target (default: any that holds the backup)')
-    .addHelpText('after', '\nExamples:\n  $ mongo-backup replicate latest --to offsite\n  $ mongo-backup replicate --all-missing --from local --to offsite')
+    .addHelpText(
+      'after',
+      `
+An incremental is copied with its whole chain: the earlier links the destination lacks go first,
+oldest first, each verified, so no link ever lands before its parent.
+
+Examples:
+  $ mongo-backup replicate latest --to offsite
+  $ mongo-backup replicate --all-missing --from local --to offsite`,
+    )
     .action(defineAction(runReplicate));
 }
 

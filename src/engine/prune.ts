@@ -5,9 +5,18 @@
  */
 import type { ResolvedConfig } from '../config/load.js';
 import { toBackupError, type BackupError } from '../errors.js';
-import { applyRetention, describePolicy, type RetentionConfig, isEmptyPolicy, policyFromConfig, type RetentionDecision, type RetentionPolicy } from '../retention/policy.js';
+import {
+  applyRetention,
+  describePolicy,
+  isEmptyPolicy,
+  policyFromConfig,
+  type RetentionCandidate,
+  type RetentionConfig,
+  type RetentionDecision,
+  type RetentionPolicy,
+} from '../retention/policy.js';
 import type { Target } from '../targets/types.js';
-import { closeTargets, listBackups, openTargets } from './catalog.js';
+import { closeTargets, listBackups, openTargets, type BackupEntry } from './catalog.js';
 import { removeBackup } from './delete.js';
 
 /** Retention flags of one `prune` run; any of them replaces the target's configured policy. */
@@ -25,6 +34,8 @@ export interface PruneDecisionView {
   id: string;
   time: string;
   status: string;
+  /** FULL or INCREMENTAL; absent for an incomplete backup (no manifest). */
+  type?: string;
   action: 'keep' | 'delete';
   reasons: string[];
   deleted?: boolean;
@@ -78,7 +89,7 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
   try {
     const entries = await listBackups(target);
     const decisions: RetentionDecision[] = applyRetention(
-      entries.map((e) => ({ id: e.id, time: e.time, status: e.status, ...(e.manifest?.parent ? { parent: e.manifest.parent } : {}) })),
+      entries.map(retentionCandidate),
       policy,
       options.now ?? new Date(),
       { incompleteGraceMs: config.incompleteGraceMs },
@@ -86,9 +97,10 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
     // Before the deletions, as ever; it records its own failure, so retention still runs after it.
     await removeLeftovers(target, config, options, report);
     if (isEmptyPolicy(policy)) report.policy += ' (no rule: only old incomplete backups are removed)';
-    const statusOf = new Map(entries.map((e) => [e.id, e.status]));
+    const entryOf = new Map(entries.map((e) => [e.id, e]));
     for (const d of decisions) {
-      const view: PruneDecisionView = { id: d.id, time: d.time.toISOString(), status: statusOf.get(d.id) ?? 'INCOMPLETE', action: d.action, reasons: d.reasons };
+      const entry = entryOf.get(d.id);
+      const view: PruneDecisionView = { id: d.id, time: d.time.toISOString(), status: entry?.status ?? 'INCOMPLETE', ...(entry?.manifest ? { type: entry.manifest.type } : {}), action: d.action, reasons: d.reasons };
       if (d.action === 'delete' && !options.dryRun) {
         if (options.signal.aborted) throw options.signal.reason as BackupError;
         try {
@@ -107,6 +119,19 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
     report.error = { code: e.code, message: e.message };
   }
   return report;
+}
+
+/** What retention needs of a listed backup: its time and status, and for chains its place in one. */
+function retentionCandidate(entry: BackupEntry): RetentionCandidate {
+  const candidate: RetentionCandidate = { id: entry.id, time: entry.time, status: entry.status };
+  const m = entry.manifest;
+  if (!m) return candidate;
+  candidate.type = m.type;
+  if (m.parent !== undefined) candidate.parent = m.parent;
+  if (m.base !== undefined) candidate.base = m.base;
+  if (m.oplog !== undefined) candidate.oplog = m.oplog;
+  if (m.pointInTime !== undefined) candidate.pointInTime = m.pointInTime;
+  return candidate;
 }
 
 /**

@@ -7,36 +7,51 @@
  *    subject to keep rules. Once older than the grace period (default 24h) they are deleted;
  *    younger ones are kept, because a `create` may still be writing them.
  *
- * 2. Keep rules, over COMPLETED backups only, walked newest first — the semantics of restic's
- *    `forget` (internal/restic/snapshot_policy.go, ApplyPolicy):
+ * 2. Broken chains (docs/PITR.md): a COMPLETED incremental that continues no chain on this target
+ *    (its parent or base gone or not COMPLETED, a gap in the oplog, a second child of one parent —
+ *    `buildChains`' orphans) can restore nothing, so it is deleted with the reason, whatever the
+ *    keep rules say. Only `minAge` still protects it (step 6).
+ *
+ * 3. Count rules, over COMPLETED **full** backups only, walked newest first — the semantics of
+ *    restic's `forget` (internal/restic/snapshot_policy.go, ApplyPolicy):
  *    - `keepLast N` keeps the N newest.
  *    - `keepHourly/Daily/Weekly/Monthly/Yearly N` keeps the newest backup of each distinct period
  *      (UTC hour, UTC day, ISO week, UTC month, UTC year) until N periods have been kept. Periods
  *      without a backup do not count.
- *    - Like restic, when a rule still has periods left after the walk, the oldest COMPLETED backup
- *      is kept by that rule too (it maximises the history kept while the quota is not used up).
+ *    - Like restic, when a rule still has periods left after the walk, the oldest COMPLETED full
+ *      backup is kept by that rule too (it maximises the history kept while the quota is not used up).
  *    - Rules are independent; a backup kept by several rules records one reason per rule.
+ *    Incrementals are not counted: hourly slices would otherwise push the full backups out of
+ *    `keepLast`. A kept full keeps no incremental by itself.
  *
- * 3. `maxAge` limits, it never keeps: a COMPLETED backup older than `maxAge` is deleted even when a
- *    keep rule matched it (so `keepMonthly 6` + `maxAge 90d` keeps about three months). This is
- *    the original design's "delete older than BACKUP_RETENTION_DAYS" AND "keep at most
- *    MAX_BACKUPS": both limit. With keep rules, a backup survives when some keep rule keeps it AND
- *    it is not older than `maxAge`. With `maxAge` alone, every backup younger than it is kept.
+ * 4. `pitrWindow D` keeps every link needed to restore any moment of the last D: every link (base
+ *    and incrementals) of each chain whose window reaches into [now - D, now] (`keptForWindow`).
+ *    It is a keep rule like those of step 3. Without it, incrementals live only by step 6.
  *
- * 4. With neither keep rules nor `maxAge` the policy is empty (`isEmptyPolicy`): no COMPLETED backup
- *    is deleted — prune must never read "no rules" as "keep nothing". Only step 1 still deletes.
+ * 5. `maxAge` limits, it never keeps: a COMPLETED backup older than `maxAge` is deleted even when a
+ *    keep rule (count rules or `pitrWindow`) matched it (so `keepMonthly 6` + `maxAge 90d` keeps
+ *    about three months). This is the original design's "delete older than BACKUP_RETENTION_DAYS"
+ *    AND "keep at most MAX_BACKUPS": both limit. With keep rules, a backup survives when some keep
+ *    rule keeps it AND it is not older than `maxAge`. With `maxAge` alone, every backup (full or
+ *    incremental) younger than it is kept. With neither keep rules nor `maxAge` the policy is empty
+ *    (`isEmptyPolicy`): no COMPLETED backup is deleted except broken-chain incrementals — prune
+ *    must never read "no rules" as "keep nothing".
  *
- * 5. Protections, which turn any "delete" above back into "keep":
+ * 6. Protections, which turn any "delete" above back into "keep":
  *    - `minAge`: a backup (of any status) younger than `minAge` is kept.
- *    - the newest COMPLETED backup is always kept, whatever the policy.
- *    - a backup that a kept backup depends on (`parent`, followed transitively, whatever the
- *      dependent's status — an incremental still being written needs its base too) is kept.
+ *    - the newest COMPLETED backup that is not a broken-chain incremental is always kept, and so
+ *      is the newest restore point (the last link of the chain reaching furthest), even when a
+ *      newer backup that starts no chain (a `--db` dump) is the newest.
+ *    - a backup that a kept backup depends on (`parent` and `base`, followed transitively, whatever
+ *      the dependent's status — an incremental still being written needs its base too) is kept.
+ *      So retention never breaks a chain: a chain loses only links after every kept one.
  *
  * A backup's age is `now - time`; a backup from the future (clock skew) has a negative age, so it
  * is never "older than" anything. Decisions come back newest first, each with at least one reason.
  */
 import { BackupError, ErrorCodes } from '../errors.js';
 import { formatDuration, parseDuration } from '../duration.js';
+import { buildChains, keptForWindow, lastLink, type ChainMember, type OplogRange } from '../pitr/chain.js';
 
 export interface RetentionPolicy {
   keepLast?: number;
@@ -47,14 +62,23 @@ export interface RetentionPolicy {
   keepYearly?: number;
   maxAgeMs?: number;
   minAgeMs?: number;
+  /** Keep every link needed to restore any moment of this many ms back from now. */
+  pitrWindowMs?: number;
 }
 
 export interface RetentionCandidate {
   id: string;
   time: Date;
   status: 'COMPLETED' | 'FAILED' | 'INCOMPLETE';
-  /** id of the backup this one depends on (incrementals) */
+  /** FULL when absent. */
+  type?: 'FULL' | 'INCREMENTAL';
+  /** Incrementals: the previous link of the chain, which this one continues. */
   parent?: string;
+  /** Incrementals: the chain's full backup. */
+  base?: string;
+  /** The manifest's oplog range and point-in-time flag, which place the backup in a chain. */
+  oplog?: OplogRange;
+  pointInTime?: boolean;
 }
 
 export interface RetentionDecision {
@@ -111,8 +135,12 @@ export function isoWeek(t: Date): string {
   return `${weekYear}-W${pad(week)}`;
 }
 
-function hasKeepRules(policy: RetentionPolicy): boolean {
+function hasCountRules(policy: RetentionPolicy): boolean {
   return KEEP_RULE_KEYS.some((key) => (policy[key] ?? 0) > 0);
+}
+
+function hasKeepRules(policy: RetentionPolicy): boolean {
+  return hasCountRules(policy) || (policy.pitrWindowMs ?? 0) > 0;
 }
 
 /** True when the policy would never delete a COMPLETED backup (no keep rule, no maxAge). */
@@ -128,6 +156,7 @@ export function describePolicy(policy: RetentionPolicy): string {
     const count = policy[rule.key] ?? 0;
     if (count > 0) keeps.push(`${count} ${rule.label}`);
   }
+  if ((policy.pitrWindowMs ?? 0) > 0) keeps.push(`every restore point of the last ${formatDuration(policy.pitrWindowMs as number)}`);
   const parts: string[] = [];
   if (keeps.length > 0) parts.push(`keep ${keeps.join(', ')}`);
   if ((policy.maxAgeMs ?? 0) > 0) parts.push(`delete older than ${formatDuration(policy.maxAgeMs as number)}`);
@@ -143,8 +172,8 @@ function byNewestFirst(a: RetentionCandidate, b: RetentionCandidate): number {
 }
 
 /**
- * Step 2 of the module comment: which COMPLETED backups the keep rules keep, and why.
- * `completed` is newest first; the result maps index -> reasons.
+ * Step 3 of the module comment: which COMPLETED full backups the count rules keep, and why.
+ * `completed` (full backups only) is newest first; the result maps index -> reasons.
  */
 function keepRuleReasons(completed: readonly RetentionCandidate[], policy: RetentionPolicy): Map<number, string[]> {
   const reasons = new Map<number, string[]>();
@@ -182,18 +211,53 @@ interface Verdict {
   candidate: RetentionCandidate;
   keep: boolean;
   reasons: string[];
+  /** A COMPLETED incremental that continues no chain (step 2). */
+  brokenChain?: boolean;
 }
 
-/** Steps 1–4 of the module comment: the verdict before protections. */
+function isIncremental(candidate: RetentionCandidate): boolean {
+  return candidate.type === 'INCREMENTAL';
+}
+
+function asChainMember(c: RetentionCandidate): ChainMember {
+  const member: ChainMember = { id: c.id, type: c.type ?? 'FULL', status: c.status };
+  if (c.parent !== undefined) member.parent = c.parent;
+  if (c.base !== undefined) member.base = c.base;
+  if (c.oplog !== undefined) member.oplog = c.oplog;
+  if (c.pointInTime !== undefined) member.pointInTime = c.pointInTime;
+  return member;
+}
+
+interface ChainVerdicts {
+  /** Broken-chain incrementals (step 2) and why. */
+  broken: Map<string, string>;
+  /** What `pitrWindow` keeps (step 4). */
+  window: Set<string>;
+  /** The last link of the chain that reaches furthest: the newest restore point (step 6). */
+  newestRestorePoint?: string;
+}
+
+function chainVerdicts(completed: readonly RetentionCandidate[], policy: RetentionPolicy, now: Date): ChainVerdicts {
+  const { chains, orphans } = buildChains(completed.map(asChainMember));
+  const broken = new Map(orphans.map((o) => [o.member.id, o.reason]));
+  const windowMs = policy.pitrWindowMs ?? 0;
+  const window = windowMs > 0 ? keptForWindow(chains, now.getTime(), windowMs) : new Set<string>();
+  const tips = chains.map(lastLink).sort((a, b) => Date.parse(b.oplog!.toTime) - Date.parse(a.oplog!.toTime) || b.id.localeCompare(a.id));
+  return { broken, window, ...(tips[0] ? { newestRestorePoint: tips[0].id } : {}) };
+}
+
+/** Steps 1–5 of the module comment: the verdict before protections. */
 function initialVerdicts(
   sorted: readonly RetentionCandidate[],
   policy: RetentionPolicy,
   now: Date,
   graceMs: number,
+  { broken, window }: ChainVerdicts,
 ): Verdict[] {
   const completed = sorted.filter((c) => c.status === 'COMPLETED');
-  const keepReasons = keepRuleReasons(completed, policy);
-  const completedIndex = new Map(completed.map((c, index) => [c, index]));
+  const fulls = completed.filter((c) => !isIncremental(c));
+  const keepReasons = keepRuleReasons(fulls, policy);
+  const fullIndex = new Map(fulls.map((c, index) => [c, index]));
   const withKeepRules = hasKeepRules(policy);
   const maxAgeMs = (policy.maxAgeMs ?? 0) > 0 ? (policy.maxAgeMs as number) : undefined;
   const empty = isEmptyPolicy(policy);
@@ -206,22 +270,33 @@ function initialVerdicts(
         ? { candidate, keep: false, reasons: [`${what}, older than grace period ${formatDuration(graceMs)}`] }
         : { candidate, keep: true, reasons: [`${what}, within grace period ${formatDuration(graceMs)}`] };
     }
+    const brokenReason = broken.get(candidate.id);
+    if (brokenReason !== undefined) return { candidate, keep: false, reasons: [`broken chain: ${brokenReason}`], brokenChain: true };
     if (empty) return { candidate, keep: true, reasons: ['no retention rules (empty policy keeps everything)'] };
 
-    const matched = keepReasons.get(completedIndex.get(candidate) as number) ?? [];
+    const matched = [...(keepReasons.get(fullIndex.get(candidate) ?? -1) ?? [])];
+    if (window.has(candidate.id)) matched.push(`pitrWindow ${formatDuration(policy.pitrWindowMs as number)}`);
     if (maxAgeMs !== undefined && age > maxAgeMs) {
       const reasons = [`older than maxAge ${formatDuration(maxAgeMs)}`];
       if (matched.length > 0) reasons.push(`maxAge overrides: ${matched.join(', ')}`);
       return { candidate, keep: false, reasons };
     }
     if (!withKeepRules) return { candidate, keep: true, reasons: [`within maxAge ${formatDuration(maxAgeMs as number)}`] };
-    if (matched.length > 0) return { candidate, keep: true, reasons: [...matched] };
-    return { candidate, keep: false, reasons: ['not kept by any keep rule'] };
+    if (matched.length > 0) return { candidate, keep: true, reasons: matched };
+    return { candidate, keep: false, reasons: [notKeptReason(candidate, policy)] };
   });
 }
 
-/** Step 5 of the module comment: minAge, the newest COMPLETED backup, and dependencies. */
-function applyProtections(verdicts: Verdict[], policy: RetentionPolicy, now: Date): void {
+function notKeptReason(candidate: RetentionCandidate, policy: RetentionPolicy): string {
+  if (!isIncremental(candidate)) return 'not kept by any keep rule';
+  const windowMs = policy.pitrWindowMs ?? 0;
+  return windowMs > 0
+    ? `incremental not needed for the pitrWindow ${formatDuration(windowMs)}`
+    : 'incremental: count rules keep full backups only, and no pitrWindow is set';
+}
+
+/** Step 6 of the module comment: minAge, the newest COMPLETED backup, and dependencies. */
+function applyProtections(verdicts: Verdict[], policy: RetentionPolicy, now: Date, newestRestorePoint: string | undefined): void {
   const protect = (verdict: Verdict, reason: string): void => {
     if (!verdict.keep) {
       verdict.keep = true;
@@ -239,21 +314,26 @@ function applyProtections(verdicts: Verdict[], policy: RetentionPolicy, now: Dat
     }
   }
 
-  const newestCompleted = verdicts.find((v) => v.candidate.status === 'COMPLETED');
+  const newestCompleted = verdicts.find((v) => v.candidate.status === 'COMPLETED' && !v.brokenChain);
   if (newestCompleted) protect(newestCompleted, 'newest completed backup (always kept)');
+  // A newer backup that starts no chain (a --db dump, a standalone server) must not cost the chains
+  // their newest restore point.
+  const newestPoint = verdicts.find((v) => v.candidate.id === newestRestorePoint);
+  if (newestPoint && newestPoint !== newestCompleted) protect(newestPoint, 'newest restore point (always kept)');
 
-  // Keeping a parent can make its own parent needed: walk until nothing changes. Each pass only
+  // Keeping a link can make its own parent needed: walk until nothing changes. Each pass only
   // adds keeps, so this ends after at most one pass per backup.
   const byId = new Map(verdicts.map((v) => [v.candidate.id, v]));
   const queue = verdicts.filter((v) => v.keep);
   while (queue.length > 0) {
     const dependent = queue.shift() as Verdict;
-    const parentId = dependent.candidate.parent;
-    const parent = parentId === undefined ? undefined : byId.get(parentId);
-    if (!parent || parent === dependent) continue;
-    const wasKept = parent.keep;
-    protect(parent, `needed by ${dependent.candidate.id}`);
-    if (!wasKept) queue.push(parent);
+    for (const neededId of new Set([dependent.candidate.parent, dependent.candidate.base])) {
+      const needed = neededId === undefined ? undefined : byId.get(neededId);
+      if (!needed || needed === dependent) continue;
+      const wasKept = needed.keep;
+      protect(needed, `needed by ${dependent.candidate.id}`);
+      if (!wasKept) queue.push(needed);
+    }
   }
 }
 
@@ -269,8 +349,9 @@ export function applyRetention(
 ): RetentionDecision[] {
   const graceMs = options.incompleteGraceMs ?? DEFAULT_INCOMPLETE_GRACE_MS;
   const sorted = [...candidates].sort(byNewestFirst);
-  const verdicts = initialVerdicts(sorted, policy, now, graceMs);
-  applyProtections(verdicts, policy, now);
+  const chains = chainVerdicts(sorted.filter((c) => c.status === 'COMPLETED'), policy, now);
+  const verdicts = initialVerdicts(sorted, policy, now, graceMs, chains);
+  applyProtections(verdicts, policy, now, chains.newestRestorePoint);
   return verdicts.map(({ candidate, keep, reasons }) => ({
     id: candidate.id,
     time: candidate.time,
@@ -289,6 +370,7 @@ export interface RetentionConfig {
   keepYearly?: number | string;
   maxAge?: string;
   minAge?: string;
+  pitrWindow?: string;
 }
 
 /** The original design's environment defaults (MAX_BACKUPS, BACKUP_RETENTION_DAYS). */
@@ -322,8 +404,12 @@ export function policyFromConfig(
   if (source.minAge !== undefined && source.minAge !== null) {
     policy.minAgeMs = parseDuration(source.minAge, `${keyPrefix}.minAge`);
   }
+  if (source.pitrWindow !== undefined && source.pitrWindow !== null) {
+    policy.pitrWindowMs = parseDuration(source.pitrWindow, `${keyPrefix}.pitrWindow`);
+  }
 
-  const configGivesRules = KEEP_RULE_KEYS.some((key) => policy[key] !== undefined) || policy.maxAgeMs !== undefined;
+  const configGivesRules =
+    KEEP_RULE_KEYS.some((key) => policy[key] !== undefined) || policy.maxAgeMs !== undefined || policy.pitrWindowMs !== undefined;
   if (!configGivesRules) {
     if (defaults.maxBackups !== undefined) {
       const keepLast = nonNegativeInteger(defaults.maxBackups, 'MAX_BACKUPS');

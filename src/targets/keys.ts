@@ -19,6 +19,7 @@ export const RETENTION_KEYS: KeySpec = {
   keepYearly: 'value',
   maxAge: 'value',
   minAge: 'value',
+  pitrWindow: 'value',
 };
 
 /** Keys every target has. */
