@@ -5,57 +5,12 @@
 // Each test has a private server, so the oplog holds only its own writes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Timestamp, type MongoClient } from 'mongodb';
-import { peerDataDir, peerOrSkip, removePeerDataDir, testbed } from '../setup/testbed.js';
-import { startFerretDB, type FerretDBStartOptions } from '../setup/peers.js';
-import { describeRun, makeWorkspace, pollUntil, snapshotDir, withMongo, type Workspace } from './helpers.js';
-import type { MongoPeer, PeerHandle } from '../setup/peers.js';
+import type { MongoPeer } from '../setup/peers.js';
+import { describeRun, pollUntil, snapshotDir, withMongo, type Workspace } from './helpers.js';
+import { PrivateServers, createBackup, ferretdbOrSkip, replicaSetAvailable, type BackupJson } from './pitr-fixtures.js';
 
-interface OplogJson {
-  from: { t: number; i: number };
-  to: { t: number; i: number };
-  fromTime: string;
-  toTime: string;
-  entries: number;
-}
-
-interface BackupJson {
-  id: string;
-  type: 'FULL' | 'INCREMENTAL';
-  status: string;
-  parent?: string;
-  base?: string;
-  pointInTime?: boolean;
-  pointInTimeReason?: string;
-  oplog?: OplogJson;
-  namespaces: Record<string, number>;
-}
-
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-async function privateServer(options: Omit<FerretDBStartOptions, 'dataDir'> = {}): Promise<PeerHandle<MongoPeer>> {
-  const dataDir = await peerDataDir('pitr-create');
-  const handle = await startFerretDB({ dataDir, ...options });
-  cleanups.push(async () => {
-    await handle.stop();
-    await removePeerDataDir(dataDir);
-  });
-  return handle;
-}
-
-async function workspaceFor(mongo: MongoPeer): Promise<Workspace> {
-  const ws = await makeWorkspace({ mongo });
-  cleanups.push(() => ws.cleanup());
-  return ws;
-}
-
-async function createBackup(ws: Workspace, args: string[] = []): Promise<BackupJson> {
-  const result = await ws.run(['--json', 'create', ...args]);
-  expect(result.code, describeRun(result)).toBe(0);
-  return result.json<{ backup: BackupJson }>().backup;
-}
+const servers = new PrivateServers();
+afterAll(() => servers.stopAll());
 
 async function writeSome(client: MongoClient, start: number): Promise<number> {
   const c = client.db('pitr').collection<{ _id: number; n: number; gone?: boolean }>('c');
@@ -65,21 +20,15 @@ async function writeSome(client: MongoClient, start: number): Promise<number> {
   return 18;
 }
 
-function ferretdbOrSkip(ctx: { skip(note?: string): never }): MongoPeer {
-  const shared = peerOrSkip('mongo', ctx);
-  if (shared.kind !== 'ferretdb') ctx.skip('needs the patched FerretDB of the test bed (a private replica set with an oplog)');
-  return shared;
-}
-
 describe('point-in-time chains: create', () => {
   let mongo: MongoPeer;
   let ws: Workspace;
   let full: BackupJson;
 
   beforeAll(async () => {
-    if (testbed().missing.mongo !== undefined || testbed().mongo.kind !== 'ferretdb') return;
-    mongo = (await privateServer()).details;
-    ws = await workspaceFor(mongo);
+    if (!replicaSetAvailable()) return;
+    mongo = await servers.replicaSet('pitr-create');
+    ws = await servers.workspace(mongo);
     await withMongo(mongo.uri, async (client) => {
       await client.db('pitr').collection<{ _id: number; n: number }>('c').insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: -1 - i, n: i })));
     });
@@ -139,7 +88,7 @@ describe('point-in-time chains: create', () => {
 describe('point-in-time chains: refusals', () => {
   it('an incremental with no chain to continue exits 1 naming it, and dumps nothing', async (ctx) => {
     ferretdbOrSkip(ctx);
-    const ws = await workspaceFor((await privateServer()).details);
+    const ws = await servers.workspace(await servers.replicaSet('pitr-create'));
     const before = await snapshotDir(ws.backupsDir);
     const result = await ws.run(['--json', 'create', '--type', 'incremental']);
     expect(result.code, describeRun(result)).toBe(1);
@@ -151,8 +100,8 @@ describe('point-in-time chains: refusals', () => {
 
   it('an oplog that rolled over since the chain ended: exit 1 naming the gap, a CRITICAL alert, no incremental; a new full starts a new chain', async (ctx) => {
     ferretdbOrSkip(ctx);
-    const mongo = (await privateServer({ oplogSizeBytes: 20_000, cappedCleanupSeconds: 1 })).details;
-    const ws = await workspaceFor(mongo);
+    const mongo = await servers.replicaSet('pitr-create', { oplogSizeBytes: 20_000, cappedCleanupSeconds: 1 });
+    const ws = await servers.workspace(mongo);
     await withMongo(mongo.uri, (client) => client.db('pitr').collection<{ _id: string }>('c').insertOne({ _id: 'seed' }));
     const full = await createBackup(ws);
     expect(full.pointInTime).toBe(true);

