@@ -30,6 +30,17 @@ async function writeSome(client: MongoClient, start: number): Promise<void> {
   await c.deleteOne({ _id: start + 1 });
 }
 
+/** A full backup and two incrementals with writes between them: the chain these tests look at. */
+async function makeChain(mongo: MongoPeer, ws: Workspace): Promise<{ full: BackupJson; first: BackupJson; second: BackupJson }> {
+  await withMongo(mongo.uri, (client) => client.db('pitr').collection<{ _id: number }>('c').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: -1 - i }))));
+  const full = await createBackup(ws);
+  await withMongo(mongo.uri, (client) => writeSome(client, 0));
+  const first = await createBackup(ws, ['--type', 'incremental']);
+  await withMongo(mongo.uri, (client) => writeSome(client, 100));
+  const second = await createBackup(ws, ['--type', 'incremental']);
+  return { full, first, second };
+}
+
 describe('point-in-time chains: list, show, verify, health', () => {
   let mongo: MongoPeer;
   let ws: Workspace;
@@ -37,7 +48,6 @@ describe('point-in-time chains: list, show, verify, health', () => {
   let first: BackupJson;
   let second: BackupJson;
 
-  const create = (args: string[] = []): Promise<BackupJson> => createBackup(ws, args);
 
   async function withHealthConfig(health: Record<string, unknown>): Promise<void> {
     const config = parse(await readFile(ws.configFile, 'utf8')) as Record<string, unknown>;
@@ -53,12 +63,7 @@ describe('point-in-time chains: list, show, verify, health', () => {
     if (!replicaSetAvailable()) return;
     mongo = await servers.replicaSet('pitr-views');
     ws = await servers.workspace(mongo);
-    await withMongo(mongo.uri, (client) => client.db('pitr').collection<{ _id: number }>('c').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: -1 - i }))));
-    full = await create();
-    await withMongo(mongo.uri, (client) => writeSome(client, 0));
-    first = await create(['--type', 'incremental']);
-    await withMongo(mongo.uri, (client) => writeSome(client, 100));
-    second = await create(['--type', 'incremental']);
+    ({ full, first, second } = await makeChain(mongo, ws));
   });
 
   it('list shows each backup in its chain and the restorable window per target', async (ctx) => {
@@ -194,7 +199,6 @@ describe('point-in-time chains are per target: local, S3 and SFTP', () => {
   let first: BackupJson;
   let second: BackupJson;
 
-  const create = (args: string[] = []): Promise<BackupJson> => createBackup(ws, args);
 
   beforeAll(async () => {
     const bed = testbed();
@@ -207,12 +211,7 @@ describe('point-in-time chains are per target: local, S3 and SFTP', () => {
       targets: [localTarget('local', ws.backupsDir), s3Target('s3', bed.s3, uniquePrefix('pitr-views')), sftpTarget('sftp', bed.sftp, uniquePrefix('pitr-views'))],
       health: { incrementalInterval: '1ms' },
     });
-    await withMongo(mongo.uri, (client) => client.db('pitr').collection<{ _id: number }>('c').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: -1 - i }))));
-    full = await create();
-    await withMongo(mongo.uri, (client) => writeSome(client, 0));
-    first = await create(['--type', 'incremental']);
-    await withMongo(mongo.uri, (client) => writeSome(client, 100));
-    second = await create(['--type', 'incremental']);
+    ({ full, first, second } = await makeChain(mongo, ws));
   });
 
   it("each target has its own window; a link gone from one target breaks only that target's chain", async (ctx) => {
