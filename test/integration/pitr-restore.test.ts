@@ -242,6 +242,10 @@ describe('point-in-time restore: a busy server and a killed incremental', { time
     expect(before.code, describeRun(before)).toBe(0);
     const lastGood = before.json<{ backup: BackupJson }>().backup;
     const stateAtLastGood = await withMongo(mongo.uri, (client) => snapshot(client, 'pitr'));
+    const incrementals = async (): Promise<string[]> =>
+      (await ws.run(['--json', 'list', '--type', 'INCREMENTAL'])).json<{ backups: BackupJson[] }>().backups.map((b) => b.id).sort();
+    const completedBefore = await incrementals();
+    expect(completedBefore).toContain(lastGood.id);
 
     await withMongo(mongo.uri, (client) => write(client, 8));
     const checkpointFile = join(ws.dir, 'checkpoint');
@@ -254,8 +258,8 @@ describe('point-in-time restore: a busy server and a killed incremental', { time
     process.kill(child!.pid!, 'SIGKILL');
     expect((await killed).code).not.toBe(0);
 
-    const listed = (await ws.run(['--json', 'list', '--type', 'INCREMENTAL'])).json<{ backups: BackupJson[] }>().backups;
-    expect(listed[0]!.id).toBe(lastGood.id);
+    // The killed incremental left no completed backup: the chain is as it was.
+    expect(await incrementals()).toEqual(completedBefore);
     const restore = await ws.run(['--json', 'restore', '--to-time', 'latest', '--ns-include', 'pitr.*', '--ns-from', 'pitr.$c$', '--ns-to', 'after_kill.$c$']);
     expect(restore.code, describeRun(restore)).toBe(0);
     expect(await withMongo(mongo.uri, (client) => snapshot(client, 'after_kill'))).toEqual(stateAtLastGood);
