@@ -196,6 +196,11 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
 
 // ---- point-in-time chains (docs/PITR.md) ----
 
+/** The manifests of one target's backups (those that have a valid one): what its chains are built from. */
+export async function manifestsOn(target: Target): Promise<Manifest[]> {
+  return (await listBackups(target)).flatMap((entry) => (entry.manifest ? [entry.manifest] : []));
+}
+
 /** One target's chains, orphans and restorable windows. */
 export interface TargetChains {
   target: string;

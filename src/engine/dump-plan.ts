@@ -11,7 +11,7 @@ import { BackupError, ErrorCodes } from '../errors.js';
 import { buildChains, lastLink, type OplogRange } from '../pitr/chain.js';
 import { compareTimestamps, formatTimestamp, type OplogEntryView, type OplogRecorder } from '../pitr/oplog.js';
 import type { Target } from '../targets/types.js';
-import { listBackups } from './catalog.js';
+import { manifestsOn } from './catalog.js';
 import type { CreateOptions } from './create.js';
 import type { Manifest } from './manifest.js';
 import { oplogBounds, oplogUnavailableReason, sliceQuery } from './oplog-source.js';
@@ -66,7 +66,7 @@ export function describePlan(plan: DumpPlan, host: string, mongodumpVersion: str
 async function newestRestorePoint(targets: Target[]): Promise<{ link: Manifest & { oplog: OplogRange }; base: string }> {
   let best: { link: Manifest & { oplog: OplogRange }; base: string } | undefined;
   for (const target of targets) {
-    const manifests = (await listBackups(target)).flatMap((entry) => (entry.manifest ? [entry.manifest] : []));
+    const manifests = await manifestsOn(target);
     for (const chain of buildChains(manifests).chains) {
       const link = lastLink(chain) as Manifest & { oplog: OplogRange };
       if (!best || compareTimestamps(link.oplog.to, best.link.oplog.to) > 0) best = { link, base: chain.base.id };

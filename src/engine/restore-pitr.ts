@@ -20,7 +20,7 @@ import { namespaceSelector, planNamespaces } from '../archive/namespaces.js';
 import { buildChains, chainWindow, planPointInTime, type Chain, type RestorePlan } from '../pitr/chain.js';
 import { formatTimestamp, replayDecider, viewOplogEntry, type OplogEntryView } from '../pitr/oplog.js';
 import type { Target } from '../targets/types.js';
-import { closeTargets, listBackups, openTargets } from './catalog.js';
+import { closeTargets, manifestsOn, openTargets } from './catalog.js';
 import type { Manifest } from './manifest.js';
 import { hostsOf } from './mongo-server.js';
 import { checkDestination, decryptKeysFor, destinationUri, proveBeforeReading, undoPartialRestore, type RestoreOptions, type RestoreResult } from './restore.js';
@@ -100,7 +100,7 @@ function withoutOplog(namespaces: Record<string, number>): Record<string, number
 }
 
 async function chainsOn(target: Target): Promise<Chain<Manifest>[]> {
-  const manifests = (await listBackups(target)).flatMap((entry) => (entry.manifest ? [entry.manifest] : []));
+  const manifests = await manifestsOn(target);
   return buildChains(manifests).chains;
 }
 

@@ -18,7 +18,7 @@ import { ByteCounter } from '../streams.js';
 import { HashingStream } from './hash.js';
 import type { Manifest } from './manifest.js';
 import type { EngineEvents } from './events.js';
-import { chainPosition, listBackups } from './catalog.js';
+import { chainPosition, manifestsOn } from './catalog.js';
 
 /** Reads the stored object once and checks its size and SHA-256. Throws exit-3 errors on mismatch. */
 export async function verifyStoredObject(
@@ -185,7 +185,7 @@ async function verifyChainTo(target: Target, manifest: Manifest, options: Verify
     result.issues.push(`${prefix}${error.message}`);
     result.error ??= error;
   };
-  const manifests = (await listBackups(target)).flatMap((entry) => (entry.manifest ? [entry.manifest] : []));
+  const manifests = await manifestsOn(target);
   const byId = new Map(manifests.map((m) => [m.id, m]));
   const position = chainPosition(manifests, manifest.id) ?? { links: [manifest.id], intact: false, broken: `${manifest.id} is in no chain on ${target.name}` };
   result.chain = position.links;
