@@ -236,15 +236,30 @@ function findOnPath(command: string): string | undefined {
 
 const s3Credentials = { accessKeyId: 'testbed-access-key', secretAccessKey: 'testbed-secret-key-0123456789' };
 
-export async function startS3(options: StartOptions & { bucket?: string }): Promise<PeerHandle<S3Peer>> {
+export interface S3StartOptions extends StartOptions {
+  bucket?: string;
+  /**
+   * Object Lock (docs/TESTBED.md): versitygw keeps object versions under `dataDir/versions`
+   * (`posix --versioning-dir`) and the bucket is created with ObjectLockEnabledForBucket.
+   */
+  objectLock?: boolean;
+}
+
+export async function startS3(options: S3StartOptions): Promise<PeerHandle<S3Peer>> {
   const binary = peerBinary('versitygw');
   const { port, logFile } = await prepare(options, 'versitygw');
   const storageDir = join(options.dataDir, 's3');
   await mkdir(storageDir, { recursive: true });
+  const versioning: string[] = [];
+  if (options.objectLock) {
+    const versionsDir = join(options.dataDir, 'versions');
+    await mkdir(versionsDir, { recursive: true });
+    versioning.push('--versioning-dir', versionsDir);
+  }
   const region = 'us-east-1';
   // Credentials go through the environment (versitygw reads ROOT_ACCESS_KEY_ID/ROOT_SECRET_ACCESS_KEY).
   const env = { ...process.env, ROOT_ACCESS_KEY_ID: s3Credentials.accessKeyId, ROOT_SECRET_ACCESS_KEY: s3Credentials.secretAccessKey };
-  const spawned = spawnPeer('versitygw', binary, ['--port', `127.0.0.1:${port}`, '--region', region, 'posix', storageDir], logFile, { env });
+  const spawned = spawnPeer('versitygw', binary, ['--port', `127.0.0.1:${port}`, '--region', region, 'posix', ...versioning, storageDir], logFile, { env });
   const details: S3Peer = {
     endpoint: `http://127.0.0.1:${port}`,
     region,
@@ -252,10 +267,10 @@ export async function startS3(options: StartOptions & { bucket?: string }): Prom
     ...s3Credentials,
     forcePathStyle: true,
   };
-  return launch(spawned, { port, dataDir: options.dataDir, details, what: 'create bucket' }, async () => (await canConnect(port)) && ensureS3Bucket(details));
+  return launch(spawned, { port, dataDir: options.dataDir, details, what: 'create bucket' }, async () => (await canConnect(port)) && ensureS3Bucket(details, options.objectLock === true));
 }
 
-async function ensureS3Bucket(peer: S3Peer): Promise<boolean> {
+async function ensureS3Bucket(peer: S3Peer, objectLock = false): Promise<boolean> {
   const client = new S3Client({
     endpoint: peer.endpoint,
     region: peer.region,
@@ -265,7 +280,7 @@ async function ensureS3Bucket(peer: S3Peer): Promise<boolean> {
   });
   try {
     try {
-      await client.send(new CreateBucketCommand({ Bucket: peer.bucket }));
+      await client.send(new CreateBucketCommand({ Bucket: peer.bucket, ...(objectLock ? { ObjectLockEnabledForBucket: true } : {}) }));
     } catch (error) {
       // On a restart with the same data the bucket is already there.
       if (!(error instanceof Error && /BucketAlready(OwnedByYou|Exists)/.test(error.name))) throw error;
