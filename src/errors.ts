@@ -39,6 +39,8 @@ export const ErrorCodes = {
   INCOMPLETE_BACKUP: 'INCOMPLETE_BACKUP',
   OPLOG_ROLLED_OVER: 'OPLOG_ROLLED_OVER',
   NO_CHAIN: 'NO_CHAIN',
+  /** An object is under an S3 Object Lock retention that has not ended (docs/TARGETS.md#object-lock). */
+  OBJECT_LOCKED: 'OBJECT_LOCKED',
   // exit 3: integrity failure
   INTEGRITY: 'INTEGRITY',
   CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
@@ -76,6 +78,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCodeValue> = {
   INCOMPLETE_BACKUP: FAILED,
   OPLOG_ROLLED_OVER: FAILED,
   NO_CHAIN: FAILED,
+  OBJECT_LOCKED: FAILED,
   INTEGRITY: INTEGRITY,
   CHECKSUM_MISMATCH: INTEGRITY,
   AUTH_FAILED: INTEGRITY,

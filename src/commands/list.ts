@@ -6,6 +6,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { buildCatalog, chainsOnTarget, closeTargets, openTargets, type Catalog, type TargetChains } from '../engine/catalog.js';
+import { copyLocks, targetWithLock, type CopyLock } from '../engine/object-lock.js';
 import { backupView, formatTime, renderBackupTable, renderRestoreWindows } from '../output/render.js';
 import { readRuns } from '../state/journal.js';
 import { formatDuration } from '../duration.js';
@@ -52,7 +53,7 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<ExitCodeV
       ...failed.map((f) => ({ time: f.startTime, failed: f })),
     ].sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
     if (flags.limit) rows = rows.slice(0, flags.limit);
-    const views = rows.filter((r) => r.completed).map((r) => backupView(r.completed!.manifest, r.completed!.targets));
+    const views = rows.filter((r) => r.completed).map((r) => withLocks(backupView(r.completed!.manifest, r.completed!.targets), catalog));
     const failedViews = rows.filter((r) => r.failed).map((r) => r.failed!);
     const chains = chainsPerTarget(catalog);
     const orphaned = new Set(chains.flatMap((t) => t.orphans.map((o) => o.member.id)));
@@ -63,7 +64,7 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<ExitCodeV
       }
       const completedRows = rows
         .filter((r) => r.completed)
-        .map((r) => ({ manifest: r.completed!.manifest, targets: r.completed!.targets, orphaned: orphaned.has(r.completed!.id) }));
+        .map((r) => ({ manifest: r.completed!.manifest, targets: targetsWithLocks(r.completed!.id, r.completed!.targets, catalog), orphaned: orphaned.has(r.completed!.id) }));
       const lines = completedRows.length > 0 ? [renderBackupTable(ctx.output, completedRows)] : [];
       const failedRows = rows.filter((r) => r.failed);
       if (failedRows.length > 0) {
@@ -84,6 +85,23 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<ExitCodeV
   } finally {
     await closeTargets(targets);
   }
+}
+
+/**
+ * A backup's view with its copies' Object Locks (`locks`, per target, docs/REFERENCE.md#json-output)
+ * instead of the one copy's lock the merged manifest happens to carry.
+ */
+function withLocks<V extends { id: string; objectLock?: unknown }>(view: V, catalog: Catalog): Omit<V, 'objectLock'> & { locks?: CopyLock[] } {
+  const { objectLock: _first, ...rest } = view;
+  const locks = copyLocks(catalog.byTarget, view.id);
+  return locks.length > 0 ? { ...rest, locks } : rest;
+}
+
+/** The TARGETS cell: each copy with its lock end, when it has one. */
+function targetsWithLocks(id: string, targets: string[], catalog: Catalog): string[] {
+  const locks = copyLocks(catalog.byTarget, id);
+  const now = new Date();
+  return targets.map((t) => targetWithLock(t, locks, now));
 }
 
 /** Chains are per target: a restore reads one target's links (docs/PITR.md). */

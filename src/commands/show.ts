@@ -4,7 +4,16 @@ import { defineAction, type CommandContext } from '../cli-context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { buildCatalog, chainPosition, closeTargets, openTargets, resolveInCatalog } from '../engine/catalog.js';
 import { backupView, renderBackupDetail } from '../output/render.js';
+import { copyLocks, type CopyLock } from '../engine/object-lock.js';
+import { describeLock } from '../targets/lock-policy.js';
 import { collect } from './shared.js';
+
+/** Each copy's Object Lock (docs/TARGETS.md#object-lock); copies without one are not named. */
+function lockLines(locks: CopyLock[]): string[] {
+  if (locks.length === 0) return [];
+  const now = Date.now();
+  return ['Object Lock:', ...locks.map((l) => `  ${l.target}: ${Date.parse(l.retainUntil) > now ? describeLock(l) : `lock ended ${l.retainUntil} (${l.mode})`}`)];
+}
 
 export function registerShowCommand(program: Command): void {
   program
@@ -24,13 +33,15 @@ async function runShow(ctx: CommandContext, ref: string, flags: { target?: strin
     const resolved = resolveInCatalog(catalog, targets, ref);
     const names = resolved.holders.map((t) => t.name);
     const locations = Object.fromEntries(resolved.holders.map((t) => [t.name, t.describe()]));
-    const view = backupView(resolved.manifest, names);
+    const { objectLock: _first, ...view } = backupView(resolved.manifest, names);
+    const locks = copyLocks(catalog.byTarget, resolved.id).filter((l) => names.includes(l.target));
     const chains = catalog.byTarget
       .filter((t) => names.includes(t.target))
       .map(({ target, manifests }) => ({ target, position: chainPosition(manifests, resolved.id) }));
     const chainJson = chains.flatMap(({ target, position }) => (position ? [{ target, ...position }] : []));
-    ctx.output.result({ success: true, backup: { ...view, locations, ...(chainJson.length > 0 ? { chains: chainJson } : {}) } }, () =>
-      renderBackupDetail(ctx.output, view, locations, chains),
+    ctx.output.result(
+      { success: true, backup: { ...view, locations, ...(locks.length > 0 ? { locks } : {}), ...(chainJson.length > 0 ? { chains: chainJson } : {}) } },
+      () => [...renderBackupDetail(ctx.output, view, locations, chains), ...lockLines(locks)],
     );
     return ExitCode.OK;
   } finally {

@@ -1,5 +1,6 @@
 /** `verify <id|latest|--all> [--target NAME] [--deep]`: prove copies are intact (and, deep, restorable). */
 import type { Command } from 'commander';
+import { describeLock } from '../targets/lock-policy.js';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { verifyRun } from '../engine/operations.js';
 import { ErrorCodes, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
@@ -47,6 +48,7 @@ async function runVerify(ctx: CommandContext, ref: string | undefined, flags: Ve
     valid: r.valid,
     issues: r.issues,
     ...(r.chain ? { chain: r.chain } : {}),
+    ...(r.lock ? { lock: r.lock } : {}),
     ...(r.summary ? { namespaces: r.summary.namespaces } : {}),
   }));
   const issues = results.flatMap((r) => r.issues.map((i) => `${r.target}: ${i}`));
@@ -58,7 +60,7 @@ async function runVerify(ctx: CommandContext, ref: string | undefined, flags: Ve
     () =>
       results.map((r) =>
         r.valid
-          ? `${ctx.output.c.green('✔')} ${r.backupId} on ${r.target}: ${r.deep ? 'archive parsed, CRCs and counts match' : 'size and SHA-256 match'}${chainNote(r.chain, r.deep)}`
+          ? `${ctx.output.c.green('✔')} ${r.backupId} on ${r.target}: ${r.deep ? 'archive parsed, CRCs and counts match' : 'size and SHA-256 match'}${chainNote(r.chain, r.deep)}${r.lock ? `; Object Lock in place (${describeLock(r.lock.recorded)})` : ''}`
           : `${ctx.output.c.red('✘')} ${r.backupId} on ${r.target}: ${r.issues.join('; ')}`,
       ),
   );

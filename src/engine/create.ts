@@ -34,6 +34,7 @@ import { toolVersion } from './mongo-tools.js';
 import { runToolPipeline } from './tool-pipeline.js';
 import { serverInfo } from './mongo-server.js';
 import { verifyStoredObject } from './verify.js';
+import { withCopyLock } from './object-lock.js';
 import { chainFieldsOf, describePlan, planDump, type ChainFields, type DumpPlan } from './dump-plan.js';
 import { OplogRecorder } from '../pitr/oplog.js';
 import type { EngineEvents } from './events.js';
@@ -345,7 +346,8 @@ async function finishTargets(
           );
           verified = true;
         }
-        const manifest: Manifest = { ...base, verified };
+        // A locked target's copy records the lock the server actually set (docs/REFERENCE.md#manifest).
+        const manifest: Manifest = await withCopyLock(target, { ...base, verified });
         await checkpoint('before-manifest', options.signal);
         await target.save(`${base.id}/${MANIFEST_FILE}`, bufferBody(Buffer.from(serializeManifest(manifest), 'utf8')), {
           contentType: 'application/json',

@@ -62,6 +62,17 @@ export interface Manifest {
   pointInTimeReason?: string;
   /** This copy was read back and its SHA-256 checked before the manifest was written. */
   verified?: boolean;
+  /**
+   * The S3 Object Lock this copy's archive object carries, as read back from the server after the
+   * upload (docs/REFERENCE.md#manifest, docs/TARGETS.md#object-lock). Per copy: each target's manifest records its own.
+   */
+  objectLock?: ManifestLock;
+}
+
+export interface ManifestLock {
+  mode: 'COMPLIANCE' | 'GOVERNANCE';
+  /** ISO time the archive object stays undeletable until. */
+  retainUntil: string;
 }
 
 /** Validates the parsed JSON of a manifest; throws INTEGRITY errors naming the bad field. */
@@ -96,10 +107,17 @@ export function validateManifest(value: unknown, where: string): Manifest {
   }
   if (typeof m.object === 'string' && (m.object.includes('/') || m.object.includes('..'))) fail('bad object name');
   if (m.oplog !== undefined) validateOplogRange(m.oplog, fail);
+  if (m.objectLock !== undefined) validateLock(m.objectLock, fail);
   if (m.type === 'INCREMENTAL' && (typeof m.parent !== 'string' || typeof m.base !== 'string' || m.oplog === undefined)) {
     fail('an incremental needs "parent", "base" and "oplog"');
   }
   return value as Manifest;
+}
+
+function validateLock(value: unknown, fail: (problem: string) => never): void {
+  const lock = (value ?? {}) as Record<string, unknown>;
+  if (lock.mode !== 'COMPLIANCE' && lock.mode !== 'GOVERNANCE') fail('objectLock.mode must be COMPLIANCE or GOVERNANCE');
+  if (typeof lock.retainUntil !== 'string' || Number.isNaN(Date.parse(lock.retainUntil))) fail('objectLock.retainUntil must be an ISO time');
 }
 
 function validateOplogRange(value: unknown, fail: (problem: string) => never): void {

@@ -15,9 +15,11 @@ import {
   type RetentionDecision,
   type RetentionPolicy,
 } from '../retention/policy.js';
-import type { Target } from '../targets/types.js';
+import { describeLock, lockRetentionConflicts } from '../targets/lock-policy.js';
+import type { ObjectLockState, Target } from '../targets/types.js';
 import { closeTargets, listBackups, openTargets, type BackupEntry } from './catalog.js';
 import { removeBackup } from './delete.js';
+import { activeLockOf, lockOfError } from './object-lock.js';
 
 /** Retention flags of one `prune` run; any of them replaces the target's configured policy. */
 export type PruneOverrides = Omit<RetentionConfig, 'minAge'>;
@@ -40,6 +42,8 @@ export interface PruneDecisionView {
   reasons: string[];
   deleted?: boolean;
   error?: string;
+  /** Retention would delete it, but its Object Lock runs until then (ISO); kept, not an error. */
+  lockedUntil?: string;
 }
 
 export interface TargetPruneReport {
@@ -50,6 +54,10 @@ export interface TargetPruneReport {
   leftovers: string[];
   kept: number;
   deleted: number;
+  /** Backups retention would delete that an Object Lock keeps for now (also counted in `kept`). */
+  locked: number;
+  /** Where the target's objectLock and its retention policy disagree (docs/TARGETS.md#object-lock). */
+  lockWarnings?: string[];
   /** Retention could not run (or stopped): listing or deleting failed. */
   error?: { code: string; message: string };
   /** The leftover cleanup failed; retention ran regardless. */
@@ -85,7 +93,10 @@ export async function pruneTargets(config: ResolvedConfig, options: PruneOptions
 }
 
 async function pruneOne(target: Target, policy: RetentionPolicy, config: ResolvedConfig, options: PruneOptions): Promise<TargetPruneReport> {
-  const report: TargetPruneReport = { target: target.name, policy: describePolicy(policy), decisions: [], leftovers: [], kept: 0, deleted: 0 };
+  const report: TargetPruneReport = { target: target.name, policy: describePolicy(policy), decisions: [], leftovers: [], kept: 0, deleted: 0, locked: 0 };
+  const lockPolicy = target.capabilities.objectLock;
+  const lockWarnings = lockPolicy ? lockRetentionConflicts(lockPolicy, policy) : [];
+  if (lockWarnings.length > 0) report.lockWarnings = lockWarnings;
   try {
     const entries = await listBackups(target);
     const decisions: RetentionDecision[] = applyRetention(
@@ -101,16 +112,21 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
     for (const d of decisions) {
       const entry = entryOf.get(d.id);
       const view: PruneDecisionView = { id: d.id, time: d.time.toISOString(), status: entry?.status ?? 'INCOMPLETE', ...(entry?.manifest ? { type: entry.manifest.type } : {}), action: d.action, reasons: d.reasons };
-      if (d.action === 'delete' && !options.dryRun) {
+      // Locks are judged by the real clock: the server enforces them by its own, whatever `now` says.
+      const lock = d.action === 'delete' ? await activeLockOf(target, d.id, entry?.manifest, new Date()) : undefined;
+      if (lock) keepLocked(view, lock, report);
+      else if (d.action === 'delete' && !options.dryRun) {
         if (options.signal.aborted) throw options.signal.reason as BackupError;
         try {
           await removeBackup(target, d.id);
           view.deleted = true;
         } catch (error) {
-          view.error = toBackupError(error).message;
+          const refusedBy = lockOfError(error);
+          if (refusedBy) keepLocked(view, refusedBy, report);
+          else view.error = toBackupError(error).message;
         }
       }
-      if (d.action === 'delete') report.deleted++;
+      if (view.action === 'delete') report.deleted++;
       else report.kept++;
       report.decisions.push(view);
     }
@@ -119,6 +135,14 @@ async function pruneOne(target: Target, policy: RetentionPolicy, config: Resolve
     report.error = { code: e.code, message: e.message };
   }
   return report;
+}
+
+/** A backup retention would delete but its lock protects: kept and said so, not an error (no error storm). */
+function keepLocked(view: PruneDecisionView, lock: ObjectLockState, report: TargetPruneReport): void {
+  view.action = 'keep';
+  view.lockedUntil = lock.retainUntil.toISOString();
+  view.reasons = [...view.reasons, `${describeLock(lock)}: deleted by a prune after that`];
+  report.locked++;
 }
 
 /** What retention needs of a listed backup: its time and status, and for chains its place in one. */

@@ -15,6 +15,7 @@ import { buildCatalog, closeTargets, openTargets, readManifest, type CatalogEntr
 import type { EngineEvents } from './events.js';
 import { HashingStream } from './hash.js';
 import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.js';
+import { withCopyLock } from './object-lock.js';
 import { verifyStoredObject } from './verify.js';
 
 export interface ReplicateOptions {
@@ -144,7 +145,8 @@ async function replicateOne(source: Target, destination: Target, manifest: Manif
       });
     }
     await verifyStoredObject(destination, key, manifest.storedSize, manifest.checksum, options.signal);
-    await destination.save(`${manifest.id}/${MANIFEST_FILE}`, bufferBody(Buffer.from(serializeManifest(manifest), 'utf8')), {
+    const copy = await withCopyLock(destination, manifest); // the destination's own lock, if it locks
+    await destination.save(`${manifest.id}/${MANIFEST_FILE}`, bufferBody(Buffer.from(serializeManifest(copy), 'utf8')), {
       contentType: 'application/json',
       signal: options.signal,
     });

@@ -19,6 +19,7 @@ import { HashingStream } from './hash.js';
 import type { Manifest } from './manifest.js';
 import type { EngineEvents } from './events.js';
 import { chainPosition, manifestsOn } from './catalog.js';
+import { checkRecordedLock, describeLockLoss, type LockCheck } from './object-lock.js';
 
 /** Reads the stored object once and checks its size and SHA-256. Throws exit-3 errors on mismatch. */
 export async function verifyStoredObject(
@@ -146,6 +147,8 @@ export interface VerifyResult {
   summary?: ArchiveSummary;
   /** Incrementals: the links checked, from the base to this one. */
   chain?: string[];
+  /** A copy whose manifest records an Object Lock: whether it is still on the archive object. */
+  lock?: LockCheck;
 }
 
 export interface VerifyOptions {
@@ -223,6 +226,15 @@ async function verifyLink(target: Target, manifest: Manifest, options: VerifyOpt
     return result;
   };
   try {
+    const lock = await checkRecordedLock(target, manifest);
+    if (lock) result.lock = lock;
+    // A weakened lock does not damage the data, but the copy is no longer what its manifest
+    // promises (undeletable until a date): reported as an integrity failure, the data still checked.
+    if (lock && !lock.intact) {
+      fail(new BackupError(ErrorCodes.INTEGRITY, `${key} on ${target.name}: ${describeLockLoss(lock)}`, {
+        hint: 'someone with s3:BypassGovernanceRetention (GOVERNANCE mode) changed it, or the server does not keep locks; the copy can now be deleted: replicate it to a locked target',
+      }));
+    }
     if (!options.deep) {
       await verifyStoredObject(target, key, manifest.storedSize, manifest.checksum, options.signal, (b) =>
         options.events?.progress?.('verify', b, manifest.storedSize),

@@ -26,6 +26,7 @@ export const HealthIssueTypes = {
   RESTORE_POINT_TOO_OLD: 'restore_point_too_old',
   CHAIN_BROKEN: 'chain_broken',
   OPLOG_WINDOW_SHORT: 'oplog_window_short',
+  OBJECT_LOCK: 'object_lock',
 } as const;
 export type HealthIssueType = (typeof HealthIssueTypes)[keyof typeof HealthIssueTypes];
 export const HEALTH_ISSUE_TYPES: readonly string[] = Object.values(HealthIssueTypes);
@@ -60,7 +61,7 @@ export interface HealthBackup {
   id: string;
   status: 'COMPLETED' | 'INCOMPLETE' | string;
   time: Date;
-  manifest?: { storedSize?: number; size?: number; endTime?: string } & HealthChainFields;
+  manifest?: { storedSize?: number; size?: number; endTime?: string; object?: string } & HealthChainFields;
 }
 
 export interface TargetState {
@@ -72,6 +73,8 @@ export interface TargetState {
   space?: { freeBytes: number; totalBytes: number };
   /** Whether the newest backup should be on this target. */
   expected: boolean;
+  /** Targets with `objectLock`: a copy that should be locked and is not, or a lock at odds with retention. */
+  lockProblems?: string[];
 }
 
 export interface HealthInputs {
@@ -142,6 +145,7 @@ export function evaluateHealth(inputs: HealthInputs): HealthReport {
     ...checkRestorePointAge(inputs.now, chains, config.rpoMinutes, notes),
     ...checkBrokenChains(chains),
     ...(chains.some((c) => c.hasPointInTime) ? checkOplogWindow(inputs.sourceOplog, config.incrementalIntervalMs, notes) : []),
+    ...checkObjectLocks(inputs.targets),
   ];
   return {
     status: worstStatus(issues),
@@ -150,6 +154,13 @@ export function evaluateHealth(inputs: HealthInputs): HealthReport {
     notes,
     metrics: healthMetrics(inputs, createRuns, newest, chains),
   };
+}
+
+/** One WARNING per lock problem a target reported (docs/TARGETS.md#object-lock). */
+function checkObjectLocks(targets: TargetState[]): HealthIssue[] {
+  return targets.flatMap((t) =>
+    (t.lockProblems ?? []).map((problem): HealthIssue => ({ level: 'WARNING', type: HealthIssueTypes.OBJECT_LOCK, message: `target ${t.name}: ${problem}`, target: t.name })),
+  );
 }
 
 export function worstStatus(issues: Array<{ level: IssueLevel }>): HealthStatus {

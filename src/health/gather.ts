@@ -8,6 +8,7 @@ import { readJournal, type RunRecord } from '../state/journal.js';
 import type { Target } from '../targets/types.js';
 import { newestCompletedBackup, type HealthBackup, type HealthConfig, type HealthInputs, type SourceOplog, type TargetState } from './evaluate.js';
 import { chainMembers } from './pitr.js';
+import { lockProblems, type LockRetentionConfig } from './locks.js';
 
 export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
 
@@ -25,20 +26,21 @@ export interface GatherOptions {
 }
 
 export async function gatherHealthInputs(
-  config: { health?: HealthConfig },
+  config: { health?: HealthConfig } & LockRetentionConfig,
   targets: Target[],
   stateDir: string,
   options: GatherOptions,
 ): Promise<HealthInputs> {
   const warn = options.warn ?? (() => {});
   const timeoutMs = options.timeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS;
+  const now = options.now ?? new Date();
   const [runs, states] = await Promise.all([
     readRunsForHealth(stateDir, warn),
-    Promise.all(targets.map((target) => probeTarget(target, options.listBackups, timeoutMs))),
+    Promise.all(targets.map((target) => probeTarget(target, options.listBackups, timeoutMs, (backups) => lockProblems(target, backups, config, now)))),
   ]);
   markExpectedTargets(states, runs);
   const sourceOplog = await readSourceOplog(states, options.readSourceOplog, timeoutMs);
-  return { now: options.now ?? new Date(), config: config.health ?? {}, runs, targets: states, ...(sourceOplog ? { sourceOplog } : {}) };
+  return { now, config: config.health ?? {}, runs, targets: states, ...(sourceOplog ? { sourceOplog } : {}) };
 }
 
 async function readSourceOplog(states: TargetState[], read: GatherOptions['readSourceOplog'], timeoutMs: number): Promise<SourceOplog | undefined> {
@@ -77,7 +79,12 @@ export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: 
   }
 }
 
-async function probeTarget(target: Target, listBackups: GatherOptions['listBackups'], timeoutMs: number): Promise<TargetState> {
+async function probeTarget(
+  target: Target,
+  listBackups: GatherOptions['listBackups'],
+  timeoutMs: number,
+  checkLocks: (backups: HealthBackup[]) => Promise<string[]>,
+): Promise<TargetState> {
   const state: TargetState = { name: target.name, reachable: false, backups: [], expected: true };
   try {
     await withTimeout(
@@ -86,6 +93,8 @@ async function probeTarget(target: Target, listBackups: GatherOptions['listBacku
         state.backups = await listBackups(target);
         const space = target.capabilities.space;
         if (space) state.space = await space();
+        const lockIssues = await checkLocks(state.backups);
+        if (lockIssues.length > 0) state.lockProblems = lockIssues;
       })(),
       timeoutMs,
       `target ${target.name}`,

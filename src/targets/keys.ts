@@ -45,6 +45,7 @@ export const TARGET_KEYS: Readonly<Record<string, KeySpec>> = {
     accessKeyId: 'string',
     secretAccessKey: 'secret',
     sessionToken: 'secret',
+    objectLock: { mapping: { mode: 'string', days: 'integer' } },
   },
   gcs: { bucket: 'string', projectId: 'string', keyFilename: 'path', apiEndpoint: 'string' },
   azure: {

@@ -10,6 +10,10 @@
  * A killed run (`kill -9`) cannot abort its upload: the parts stay on the server, billed but
  * invisible (they are not objects). removeStaleTemporaries(), called by prune, aborts the
  * multipart uploads under the target's prefix that began longer ago than the grace period.
+ *
+ * With `objectLock` (docs/TARGETS.md#object-lock) every object is written under an S3 Object Lock
+ * retention (s3-lock.ts), check() refuses a bucket without Object Lock, and remove() deletes every
+ * version of the key, not just the current one, once the lock has ended.
  */
 import {
   AbortMultipartUploadCommand,
@@ -26,7 +30,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import { BackupError } from '../errors.js';
+import { BackupError, isNotFound } from '../errors.js';
 import {
   abortReason,
   authFailed,
@@ -41,7 +45,21 @@ import {
   unreachable,
   type TrackedBody,
 } from './remote.js';
-import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetConfigBase, TargetCapabilities, TargetFactory, TemporaryCleanupOptions } from './types.js';
+import { isLockActive, readObjectLockConfig } from './lock-policy.js';
+import { assertBucketLocks, lockUploadParams, objectLockedError, readLock, removeAllVersions, removeVersionsUnder, type LockContext } from './s3-lock.js';
+import type {
+  LoadOptions,
+  ObjectInfo,
+  ObjectLockPolicy,
+  ObjectLockState,
+  SaveOptions,
+  SaveResult,
+  Target,
+  TargetConfigBase,
+  TargetCapabilities,
+  TargetFactory,
+  TemporaryCleanupOptions,
+} from './types.js';
 import { assertValidKey, configError, normalizePrefix, removeStaleLeftovers, optionalBoolean, optionalString, requireString } from './util.js';
 
 const MIB = 1024 * 1024;
@@ -64,6 +82,7 @@ export interface S3TargetSettings {
   accessKeyId?: string;
   secretAccessKey?: string;
   sessionToken?: string;
+  objectLock?: ObjectLockPolicy;
 }
 
 /** A multipart upload under the target's prefix, `key` relative to the prefix. */
@@ -94,6 +113,8 @@ export class S3Target implements Target {
     this.capabilities = {
       insecureTransport: settings.endpoint?.startsWith('http://') ?? false,
       removeStaleTemporaries: (olderThanMs, options) => this.removeStale(olderThanMs, options),
+      lockOf: (key) => this.lockOf(key),
+      ...(settings.objectLock ? { objectLock: settings.objectLock, removeHiddenVersions: (prefix: string) => this.removeHidden(prefix) } : {}),
     };
     this.client = new S3Client(clientConfig(settings));
   }
@@ -126,6 +147,7 @@ export class S3Target implements Target {
           ...(this.settings.storageClass ? { StorageClass: this.settings.storageClass } : {}),
           ...(this.settings.sse ? { ServerSideEncryption: this.settings.sse } : {}),
           ...(this.settings.kmsKeyId ? { SSEKMSKeyId: this.settings.kmsKeyId } : {}),
+          ...(this.settings.objectLock ? lockUploadParams(this.settings.objectLock, new Date()) : {}),
         },
       });
       await upload.done();
@@ -197,6 +219,7 @@ export class S3Target implements Target {
   }
 
   async remove(key: string): Promise<void> {
+    if (this.settings.objectLock) return this.removeLocked(key);
     // DeleteObject succeeds for missing keys; the contract wants NotFound, so look first.
     await this.stat(key);
     try {
@@ -204,6 +227,33 @@ export class S3Target implements Target {
     } catch (error) {
       throw this.toTargetError(error, `remove ${key}`, key);
     }
+  }
+
+  /**
+   * A locked target's bucket keeps versions: the key is gone only when every version and delete
+   * marker is. A lock still running is reported as OBJECT_LOCKED with its date, before any request
+   * that S3 would refuse.
+   */
+  private async removeLocked(key: string): Promise<void> {
+    const Key = this.objectKey(key);
+    const lock = await this.lockOf(key).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined; // only delete markers or older versions may be left
+      throw error;
+    });
+    if (isLockActive(lock, new Date())) throw objectLockedError(this.name, key, lock);
+    if (!(await removeAllVersions(this.lockContext(), Key, key))) throw notFound(this, key);
+  }
+
+  private async removeHidden(prefix: string): Promise<number> {
+    return removeVersionsUnder(this.lockContext(), this.settings.prefix + prefix, this.settings.prefix);
+  }
+
+  private async lockOf(key: string): Promise<ObjectLockState | undefined> {
+    return readLock(this.lockContext(), this.objectKey(key), key);
+  }
+
+  private lockContext(): LockContext {
+    return { client: this.client, bucket: this.settings.bucket, targetName: this.name, toTargetError: (e, action, key) => this.toTargetError(e, action, key) };
   }
 
   /**
@@ -289,6 +339,7 @@ export class S3Target implements Target {
     } catch (error) {
       throw this.toTargetError(error, 'list the bucket');
     }
+    if (this.settings.objectLock) await assertBucketLocks(this.lockContext());
   }
 
   async close(): Promise<void> {
@@ -391,6 +442,7 @@ export const s3TargetFactory: TargetFactory = {
     const sessionToken = optionalString(config, 'sessionToken');
     const region = optionalString(config, 'region');
     const forcePathStyle = optionalBoolean(config, 'forcePathStyle');
+    const objectLock = readObjectLockConfig(config);
     const settings: S3TargetSettings = {
       bucket: requireString(config, 'bucket'),
       prefix: normalizePrefix(config.prefix),
@@ -403,6 +455,7 @@ export const s3TargetFactory: TargetFactory = {
       ...(kmsKeyId ? { kmsKeyId } : {}),
       ...(accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : {}),
       ...(sessionToken ? { sessionToken } : {}),
+      ...(objectLock ? { objectLock } : {}),
     };
     return new S3Target(config.name, settings);
   },

@@ -57,10 +57,24 @@ export interface TargetCapabilities {
    * than `olderThanMs`; returns what went (dry run: what would go), as keys.
    */
   readonly removeStaleTemporaries?: (olderThanMs: number, options?: TemporaryCleanupOptions) => Promise<string[]>;
+  /**
+   * The write-once retention every save applies (S3 Object Lock, docs/TARGETS.md#object-lock):
+   * present only on a target configured with `objectLock`. Such a target's check() refuses a
+   * bucket without Object Lock, and its remove() deletes every version of a key once the lock ended.
+   */
+  readonly objectLock?: ObjectLockPolicy;
+  /** The lock an object carries now (undefined: none); on targets that can lock objects. */
+  readonly lockOf?: (key: string) => Promise<ObjectLockState | undefined>;
+  /**
+   * Deletes every stored version under `prefix` that listing does not show (objects hidden behind
+   * a delete marker, and the markers): on versioned storage only (S3 with `objectLock`). A version
+   * still locked makes it throw OBJECT_LOCKED. Returns how many versions went.
+   */
+  readonly removeHiddenVersions?: (prefix: string) => Promise<number>;
 }
 
 /** The optional operations of TargetCapabilities (the compile-time check below keeps the list whole). */
-export const CAPABILITY_OPERATIONS = ['space', 'removeStaleTemporaries'] as const;
+export const CAPABILITY_OPERATIONS = ['space', 'removeStaleTemporaries', 'lockOf', 'removeHiddenVersions'] as const;
 export type CapabilityOperation = (typeof CAPABILITY_OPERATIONS)[number];
 type OperationKeys = { [K in keyof TargetCapabilities]-?: NonNullable<TargetCapabilities[K]> extends (...args: never[]) => unknown ? K : never }[keyof TargetCapabilities];
 const everyOperationListed: Exclude<OperationKeys, CapabilityOperation> extends never ? true : never = true;
@@ -112,6 +126,21 @@ export interface Target {
   check(): Promise<void>;
   /** Releases connections (SFTP/FTP sessions, HTTP agents). Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** COMPLIANCE: nobody can shorten or remove the lock; GOVERNANCE: holders of s3:BypassGovernanceRetention can. */
+export type ObjectLockMode = 'COMPLIANCE' | 'GOVERNANCE';
+
+/** A target's configured `objectLock`: each object is locked until its creation + `days`. */
+export interface ObjectLockPolicy {
+  mode: ObjectLockMode;
+  days: number;
+}
+
+/** The lock one object carries, as the storage reports it. */
+export interface ObjectLockState {
+  mode: ObjectLockMode;
+  retainUntil: Date;
 }
 
 /** Free space, for local targets' health checks. */
