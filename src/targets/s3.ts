@@ -113,7 +113,7 @@ export class S3Target implements Target {
     this.capabilities = {
       insecureTransport: settings.endpoint?.startsWith('http://') ?? false,
       removeStaleTemporaries: (olderThanMs, options) => this.removeStale(olderThanMs, options),
-      lockOf: (key) => this.lockOf(key),
+      lockOf: (key) => this.readObjectLock(key),
       ...(settings.objectLock ? { objectLock: settings.objectLock, removeHiddenVersions: (prefix: string) => this.removeHidden(prefix) } : {}),
     };
     this.client = new S3Client(clientConfig(settings));
@@ -236,7 +236,7 @@ export class S3Target implements Target {
    */
   private async removeLocked(key: string): Promise<void> {
     const Key = this.objectKey(key);
-    const lock = await this.lockOf(key).catch((error: unknown) => {
+    const lock = await this.readObjectLock(key).catch((error: unknown) => {
       if (isNotFound(error)) return undefined; // only delete markers or older versions may be left
       throw error;
     });
@@ -248,7 +248,7 @@ export class S3Target implements Target {
     return removeVersionsUnder(this.lockContext(), this.settings.prefix + prefix, this.settings.prefix);
   }
 
-  private async lockOf(key: string): Promise<ObjectLockState | undefined> {
+  private async readObjectLock(key: string): Promise<ObjectLockState | undefined> {
     return readLock(this.lockContext(), this.objectKey(key), key);
   }
 

@@ -7,7 +7,7 @@ import { describe, expect, it, type TestContext } from 'vitest';
 import { BackupError, ErrorCodes, isNotFound } from '../../src/errors.js';
 import { withRetry } from '../../src/targets/retry.js';
 import { CAPABILITY_OPERATIONS, type LoadOptions, type ObjectInfo, type Target } from '../../src/targets/types.js';
-import { CLEANUP_PROVEN_FOR } from './capabilities.js';
+import { CLEANUP_PROVEN_FOR, OBJECT_LOCK_PROVEN_FOR } from './capabilities.js';
 import { endlessStream, failingStream, hashStream, mapLimit, pseudoRandomBytes, pseudoRandomStream, readBuffer } from './streams.js';
 
 type Make<T> = (context: TestContext) => Promise<T> | T;
@@ -303,6 +303,7 @@ export function runTargetConformance(name: string, makeTarget: Make<Target>, opt
       // Optional operations live in `capabilities` only: no method a caller could sniff for instead.
       for (const operation of CAPABILITY_OPERATIONS) expect(operation in target, operation).toBe(false);
       if (target.capabilities.removeStaleTemporaries) expect(CLEANUP_PROVEN_FOR).toContain(target.type);
+      if (target.capabilities.lockOf || target.capabilities.removeHiddenVersions) expect(OBJECT_LOCK_PROVEN_FOR).toContain(target.type);
     });
 
     it('keeps every complete object when a declared leftover cleanup runs, even with no grace period', async (context) => {
