@@ -65,6 +65,7 @@ const PERMANENT_CODES = new Set<string>([
   ErrorCodes.CONFIG_INVALID,
   ErrorCodes.USAGE,
   ErrorCodes.INTERRUPTED,
+  ErrorCodes.OBJECT_LOCKED, // the lock ends at its date, not on a retry
 ]);
 
 /** True for failures that may go away on their own: network trouble, 5xx, throttling. */
