@@ -8,6 +8,7 @@ import type { CompressionAlgorithm } from '../engine/manifest.js';
 import { backupView } from '../output/render.js';
 import { formatBytes } from '../output/output.js';
 import { formatDurationMs } from '../output/render.js';
+import { describeLock } from '../targets/lock-policy.js';
 import { ProgressReporter } from '../output/progress.js';
 import { BackupError, ErrorCodes, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { collect } from './shared.js';
@@ -120,7 +121,7 @@ function renderCreateResult(ctx: CommandContext, result: CreateResult, pruneRepo
   for (const o of result.outcomes) {
     lines.push(
       o.ok
-        ? `  ${c.green('✔')} ${o.name.padEnd(12)} ${o.location}${o.verified ? ' (verified)' : ''}`
+        ? `  ${c.green('✔')} ${o.name.padEnd(12)} ${o.location}${o.verified ? ' (verified)' : ''}${o.objectLock ? `, ${describeLock(o.objectLock)}` : ''}`
         : `  ${c.red('✘')} ${o.name.padEnd(12)} ${o.error?.message ?? 'failed'}`,
     );
   }

@@ -29,6 +29,7 @@ import {
   type CompressionAlgorithm,
   type Manifest,
   type ManifestEncryption,
+  type ManifestLock,
 } from './manifest.js';
 import { toolVersion } from './mongo-tools.js';
 import { runToolPipeline } from './tool-pipeline.js';
@@ -62,6 +63,8 @@ export interface TargetOutcome {
   ok: boolean;
   verified: boolean;
   location: string;
+  /** The Object Lock the server set on this copy (targets with `objectLock`). */
+  objectLock?: ManifestLock;
   error?: { code: string; message: string };
 }
 
@@ -353,7 +356,7 @@ async function finishTargets(
           contentType: 'application/json',
           signal: options.signal,
         });
-        return { name: target.name, ok: true, verified, location };
+        return { name: target.name, ok: true, verified, location, ...(manifest.objectLock ? { objectLock: manifest.objectLock } : {}) };
       } catch (error) {
         const e = toBackupError(error);
         events?.targetFailed?.(target.name, e);

@@ -98,10 +98,11 @@ async function versionsUnder(prefix: string): Promise<Array<{ key: string; versi
   ];
 }
 
-async function createBackup(): Promise<Manifest> {
+/** Runs `create`; returns the backup id and the lock the copy on `vault` reported. */
+async function createBackup(): Promise<{ id: string; lock: { mode: string; retainUntil: string } }> {
   const created = await runCli(sandbox, ['--json', 'create', '--db', db]);
   expect(created.code, created.stderr).toBe(0);
-  return created.json.manifest ?? created.json.backup ?? created.json;
+  return { id: created.json.backup.id, lock: created.json.copies.find((c: { name: string }) => c.name === 'vault').objectLock };
 }
 
 /**
@@ -176,7 +177,8 @@ describe('S3 Object Lock', () => {
     const prefix = uniquePrefix('locked');
     await configure([lockedTarget('vault', prefix)]);
     const started = Date.now();
-    const older = (await createBackup()).id;
+    const first = await createBackup();
+    const older = first.id;
     const newer = (await createBackup()).id;
 
     // The archive and the manifest are locked on the server, and the manifest records the archive's lock.
@@ -187,6 +189,7 @@ describe('S3 Object Lock', () => {
     expect(manifestLock.mode).toBe('COMPLIANCE');
     expect(archiveLock.mode).toBe('COMPLIANCE');
     expect(archiveLock.until!.getTime()).toBeGreaterThanOrEqual(started + DAY - 1000);
+    expect(first.lock).toEqual({ mode: 'COMPLIANCE', retainUntil: archiveLock.until!.toISOString() });
     expect(shown.json.backup.locks).toEqual([{ target: 'vault', mode: 'COMPLIANCE', retainUntil: archiveLock.until!.toISOString() }]);
     const shownText = await runCli(sandbox, ['show', older]);
     expect(shownText.stdout).toContain(`vault: locked until ${archiveLock.until!.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')} (COMPLIANCE)`);
@@ -210,6 +213,9 @@ describe('S3 Object Lock', () => {
     expect(await versionsUnder(`${prefix}${older}/`)).toEqual(before);
 
     // prune: retention would delete the older backup; the lock keeps it, reported, exit 0.
+    const dryRun = await runCli(sandbox, ['prune', '--dry-run', '--keep-last', '1']);
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    expect(dryRun.stdout).toMatch(new RegExp(`keep +${older} .*locked until .* \\(COMPLIANCE\\)`));
     const pruned = await runCli(sandbox, ['--json', 'prune', '--keep-last', '1']);
     expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0);
     const decision = pruned.json.prune.targets[0].decisions.find((d: { id: string }) => d.id === older);
