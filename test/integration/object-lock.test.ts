@@ -1,7 +1,8 @@
 // S3 Object Lock end to end (docs/TARGETS.md#object-lock), against a private versitygw with
 // versioning (docs/TESTBED.md#s3-with-object-lock-versioning): a locked backup cannot be removed by
 // `delete`, `prune` or the host's own credentials deleting its versions; once a (short, real) lock
-// ends, prune removes every version; a bucket without Object Lock is refused with exit 2; list,
+// ends, prune removes every version; a bucket without Object Lock is refused with exit 2; replicate
+// to a locked target locks the copy there; list,
 // show, verify and health report the locks. Retention's clock is faked by planting backups with old
 // start times; the server's lock is real and a few seconds long, waited for by polling prune.
 import { createHash, randomBytes } from 'node:crypto';
@@ -233,6 +234,21 @@ describe('S3 Object Lock', () => {
     }
     expect(await versionsUnder(`${prefix}${older}/`)).toEqual(before);
     expect((await runCli(sandbox, ['verify', older])).code).toBe(0);
+  });
+
+  it('replicate to a locked target locks the copy there and records that copy\'s own lock', async () => {
+    const prefix = uniquePrefix('replica');
+    await configure([{ name: 'local', type: 'local', path: sandbox.localDir }, lockedTarget('vault', prefix)]);
+    const created = await runCli(sandbox, ['--json', 'create', '--db', db, '--target', 'local']);
+    expect(created.code, created.stderr).toBe(0);
+    const id = created.json.backup.id as string;
+
+    const replicated = await runCli(sandbox, ['--json', 'replicate', id, '--to', 'vault']);
+    expect(replicated.code, replicated.stdout + replicated.stderr).toBe(0);
+    const archiveLock = await head(`${prefix}${id}/${created.json.backup.object}`);
+    expect(archiveLock.mode).toBe('COMPLIANCE');
+    const shown = await runCli(sandbox, ['--json', 'show', id]);
+    expect(shown.json.backup.locks).toEqual([{ target: 'vault', mode: 'COMPLIANCE', retainUntil: archiveLock.until!.toISOString() }]);
   });
 
   it('prune removes every version of a backup once its lock has ended, delete markers included', async () => {
