@@ -102,34 +102,32 @@ async function versionsWithPrefix(context: LockContext, prefix: string, what: st
 
 /**
  * Deletes every version of `objectKey` and its delete markers, so nothing of it stays stored.
- * Returns false when the key has no version at all (the caller reports NotFound). A version still
- * locked makes it throw OBJECT_LOCKED naming the date (the versions deleted before it stay deleted:
- * they were unlocked).
+ * Returns false when the key had no data version (only markers, or nothing: the caller reports
+ * NotFound). A version still locked makes it throw OBJECT_LOCKED naming the date.
  */
 export async function removeAllVersions(context: LockContext, objectKey: string, relativeKey: string): Promise<boolean> {
   const versions = await versionsOf(context, objectKey, relativeKey);
-  if (!versions.some((v) => !v.deleteMarker)) {
-    // Only delete markers (or nothing): no data left; clear the markers so the key is truly gone.
-    for (const marker of versions) await deleteVersion(context, objectKey, relativeKey, marker);
-    return false;
-  }
-  // Data versions first: a delete marker removed while a locked version stays would make the
-  // locked version visible again as the current object, which is what it was before; harmless,
-  // but clearer to keep the marker until the data is gone.
-  for (const version of versions.filter((v) => !v.deleteMarker)) await deleteVersion(context, objectKey, relativeKey, version);
-  for (const marker of versions.filter((v) => v.deleteMarker)) await deleteVersion(context, objectKey, relativeKey, marker);
-  return true;
+  await deleteInOrder(context, versions, () => relativeKey);
+  return versions.some((v) => !v.deleteMarker);
 }
 
 /**
  * Deletes every version and delete marker under `prefix` (full key); `targetPrefix` is cut off the
- * keys named in errors. Data versions go first, markers after (see removeAllVersions).
+ * keys named in errors. Returns how many went.
  */
 export async function removeVersionsUnder(context: LockContext, prefix: string, targetPrefix: string): Promise<number> {
   const versions = await versionsWithPrefix(context, prefix, prefix.slice(targetPrefix.length) || 'the prefix');
+  await deleteInOrder(context, versions, (key) => key.slice(targetPrefix.length));
+  return versions.length;
+}
+
+/**
+ * Data versions first, delete markers last: when a locked version refuses, the markers are still
+ * there, so what listing shows does not change because of a removal that failed.
+ */
+async function deleteInOrder(context: LockContext, versions: KeyVersion[], relative: (key: string) => string): Promise<void> {
   const ordered = [...versions.filter((v) => !v.deleteMarker), ...versions.filter((v) => v.deleteMarker)];
-  for (const version of ordered) await deleteVersion(context, version.key, version.key.slice(targetPrefix.length), version);
-  return ordered.length;
+  for (const version of ordered) await deleteVersion(context, version.key, relative(version.key), version);
 }
 
 async function deleteVersion(context: LockContext, objectKey: string, relativeKey: string, version: KeyVersion): Promise<void> {
