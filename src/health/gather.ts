@@ -6,7 +6,7 @@
 import { toBackupError } from '../errors.js';
 import { readJournal, type RunRecord } from '../state/journal.js';
 import type { Target } from '../targets/types.js';
-import { newestCompletedBackup, type HealthBackup, type HealthConfig, type HealthInputs, type SourceOplog, type TargetState } from './evaluate.js';
+import { newestCompletedBackup, type HealthBackup, type HealthConfig, type HealthDrill, type HealthInputs, type SourceOplog, type TargetState } from './evaluate.js';
 import { chainMembers } from './pitr.js';
 
 export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
@@ -14,6 +14,8 @@ export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
 export interface GatherOptions {
   /** Lists one target's backups (the catalog's listBackups). */
   listBackups: (target: Target) => Promise<HealthBackup[]>;
+  /** Reads the drill records of the backups a target listed (the engine's drillSummariesOn). */
+  listDrills?: (target: Target, backups: HealthBackup[]) => Promise<HealthDrill[]>;
   timeoutMs?: number;
   now?: Date;
   warn?: (message: string) => void;
@@ -34,7 +36,7 @@ export async function gatherHealthInputs(
   const timeoutMs = options.timeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS;
   const [runs, states] = await Promise.all([
     readRunsForHealth(stateDir, warn),
-    Promise.all(targets.map((target) => probeTarget(target, options.listBackups, timeoutMs))),
+    Promise.all(targets.map((target) => probeTarget(target, options, timeoutMs))),
   ]);
   markExpectedTargets(states, runs);
   const sourceOplog = await readSourceOplog(states, options.readSourceOplog, timeoutMs);
@@ -77,13 +79,14 @@ export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: 
   }
 }
 
-async function probeTarget(target: Target, listBackups: GatherOptions['listBackups'], timeoutMs: number): Promise<TargetState> {
+async function probeTarget(target: Target, options: Pick<GatherOptions, 'listBackups' | 'listDrills'>, timeoutMs: number): Promise<TargetState> {
   const state: TargetState = { name: target.name, reachable: false, backups: [], expected: true };
   try {
     await withTimeout(
       (async () => {
         await target.check();
-        state.backups = await listBackups(target);
+        state.backups = await options.listBackups(target);
+        if (options.listDrills) state.drills = await options.listDrills(target, state.backups);
         const space = target.capabilities.space;
         if (space) state.space = await space();
       })(),
