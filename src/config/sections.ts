@@ -149,7 +149,7 @@ export function resolveHealth(raw: NonNullable<CheckedConfig['health']>): Resolv
     rpoMinutes: inRange(raw.rpoMinutes, 'health.rpoMinutes', 0.01, 60 * 24 * 366) ?? HEALTH_DEFAULTS.rpoMinutes,
     incrementalIntervalMs: positiveDuration(raw.incrementalInterval, 'health.incrementalInterval') ?? HEALTH_DEFAULTS.incrementalIntervalMs,
     maxDrillAgeDays: inRange(raw.maxDrillAgeDays, 'health.maxDrillAgeDays', 0, 3660) ?? HEALTH_DEFAULTS.maxDrillAgeDays,
-    rtoHours: inRange(raw.rtoHours, 'health.rtoHours', 0.001, 24 * 366) ?? HEALTH_DEFAULTS.rtoHours,
+    rtoHours: inRange(raw.rtoHours, 'health.rtoHours', 0.000001, 24 * 366) ?? HEALTH_DEFAULTS.rtoHours,
   };
 }
 

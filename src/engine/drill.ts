@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import type { ResolvedConfig } from '../config/load.js';
-import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
+import { BackupError, ErrorCodes, ExitCode, toBackupError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { isSystemNamespace, planNamespaces, type NamespaceOptions, type PlannedNamespace } from '../archive/namespaces.js';
 import type { Target } from '../targets/types.js';
@@ -188,7 +188,9 @@ export async function drillBackup(config: ResolvedConfig, options: DrillOptions)
   const countedEnd = Date.now();
   const restoredNamespaces = destinationsToDrop(result, located, namespaces, clock.has('restore'));
   const dropMs = await dropUnlessKept(destination.uri, restoredNamespaces, options, clock);
-  if (failure?.code === ErrorCodes.INTERRUPTED) throw failure;
+  // An interrupted drill proves nothing, and a refusal (exit 2: occupied namespaces, a missing key)
+  // says nothing about the backup: neither is recorded as a failed drill.
+  if (failure && (failure.code === ErrorCodes.INTERRUPTED || failure.exitCode === ExitCode.USAGE)) throw failure;
 
   const source = result?.from ?? located?.target;
   const objects = await drilledObjects(config, source, result, located);
