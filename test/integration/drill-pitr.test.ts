@@ -32,7 +32,7 @@ describe('point-in-time drill', () => {
       await client.db('pitr').collection<{ _id: number; n: number }>('c').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, n: i })));
       full = await createBackup(ws, []);
       await client.db('pitr').collection<{ _id: number; n: number }>('c').insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: 100 + i, n: i })));
-      await client.db('pitr').collection('c').deleteOne({ _id: 0 });
+      await client.db('pitr').collection<{ _id: number; n: number }>('c').deleteOne({ _id: 0 });
       incremental = await createBackup(ws, ['--type', 'incremental']);
     });
     ready = true;
