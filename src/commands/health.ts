@@ -1,7 +1,7 @@
 /** `health [--prometheus FILE]`: run the checks of docs/REFERENCE.md#health-checks; the exit code is the status (0/1/2). */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { closeTargets, listBackups, openTargets, type BackupEntry } from '../engine/catalog.js';
+import { closeTargets, listBackups, openTargets } from '../engine/catalog.js';
 import { drillSummariesOn } from '../engine/drills.js';
 import { oplogBounds } from '../engine/oplog-source.js';
 import { usageError, ExitCode, type ExitCodeValue } from '../errors.js';
@@ -124,7 +124,7 @@ export async function checkHealth(
     return await runHealthCheck(config, targets, {
       listBackups,
       // The entries listBackups returned: their objects name the drill records to read.
-      listDrills: (target, backups) => drillSummariesOn(target, backups as BackupEntry[]),
+      listDrills: drillSummariesOn,
       ...(uri ? { readSourceOplog: () => sourceOplogWindow(uri) } : {}),
       ...options,
       ...(timeoutMs ? { timeoutMs } : {}),

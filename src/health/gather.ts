@@ -11,11 +11,11 @@ import { chainMembers } from './pitr.js';
 
 export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
 
-export interface GatherOptions {
+export interface GatherOptions<B extends HealthBackup = HealthBackup> {
   /** Lists one target's backups (the catalog's listBackups). */
-  listBackups: (target: Target) => Promise<HealthBackup[]>;
+  listBackups: (target: Target) => Promise<B[]>;
   /** Reads the drill records of the backups a target listed (the engine's drillSummariesOn). */
-  listDrills?: (target: Target, backups: HealthBackup[]) => Promise<HealthDrill[]>;
+  listDrills?: (target: Target, backups: B[]) => Promise<HealthDrill[]>;
   timeoutMs?: number;
   now?: Date;
   warn?: (message: string) => void;
@@ -26,11 +26,11 @@ export interface GatherOptions {
   readSourceOplog?: () => Promise<{ oldestMs: number; newestMs: number } | undefined>;
 }
 
-export async function gatherHealthInputs(
+export async function gatherHealthInputs<B extends HealthBackup>(
   config: { health?: HealthConfig },
   targets: Target[],
   stateDir: string,
-  options: GatherOptions,
+  options: GatherOptions<B>,
 ): Promise<HealthInputs> {
   const warn = options.warn ?? (() => {});
   const timeoutMs = options.timeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS;
@@ -79,14 +79,15 @@ export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: 
   }
 }
 
-async function probeTarget(target: Target, options: Pick<GatherOptions, 'listBackups' | 'listDrills'>, timeoutMs: number): Promise<TargetState> {
+async function probeTarget<B extends HealthBackup>(target: Target, options: Pick<GatherOptions<B>, 'listBackups' | 'listDrills'>, timeoutMs: number): Promise<TargetState> {
   const state: TargetState = { name: target.name, reachable: false, backups: [], expected: true };
   try {
     await withTimeout(
       (async () => {
         await target.check();
-        state.backups = await options.listBackups(target);
-        if (options.listDrills) state.drills = await options.listDrills(target, state.backups);
+        const backups = await options.listBackups(target);
+        state.backups = backups;
+        if (options.listDrills) state.drills = await options.listDrills(target, backups);
         const space = target.capabilities.space;
         if (space) state.space = await space();
       })(),

@@ -118,6 +118,19 @@ describe.skipIf(missing !== undefined)('drill', () => {
     expect(await storedKeys(s3, `${backupId}/drills/`)).toHaveLength(1);
   });
 
+  it('tells a person what was proven, how long each phase took and where the record is', async () => {
+    const drilled = await ws.run(['drill', 'latest', '--prefix', 'human', '--target', 'local']);
+    expect(drilled.code, drilled.stderr).toBe(0);
+    expect(drilled.stdout).toMatch(new RegExp(`✔ backup ${backupId} proven restorable from local: .+ for .+`));
+    expect(drilled.stdout).toMatch(/phases: check .+, verify .+, restore .+, count .+, drop .+/);
+    expect(drilled.stdout).toMatch(new RegExp(`recorded as ${backupId}/drills/.+\\.json on local`));
+    const listed = await ws.run(['list']);
+    expect(listed.stdout).toMatch(new RegExp(`${backupId}  proven restorable \\d{4}-\\d{2}-\\d{2} on local`));
+    const health = await ws.run(['health']);
+    expect(health.stdout).toMatch(/Last passed drill: +\d{4}-.+ on local/);
+    expect(health.stdout).toMatch(/RTO estimate: +.+ for the newest backup/);
+  });
+
   it('refuses to restore into the source without a prefix or a scratch server, and a prefix onto namespaces that hold documents', async () => {
     const bare = await ws.run(['drill', 'latest']);
     expect(bare.code).toBe(2);
