@@ -181,6 +181,9 @@ describe.skipIf(missing !== undefined)('drill', () => {
     await flipByte(join(local['path'] as string, id, damaged.json.backup.object as string));
     const drilled = await ws.run(['--json', 'drill', id, '--prefix', 'broken']);
     expect(drilled.code, drilled.stderr).toBe(3);
+    expect(drilled.json.success).toBe(false);
+    expect(drilled.json.error.details.drill.result).toEqual(expect.objectContaining({ passed: false, code: drilled.json.error.code }));
+    expect(drilled.json.error.details.recordKey).toMatch(new RegExp(`^${id}/drills/.+\\.json$`));
     expect(await countsOf(uri, `broken${db}`)).toEqual({});
     const records = await storedKeys(local, `${id}/drills/`);
     expect(records).toHaveLength(1);
@@ -195,7 +198,10 @@ describe.skipIf(missing !== undefined)('drill', () => {
     try {
       await writeFile(manifestPath, original.replace(/"checksum": "sha256:[0-9a-f]{64}"/, `"checksum": "sha256:${'0'.repeat(64)}"`));
       const shown = await secondHost.run(['--json', 'show', backupId, '--target', 'local']);
-      expect(shown.json.backup.drills).toEqual([expect.objectContaining({ target: 'local', trusted: false, distrust: expect.stringContaining('the manifest now says') })]);
+      const drills = shown.json.backup.drills as Array<{ target: string; trusted: boolean; distrust?: string }>;
+      expect(drills.length).toBeGreaterThan(0);
+      expect(drills).toEqual(drills.map(() => expect.objectContaining({ target: 'local', trusted: false, distrust: expect.stringContaining('the manifest now says') })));
+      expect((await secondHost.run(['show', backupId, '--target', 'local'])).stdout).toContain('NOT TRUSTED');
     } finally {
       await writeFile(manifestPath, original);
     }
