@@ -7,7 +7,7 @@
 _mongo_backup_spec() {
     case "$1" in
         '')
-            _mongo_backup_commands='create list show restore verify replicate prune delete health metrics alerts cat schedule key completion help'
+            _mongo_backup_commands='create list show restore drill verify replicate prune delete health metrics alerts cat schedule key completion help'
             _mongo_backup_options='-V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress -h --help'
             _mongo_backup_value_options='-c --config'
             _mongo_backup_arguments=''
@@ -32,8 +32,14 @@ _mongo_backup_spec() {
             ;;
         'restore')
             _mongo_backup_commands=''
-            _mongo_backup_options='--to-time --from --uri --drop --ns-include --ns-exclude --ns-from --ns-to --dry-run --force --no-verify --parallel --yes -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
-            _mongo_backup_value_options='--to-time --from --uri --ns-include --ns-exclude --ns-from --ns-to --parallel -c --config'
+            _mongo_backup_options='--to-time --from --uri --drop --ns-include --ns-exclude --ns-from --ns-to --dry-run --force --no-verify --parallel-collections --insertion-workers --parallel --yes -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_value_options='--to-time --from --uri --ns-include --ns-exclude --ns-from --ns-to --parallel-collections --insertion-workers --parallel -c --config'
+            _mongo_backup_arguments=''
+            ;;
+        'drill')
+            _mongo_backup_commands=''
+            _mongo_backup_options='--to-time --uri --prefix --keep --target --parallel-collections --insertion-workers -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_value_options='--to-time --uri --prefix --target --parallel-collections --insertion-workers -c --config'
             _mongo_backup_arguments=''
             ;;
         'verify')
@@ -110,14 +116,14 @@ _mongo_backup_spec() {
             ;;
         'schedule print')
             _mongo_backup_commands=''
-            _mongo_backup_options='--systemd --cron --type --dir --user --no-enable --crontab-file --at --every --randomized-delay --log-file --workdir -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
-            _mongo_backup_value_options='--type --dir --crontab-file --at --every --randomized-delay --log-file --workdir -c --config'
+            _mongo_backup_options='--systemd --cron --type --dir --user --no-enable --crontab-file --at --every --randomized-delay --log-file --workdir --drill-prefix --drill-uri -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_value_options='--type --dir --crontab-file --at --every --randomized-delay --log-file --workdir --drill-prefix --drill-uri -c --config'
             _mongo_backup_arguments=''
             ;;
         'schedule install')
             _mongo_backup_commands=''
-            _mongo_backup_options='--systemd --cron --type --dir --user --no-enable --crontab-file --at --every --randomized-delay --log-file --workdir -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
-            _mongo_backup_value_options='--type --dir --crontab-file --at --every --randomized-delay --log-file --workdir -c --config'
+            _mongo_backup_options='--systemd --cron --type --dir --user --no-enable --crontab-file --at --every --randomized-delay --log-file --workdir --drill-prefix --drill-uri -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_value_options='--type --dir --crontab-file --at --every --randomized-delay --log-file --workdir --drill-prefix --drill-uri -c --config'
             _mongo_backup_arguments=''
             ;;
         'schedule remove')
@@ -166,7 +172,7 @@ _mongo_backup_spec() {
             _mongo_backup_commands=''
             _mongo_backup_options='-V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress -h --help'
             _mongo_backup_value_options='-c --config'
-            _mongo_backup_arguments='create list show restore verify replicate prune delete health metrics alerts cat schedule key completion'
+            _mongo_backup_arguments='create list show restore drill verify replicate prune delete health metrics alerts cat schedule key completion'
             ;;
         *)
             _mongo_backup_commands='' _mongo_backup_options='' _mongo_backup_value_options='' _mongo_backup_arguments=''
@@ -185,6 +191,7 @@ _mongo_backup_values() {
         'list|--status') _mongo_backup_words 'COMPLETED FAILED' ;;
         'show|--target') _mongo_backup_targets ;;
         'restore|--from') _mongo_backup_targets ;;
+        'drill|--target') _mongo_backup_targets ;;
         'verify|--target') _mongo_backup_targets ;;
         'replicate|--to') _mongo_backup_targets ;;
         'replicate|--from') _mongo_backup_targets ;;
@@ -192,17 +199,17 @@ _mongo_backup_values() {
         'delete|--target') _mongo_backup_targets ;;
         'health|--prometheus') _mongo_backup_files -f ;;
         'cat|--from') _mongo_backup_targets ;;
-        'schedule print|--type') _mongo_backup_words 'full incremental' ;;
+        'schedule print|--type') _mongo_backup_words 'full incremental drill' ;;
         'schedule print|--dir') _mongo_backup_files -d ;;
         'schedule print|--crontab-file') _mongo_backup_files -f ;;
         'schedule print|--log-file') _mongo_backup_files -f ;;
         'schedule print|--workdir') _mongo_backup_files -d ;;
-        'schedule install|--type') _mongo_backup_words 'full incremental' ;;
+        'schedule install|--type') _mongo_backup_words 'full incremental drill' ;;
         'schedule install|--dir') _mongo_backup_files -d ;;
         'schedule install|--crontab-file') _mongo_backup_files -f ;;
         'schedule install|--log-file') _mongo_backup_files -f ;;
         'schedule install|--workdir') _mongo_backup_files -d ;;
-        'schedule remove|--type') _mongo_backup_words 'full incremental' ;;
+        'schedule remove|--type') _mongo_backup_words 'full incremental drill' ;;
         'schedule remove|--dir') _mongo_backup_files -d ;;
         'schedule remove|--crontab-file') _mongo_backup_files -f ;;
         'key generate|--out') _mongo_backup_files -f ;;

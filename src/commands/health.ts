@@ -2,9 +2,11 @@
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { closeTargets, listBackups, openTargets } from '../engine/catalog.js';
+import { drillSummariesOn } from '../engine/drills.js';
 import { oplogBounds } from '../engine/oplog-source.js';
 import { usageError, ExitCode, type ExitCodeValue } from '../errors.js';
-import { formatAge, healthExitCode, runHealthCheck, type HealthReport, type HealthStatus } from '../health/index.js';
+import { formatAge, healthExitCode, runHealthCheck, type DrillMetrics, type HealthReport, type HealthStatus } from '../health/index.js';
+import { formatDurationMs } from '../output/render.js';
 import { formatBytes, formatTable, type Output } from '../output/output.js';
 
 interface HealthOptions {
@@ -91,10 +93,20 @@ function renderHealth(output: Output, report: HealthReport, activeAlerts: number
   const point = m.newestRestorePoint;
   lines.push(`Newest backup:      ${newest}`);
   if (point) lines.push(`Restore point:      ${point.time} (${point.backupId}, ${formatAge(point.ageMinutes * 60_000)} old)`);
+  lines.push(...renderDrills(m.drills));
   lines.push(`Last backup run:    ${lastRun}`);
   lines.push(`Success (30 days):  ${rate}`);
   lines.push(`Active alerts:      ${activeAlerts}${activeAlerts > 0 ? ' (mongo-backup alerts list)' : ''}`);
   for (const note of report.notes) lines.push(`Note: ${note}`);
+  return lines;
+}
+
+function renderDrills(drills: DrillMetrics): string[] {
+  const passed = drills.lastPassed;
+  const last = drills.last;
+  const lines = [`Last passed drill:  ${passed ? `${passed.time} (${passed.backupId} on ${passed.target}, ${formatDurationMs(passed.durationMs)} for ${formatBytes(passed.bytes)})` : 'none'}`];
+  if (last && !(last.passed && last.trusted)) lines.push(`Newest drill:       ${last.passed ? 'passed, not trusted' : `FAILED${last.code ? ` (${last.code})` : ''}`} at ${last.time} (${last.backupId} on ${last.target})`);
+  if (drills.rto) lines.push(`RTO estimate:       ${formatDurationMs(drills.rto.seconds * 1000)} for the newest backup (${formatBytes(drills.rto.newestBackupBytes)})`);
   return lines;
 }
 
@@ -111,6 +123,8 @@ export async function checkHealth(
     const uri = config.mongodb.uri;
     return await runHealthCheck(config, targets, {
       listBackups,
+      // The entries listBackups returned: their objects name the drill records to read.
+      listDrills: drillSummariesOn,
       ...(uri ? { readSourceOplog: () => sourceOplogWindow(uri) } : {}),
       ...options,
       ...(timeoutMs ? { timeoutMs } : {}),

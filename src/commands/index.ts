@@ -4,6 +4,7 @@ import { registerAlertsCommand } from './alerts.js';
 import { registerCatCommand } from './cat.js';
 import { registerCreateCommand } from './create.js';
 import { registerDeleteCommand } from './delete.js';
+import { registerDrillCommand } from './drill.js';
 import { registerKeyCommand } from './key.js';
 import { registerListCommand } from './list.js';
 import { registerPruneCommand } from './prune.js';
@@ -23,6 +24,7 @@ const registrars: Registrar[] = [
   registerListCommand,
   registerShowCommand,
   registerRestoreCommand,
+  registerDrillCommand,
   registerVerifyCommand,
   registerReplicateCommand,
   registerPruneCommand,

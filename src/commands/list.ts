@@ -7,7 +7,9 @@ import { defineAction, type CommandContext } from '../cli-context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { buildCatalog, chainsOnTarget, closeTargets, openTargets, type Catalog, type TargetChains } from '../engine/catalog.js';
 import { copyLocks, targetWithLock, type CopyLock } from '../engine/object-lock.js';
+import { newestDrillPerBackup } from '../engine/drills.js';
 import { backupView, formatTime, renderBackupTable, renderRestoreWindows } from '../output/render.js';
+import { describeDrill } from './show.js';
 import { readRuns } from '../state/journal.js';
 import { formatDuration } from '../duration.js';
 import { collect, parseSince, positiveInt } from './shared.js';
@@ -53,7 +55,13 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<ExitCodeV
       ...failed.map((f) => ({ time: f.startTime, failed: f })),
     ].sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
     if (flags.limit) rows = rows.slice(0, flags.limit);
-    const views = rows.filter((r) => r.completed).map((r) => withLocks(backupView(r.completed!.manifest, r.completed!.targets), catalog));
+    const drills = await newestDrillPerBackup(targets, catalog.byTarget);
+    const views = rows
+      .filter((r) => r.completed)
+      .map((r) => {
+        const drill = drills.get(r.completed!.id);
+        return { ...withLocks(backupView(r.completed!.manifest, r.completed!.targets), catalog), ...(drill ? { drill } : {}) };
+      });
     const failedViews = rows.filter((r) => r.failed).map((r) => r.failed!);
     const chains = chainsPerTarget(catalog);
     const orphaned = new Set(chains.flatMap((t) => t.orphans.map((o) => o.member.id)));
@@ -66,6 +74,8 @@ async function runList(ctx: CommandContext, flags: ListFlags): Promise<ExitCodeV
         .filter((r) => r.completed)
         .map((r) => ({ manifest: r.completed!.manifest, targets: targetsWithLocks(r.completed!.id, r.completed!.targets, catalog), orphaned: orphaned.has(r.completed!.id) }));
       const lines = completedRows.length > 0 ? [renderBackupTable(ctx.output, completedRows)] : [];
+      const drilled = views.filter((v) => v.drill);
+      if (drilled.length > 0) lines.push('', 'drills (newest per backup):', ...drilled.map((v) => `  ${v.id}  ${describeDrill(v.drill!)}`));
       const failedRows = rows.filter((r) => r.failed);
       if (failedRows.length > 0) {
         lines.push('', `failed runs (from this host's journal, ${config.stateDir}):`);

@@ -22,6 +22,8 @@ interface RestoreFlags {
   force?: boolean;
   verify: boolean;
   parallel?: number;
+  parallelCollections?: number;
+  insertionWorkers?: number;
   yes?: boolean;
   toTime?: string;
 }
@@ -42,7 +44,9 @@ export function registerRestoreCommand(program: Command): void {
     .option('--dry-run', 'verify and show what would be restored; change nothing')
     .option('--force', 'restore into namespaces that already hold documents (without dropping them)')
     .option('--no-verify', 'skip the checksum pass before restoring (encrypted chunks are still authenticated)')
-    .option('--parallel <n>', 'collections restored in parallel', positiveInt)
+    .option('--parallel-collections <n>', 'collections restored in parallel (mongorestore --numParallelCollections; default mongodb.restoreParallelCollections)', positiveInt)
+    .option('--insertion-workers <n>', 'insertion workers per collection (mongorestore --numInsertionWorkersPerCollection; default mongodb.restoreInsertionWorkers)', positiveInt)
+    .option('--parallel <n>', 'the same as --parallel-collections (kept for existing scripts)', positiveInt)
     .option('--yes', 'confirm --drop of the configured source\'s own collections (asked on a terminal)')
     .addHelpText(
       'after',
@@ -79,7 +83,8 @@ async function runRestore(ctx: CommandContext, ref: string | undefined, flags: R
     force: Boolean(flags.force),
     dryRun: Boolean(flags.dryRun),
     verify: flags.verify,
-    ...(flags.parallel ? { parallel: flags.parallel } : {}),
+    parallel: flags.parallelCollections ?? flags.parallel ?? config.mongodb.restoreParallelCollections,
+    insertionWorkers: flags.insertionWorkers ?? config.mongodb.restoreInsertionWorkers,
     namespaces: {
       include: flags.nsInclude ?? [],
       exclude: flags.nsExclude ?? [],

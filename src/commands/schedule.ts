@@ -20,10 +20,13 @@ interface ScheduleFlags {
   crontabFile?: string;
   logFile?: string;
   workdir?: string;
+  drillPrefix?: string;
+  drillUri?: string;
 }
 
 /** Full backups nightly at 02:00; incrementals every hour, so the newest restore point is never more than an hour old. */
-const DEFAULT_AT: Record<BackupType, string> = { full: '0 2 * * *', incremental: '0 * * * *' };
+/** Drills monthly (the 1st at 04:00), after the night's backup: health wants one every 35 days. */
+const DEFAULT_AT: Record<BackupType, string> = { full: '0 2 * * *', incremental: '0 * * * *', drill: '0 4 1 * *' };
 
 export function registerScheduleCommand(program: Command): void {
   const schedule = program
@@ -47,11 +50,13 @@ function addSubcommand(schedule: Command, action: ScheduleAction, description: s
     .option('--crontab-file <file>', 'edit this crontab file instead of calling crontab (e.g. /etc/cron.d/mongo-backup)');
   if (action !== 'remove') {
     command
-      .addOption(new Option('--at <cron>', 'when to run, as a cron expression or @daily/@hourly/... (default: 0 2 * * * for full, 0 * * * * for incremental)').conflicts('every'))
+      .addOption(new Option('--at <cron>', 'when to run, as a cron expression or @daily/@hourly/... (default: 0 2 * * * for full, 0 * * * * for incremental, 0 4 1 * * for drill)').conflicts('every'))
       .option('--every <duration>', 'run every DURATION instead of --at, e.g. 15m, 1h, 6h (a divisor of an hour or of a day)')
       .option('--randomized-delay <timespan>', 'systemd RandomizedDelaySec, e.g. 15m')
       .option('--log-file <file>', 'cron: append each run\'s output here (default /var/log/mongo-backup.log for root)')
-      .option('--workdir <dir>', 'working directory of the scheduled run (default: the current directory)');
+      .option('--workdir <dir>', 'working directory of the scheduled run (default: the current directory)')
+      .option('--drill-prefix <prefix>', '--type drill: restore beside the data under this database-name prefix (drill --prefix)')
+      .option('--drill-uri <uri>', '--type drill: restore into this scratch server (drill --uri; no password: it would sit in the unit file)');
   }
   command.action(defineAction(async (ctx: CommandContext, flags: ScheduleFlags) => runScheduleCommand(ctx, action, flags)));
 }
@@ -73,6 +78,7 @@ async function runScheduleCommand(ctx: CommandContext, action: ScheduleAction, f
       workdir: flags.workdir,
     }),
   };
+  if (action !== 'remove' && flags.type === 'drill') request.drill = drillTarget(flags);
   if (action !== 'remove') {
     const configFile = await configFileForSchedule(ctx, action);
     if (configFile) request.configFile = configFile;
@@ -147,4 +153,15 @@ export function everyAsCron(every: string): string {
 
 function definedOnly<T extends Record<string, string | undefined>>(values: T): { [K in keyof T]?: string } {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: string };
+}
+
+/** Where a scheduled drill restores; a password in the URI would be readable in the unit file or crontab. */
+function drillTarget(flags: ScheduleFlags): { prefix?: string; uri?: string } {
+  if (flags.drillPrefix === undefined && flags.drillUri === undefined) {
+    throw usageError('--type drill needs --drill-prefix P or --drill-uri SCRATCH', 'e.g. schedule install --type drill --drill-prefix drill_');
+  }
+  if (flags.drillUri && /^[a-z+]+:\/\/[^@/]*:[^@/]*@/i.test(flags.drillUri)) {
+    throw usageError('--drill-uri must not hold a password: it would be stored in the unit file or crontab', 'use a scratch server this host reaches without a password, or --drill-prefix');
+  }
+  return { ...(flags.drillPrefix !== undefined ? { prefix: flags.drillPrefix } : {}), ...(flags.drillUri !== undefined ? { uri: flags.drillUri } : {}) };
 }

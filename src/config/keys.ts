@@ -14,6 +14,8 @@ export const MONGODB_KEYS: KeySpec = {
   mongorestore: 'string',
   dumpArgs: 'stringList',
   restoreArgs: 'stringList',
+  restoreParallelCollections: 'integer',
+  restoreInsertionWorkers: 'integer',
 };
 
 export const COMPRESSION_KEYS: KeySpec = { algorithm: 'string', level: 'integer' };
@@ -27,6 +29,8 @@ export const HEALTH_KEYS: KeySpec = {
   minFreeDiskBytes: 'number',
   rpoMinutes: 'number',
   incrementalInterval: 'duration',
+  maxDrillAgeDays: 'number',
+  rtoHours: 'number',
 };
 
 export const ALERTS_KEYS: KeySpec = { webhook: 'string', command: 'string', notifyOnSuccess: 'boolean', webhookTimeoutMs: 'integer' };
@@ -49,7 +53,16 @@ export const CONFIG_KEYS: KeySpec = {
 
 /** The file after checkSection(raw, '', CONFIG_KEYS): each key absent or of its declared kind. */
 export interface CheckedConfig {
-  mongodb?: { uri?: string; uriFile?: string; mongodump?: string; mongorestore?: string; dumpArgs?: string[]; restoreArgs?: string[] };
+  mongodb?: {
+    uri?: string;
+    uriFile?: string;
+    mongodump?: string;
+    mongorestore?: string;
+    dumpArgs?: string[];
+    restoreArgs?: string[];
+    restoreParallelCollections?: number;
+    restoreInsertionWorkers?: number;
+  };
   compression?: { algorithm?: string; level?: number };
   encryption?: { key?: string; keyFile?: string; recipients?: string[]; identityFile?: string };
   stateDir?: string;
@@ -62,6 +75,8 @@ export interface CheckedConfig {
     minFreeDiskBytes?: number;
     rpoMinutes?: number;
     incrementalInterval?: string;
+    maxDrillAgeDays?: number;
+    rtoHours?: number;
   };
   alerts?: { webhook?: string; command?: string; notifyOnSuccess?: boolean; webhookTimeoutMs?: number };
   retention?: RetentionConfig;

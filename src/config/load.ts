@@ -46,6 +46,10 @@ export interface ResolvedConfig {
     mongorestore: string;
     dumpArgs: string[];
     restoreArgs: string[];
+    /** mongorestore --numParallelCollections for restore and drill. */
+    restoreParallelCollections: number;
+    /** mongorestore --numInsertionWorkersPerCollection for restore and drill. */
+    restoreInsertionWorkers: number;
   };
   compression: { algorithm: CompressionAlgorithm; level?: number };
   encryption: {
@@ -60,7 +64,7 @@ export interface ResolvedConfig {
   autoPrune: boolean;
   targets: TargetConfigBase[];
   retentionDefaults: { maxBackups?: number; retentionDays?: number };
-  health: { maxAgeHours: number; minSuccessRate: number; minFreeDiskPercent?: number; minFreeDiskBytes?: number; rpoMinutes: number; incrementalIntervalMs: number };
+  health: { maxAgeHours: number; minSuccessRate: number; minFreeDiskPercent?: number; minFreeDiskBytes?: number; rpoMinutes: number; incrementalIntervalMs: number; maxDrillAgeDays: number; rtoHours: number };
   /** `problem`: a channel named an unset variable and was left out; alerts report it instead of being sent. */
   alerts: { webhook?: string; command?: string; notifyOnSuccess?: boolean; webhookTimeoutMs?: number; problem?: BackupError };
   /** ENABLE_AUTO_BACKUP=false makes `schedule install` refuse. */

@@ -40,7 +40,20 @@ export function resolveMongo(raw: NonNullable<CheckedConfig['mongodb']>, env: No
     mongorestore: raw.mongorestore ?? 'mongorestore',
     dumpArgs,
     restoreArgs,
+    restoreParallelCollections: inRange(raw.restoreParallelCollections, 'mongodb.restoreParallelCollections', 1, 256) ?? defaultRestoreParallelism().collections,
+    restoreInsertionWorkers: inRange(raw.restoreInsertionWorkers, 'mongodb.restoreInsertionWorkers', 1, 256) ?? defaultRestoreParallelism().insertionWorkers,
   };
+}
+
+/**
+ * mongorestore's parallelism when the configuration sets none (docs/REFERENCE.md#restore): one
+ * collection per core up to mongorestore's own default of 4, and one insertion worker per
+ * collection for every 4 cores (at least one), so a small host is not oversubscribed and a large
+ * one is used.
+ */
+export function defaultRestoreParallelism(cores: number = os.availableParallelism()): { collections: number; insertionWorkers: number } {
+  const n = Math.max(1, Math.floor(cores));
+  return { collections: Math.min(4, n), insertionWorkers: Math.max(1, Math.floor(n / 4)) };
 }
 
 /** Arguments the tool sets itself; a secret among them would end up in argv. */
@@ -135,6 +148,8 @@ export function resolveHealth(raw: NonNullable<CheckedConfig['health']>): Resolv
     ...(minFreeDiskBytes !== undefined ? { minFreeDiskBytes } : {}),
     rpoMinutes: inRange(raw.rpoMinutes, 'health.rpoMinutes', 0.01, 60 * 24 * 366) ?? HEALTH_DEFAULTS.rpoMinutes,
     incrementalIntervalMs: positiveDuration(raw.incrementalInterval, 'health.incrementalInterval') ?? HEALTH_DEFAULTS.incrementalIntervalMs,
+    maxDrillAgeDays: inRange(raw.maxDrillAgeDays, 'health.maxDrillAgeDays', 0, 3660) ?? HEALTH_DEFAULTS.maxDrillAgeDays,
+    rtoHours: inRange(raw.rtoHours, 'health.rtoHours', 0.000001, 24 * 366) ?? HEALTH_DEFAULTS.rtoHours,
   };
 }
 

@@ -11,6 +11,7 @@ import type { ObjectInfo, Target } from '../targets/types.js';
 import { readAll } from '../streams.js';
 import { isBackupId, timeOfBackupId } from './ids.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest.js';
+import { drillKeysOf } from './drills.js';
 import { buildChains, chainWindow, lastLink, type Chain, type Orphan, type RestoreWindow } from '../pitr/chain.js';
 import { formatTimestamp } from '../pitr/oplog.js';
 
@@ -105,7 +106,7 @@ export interface Catalog {
   /** Targets that could not be listed, with the reason. */
   unreachable: Array<{ target: string; error: BackupError }>;
   /** Each listed target's completed manifests, in configuration order: chains exist per target (docs/PITR.md). */
-  byTarget: Array<{ target: string; manifests: Manifest[] }>;
+  byTarget: Array<{ target: string; manifests: Manifest[]; drillKeys: Record<string, string[]> }>;
 }
 
 /** Merges the listings of several targets; one unreachable target does not hide the others' backups. */
@@ -126,7 +127,13 @@ export async function buildCatalog(targets: Target[]): Promise<Catalog> {
       catalog.unreachable.push({ target: listing.target.name, error: listing.error });
       continue;
     }
-    catalog.byTarget.push({ target: listing.target.name, manifests: (listing.entries ?? []).flatMap((e) => (e.status === 'COMPLETED' && e.manifest ? [e.manifest] : [])) });
+    const entries = listing.entries ?? [];
+    catalog.byTarget.push({
+      target: listing.target.name,
+      manifests: entries.flatMap((e) => (e.status === 'COMPLETED' && e.manifest ? [e.manifest] : [])),
+      // Drill records sit inside backup folders (docs/FORMAT.md#drill-records); their keys come with the listing.
+      drillKeys: Object.fromEntries(entries.flatMap((e) => (e.status === 'COMPLETED' ? [[e.id, drillKeysOf(e.objects)] as const] : [])).filter(([, keys]) => keys.length > 0)),
+    });
     for (const entry of listing.entries ?? []) {
       if (entry.status !== 'COMPLETED' || !entry.manifest) {
         catalog.incomplete.push({ id: entry.id, target: listing.target.name, ...(entry.error ? { error: entry.error } : {}) });

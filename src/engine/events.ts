@@ -1,7 +1,7 @@
 /** Callbacks through which the engine reports progress; the command layer renders them (bars on a TTY, log lines otherwise). */
 import type { BackupError } from '../errors.js';
 
-export type Phase = 'dump' | 'upload' | 'verify' | 'download' | 'restore' | 'check' | 'replicate' | 'prune';
+export type Phase = 'dump' | 'upload' | 'verify' | 'download' | 'restore' | 'check' | 'count' | 'drop' | 'replicate' | 'prune';
 
 export interface EngineEvents {
   /** A new phase begins; `message` is one human line. */

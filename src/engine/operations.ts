@@ -14,6 +14,7 @@ import type { EngineEvents } from './events.js';
 import type { Manifest } from './manifest.js';
 import { pruneTargets, type PruneOptions, type PruneReport, type TargetPruneReport } from './prune.js';
 import { replicateBackups, type ReplicateOptions, type ReplicateOutcome } from './replicate.js';
+import { drillBackup, type DrillOptions, type DrillOutcome } from './drill.js';
 import { decryptKeysFor, restoreBackup, type RestoreOptions, type RestoreResult } from './restore.js';
 import { bookedRun, recordedRun, statusOf, targetEntries, withLock, type RunBooking, type RunDetails } from './runs.js';
 import { verifyBackup, type VerifyResult } from './verify.js';
@@ -64,6 +65,27 @@ export function restoreRun(config: ResolvedConfig, options: RestoreOptions, book
   return bookedRun(config, 'restore', booking, { exclusive: false, alertOnUsageErrors: false }, async () => {
     const value = await restore();
     return { value, status: 'SUCCESS', details: { backupId: value.backupId, ...(options.verify ? { verified: true } : {}) } };
+  });
+}
+
+// ---- drill ----
+
+/**
+ * A drill, recorded in the journal like a restore; a failed drill is recorded on the target first
+ * (drill.ts), then rethrown with restore's error code, naming where its record went.
+ */
+export function drillRun(config: ResolvedConfig, options: DrillOptions, booking: RunBooking): Promise<DrillOutcome> {
+  return bookedRun(config, 'drill', booking, { exclusive: false, alertOnUsageErrors: false }, async () => {
+    const value = await drillBackup(config, options);
+    if (value.error) {
+      const where = value.recordKey ? `; the failure was recorded as ${value.recordKey} on ${value.record.target}` : value.recordError ? `; ${value.recordError}` : '';
+      throw new BackupError(value.error.code, `drill of ${value.record.backupId} failed: ${value.error.message}${where}`, {
+        ...(value.error.hint ? { hint: value.error.hint } : {}),
+        details: { drill: value.record, ...(value.recordKey ? { recordKey: value.recordKey } : {}) },
+        cause: value.error,
+      });
+    }
+    return { value, status: value.recordError ? 'PARTIAL' : 'SUCCESS', details: { backupId: value.record.backupId } };
   });
 }
 

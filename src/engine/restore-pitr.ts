@@ -23,7 +23,7 @@ import type { Target } from '../targets/types.js';
 import { closeTargets, manifestsOn, openTargets } from './catalog.js';
 import type { Manifest } from './manifest.js';
 import { hostsOf } from './mongo-server.js';
-import { checkDestination, decryptKeysFor, destinationUri, proveBeforeReading, undoPartialRestore, type RestoreOptions, type RestoreResult } from './restore.js';
+import { checkDestination, decryptKeysFor, destinationUri, parallelismArgs, proveBeforeReading, undoPartialRestore, type RestoreOptions, type RestoreResult } from './restore.js';
 import { runToolPipeline } from './tool-pipeline.js';
 import { decodeStages } from './verify.js';
 
@@ -204,8 +204,7 @@ async function replayIntoMongorestore(
   // No --nsInclude/--nsFrom: mongorestore refuses them with --oplogReplay; the rewriter selects instead.
   const args = ['--archive', '--oplogReplay'];
   if (options.drop) args.push('--drop');
-  if (options.parallel) args.push(`--numParallelCollections=${options.parallel}`);
-  args.push(...config.mongodb.restoreArgs);
+  args.push(...parallelismArgs(options), ...config.mongodb.restoreArgs);
   let baseCheck: (() => void) | undefined;
   await runToolPipeline({
     tool: { tool: 'mongorestore', binary: config.mongodb.mongorestore, uri, args, ...(options.events?.toolLine ? { onLine: options.events.toolLine } : {}) },

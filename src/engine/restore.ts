@@ -35,7 +35,10 @@ export interface RestoreOptions {
   force: boolean;
   dryRun: boolean;
   verify: boolean;
+  /** mongorestore --numParallelCollections. */
   parallel?: number;
+  /** mongorestore --numInsertionWorkersPerCollection. */
+  insertionWorkers?: number;
   namespaces: NamespaceOptions;
   /** Restore to this moment (ms since the epoch) or to the newest restore point, by replaying a chain (docs/PITR.md). */
   toTime?: number | 'latest';
@@ -146,6 +149,7 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
       throw error;
     }
     result.restoredAt = new Date().toISOString();
+    events?.phase?.('count', `counting the documents of ${plan.length} namespaces`);
     await checkRestoredCounts(uri, result, options, before);
     return result;
   } finally {
@@ -204,8 +208,7 @@ async function streamIntoMongorestore(
 ): Promise<void> {
   const args = ['--archive', ...namespaceArgs(options.namespaces)];
   if (options.drop) args.push('--drop');
-  if (options.parallel) args.push(`--numParallelCollections=${options.parallel}`);
-  args.push(...config.mongodb.restoreArgs);
+  args.push(...parallelismArgs(options), ...config.mongodb.restoreArgs);
   // The stages exist before mongorestore starts (runToolPipeline builds the streams first).
   const decode = decodeStages(manifest, keys, (b) => options.events?.progress?.('restore', b, manifest.size), 'restore');
   await runToolPipeline({
@@ -251,6 +254,14 @@ async function checkRestoredCounts(
       details: { namespaces: result.namespaces },
     });
   }
+}
+
+/** mongorestore's parallelism flags for the options given (docs/REFERENCE.md#restore). */
+export function parallelismArgs(options: Pick<RestoreOptions, 'parallel' | 'insertionWorkers'>): string[] {
+  return [
+    ...(options.parallel ? [`--numParallelCollections=${options.parallel}`] : []),
+    ...(options.insertionWorkers ? [`--numInsertionWorkersPerCollection=${options.insertionWorkers}`] : []),
+  ];
 }
 
 /** `cat`: the plain archive to a writable (stdout), verified first unless told otherwise. */

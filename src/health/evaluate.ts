@@ -7,9 +7,11 @@ import { HEALTH_EXIT_CODE } from '../errors.js';
 import { formatBytes } from '../output/output.js';
 import type { RunRecord } from '../state/journal.js';
 import { computeRunMetrics, type RunMetrics } from './metrics.js';
+import { checkDrillAge, checkRto, drillMetrics, type DrillMetrics, type HealthDrill } from './drills.js';
 import { breakingOrphans, chainMembers, targetChainState, type HealthChainFields, type SourceOplog, type TargetChainState } from './pitr.js';
 
 export type { SourceOplog } from './pitr.js';
+export type { DrillMetrics, HealthDrill } from './drills.js';
 
 export type HealthStatus = 'HEALTHY' | 'WARNING' | 'CRITICAL';
 export type IssueLevel = 'WARNING' | 'CRITICAL';
@@ -27,6 +29,8 @@ export const HealthIssueTypes = {
   CHAIN_BROKEN: 'chain_broken',
   OPLOG_WINDOW_SHORT: 'oplog_window_short',
   OBJECT_LOCK: 'object_lock',
+  DRILL_OVERDUE: 'drill_overdue',
+  RTO_EXCEEDED: 'rto_exceeded',
 } as const;
 export type HealthIssueType = (typeof HealthIssueTypes)[keyof typeof HealthIssueTypes];
 export const HEALTH_ISSUE_TYPES: readonly string[] = Object.values(HealthIssueTypes);
@@ -51,9 +55,21 @@ export interface HealthConfig {
   rpoMinutes?: number;
   /** How often incrementals run; the source's oplog must hold at least twice this. Default 1h. */
   incrementalIntervalMs?: number;
+  /** A passed, trusted drill must be at most this old (WARNING), twice this (CRITICAL); 0 = no drill checks. Default 35. */
+  maxDrillAgeDays?: number;
+  /** The RTO estimate from the newest passed drill may be at most this (WARNING above). Default 4. */
+  rtoHours?: number;
 }
 
-export const HEALTH_DEFAULTS = { maxAgeHours: 26, minSuccessRate: 0.9, minFreeDiskPercent: 10, rpoMinutes: 60, incrementalIntervalMs: 3_600_000 } as const;
+export const HEALTH_DEFAULTS = {
+  maxAgeHours: 26,
+  minSuccessRate: 0.9,
+  minFreeDiskPercent: 10,
+  rpoMinutes: 60,
+  incrementalIntervalMs: 3_600_000,
+  maxDrillAgeDays: 35,
+  rtoHours: 4,
+} as const;
 export const SUCCESS_RATE_WINDOW_DAYS = 30;
 
 /** A backup as the catalog lists it (structurally the catalog's BackupEntry). */
@@ -75,6 +91,8 @@ export interface TargetState {
   expected: boolean;
   /** Targets with `objectLock`: a copy that should be locked and is not, or a lock at odds with retention. */
   lockProblems?: string[];
+  /** The drill records read on this target (the newest of each backup's), judged against its manifests. */
+  drills?: HealthDrill[];
 }
 
 export interface HealthInputs {
@@ -113,6 +131,8 @@ export interface HealthMetrics extends RunMetrics {
   targets: TargetSummary[];
   /** The newest restore point over every reachable target; null without a point-in-time chain. */
   newestRestorePoint: { time: string; backupId: string; targets: string[]; ageMinutes: number } | null;
+  /** Restore drills: the newest, the newest passed one, the RTO estimate. */
+  drills: DrillMetrics;
 }
 
 export interface HealthReport {
@@ -146,6 +166,8 @@ export function evaluateHealth(inputs: HealthInputs): HealthReport {
     ...checkBrokenChains(chains),
     ...(chains.some((c) => c.hasPointInTime) ? checkOplogWindow(inputs.sourceOplog, config.incrementalIntervalMs, notes) : []),
     ...checkObjectLocks(inputs.targets),
+    ...checkDrillAge(inputs.now, inputs.targets, config.maxDrillAgeDays, notes),
+    ...(config.maxDrillAgeDays > 0 ? checkRto(inputs.targets, config.rtoHours) : []),
   ];
   return {
     status: worstStatus(issues),
@@ -448,6 +470,7 @@ function healthMetrics(inputs: HealthInputs, createRuns: RunRecord[], newest: Ne
     runs30d: window.total,
     targets: inputs.targets.map((t) => summarizeTarget(t, chains.find((c) => c.target === t.name))),
     newestRestorePoint: restorePointMetric(inputs.now, chains),
+    drills: drillMetrics(inputs.now, inputs.targets),
   };
 }
 

@@ -6,15 +6,17 @@
 import { toBackupError } from '../errors.js';
 import { readJournal, type RunRecord } from '../state/journal.js';
 import type { Target } from '../targets/types.js';
-import { newestCompletedBackup, type HealthBackup, type HealthConfig, type HealthInputs, type SourceOplog, type TargetState } from './evaluate.js';
+import { newestCompletedBackup, type HealthBackup, type HealthConfig, type HealthDrill, type HealthInputs, type SourceOplog, type TargetState } from './evaluate.js';
 import { chainMembers } from './pitr.js';
 import { lockProblems, type LockRetentionConfig } from './locks.js';
 
 export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
 
-export interface GatherOptions {
+export interface GatherOptions<B extends HealthBackup = HealthBackup> {
   /** Lists one target's backups (the catalog's listBackups). */
-  listBackups: (target: Target) => Promise<HealthBackup[]>;
+  listBackups: (target: Target) => Promise<B[]>;
+  /** Reads the drill records of the backups a target listed (the engine's drillSummariesOn). */
+  listDrills?: (target: Target, backups: B[]) => Promise<HealthDrill[]>;
   timeoutMs?: number;
   now?: Date;
   warn?: (message: string) => void;
@@ -25,18 +27,18 @@ export interface GatherOptions {
   readSourceOplog?: () => Promise<{ oldestMs: number; newestMs: number } | undefined>;
 }
 
-export async function gatherHealthInputs(
+export async function gatherHealthInputs<B extends HealthBackup>(
   config: { health?: HealthConfig } & LockRetentionConfig,
   targets: Target[],
   stateDir: string,
-  options: GatherOptions,
+  options: GatherOptions<B>,
 ): Promise<HealthInputs> {
   const warn = options.warn ?? (() => {});
   const timeoutMs = options.timeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS;
   const now = options.now ?? new Date();
   const [runs, states] = await Promise.all([
     readRunsForHealth(stateDir, warn),
-    Promise.all(targets.map((target) => probeTarget(target, options.listBackups, timeoutMs, (backups) => lockProblems(target, backups, config, now)))),
+    Promise.all(targets.map((target) => probeTarget(target, options, timeoutMs, (backups) => lockProblems(target, backups, config, now)))),
   ]);
   markExpectedTargets(states, runs);
   const sourceOplog = await readSourceOplog(states, options.readSourceOplog, timeoutMs);
@@ -79,9 +81,9 @@ export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: 
   }
 }
 
-async function probeTarget(
+async function probeTarget<B extends HealthBackup>(
   target: Target,
-  listBackups: GatherOptions['listBackups'],
+  options: Pick<GatherOptions<B>, 'listBackups' | 'listDrills'>,
   timeoutMs: number,
   checkLocks: (backups: HealthBackup[]) => Promise<string[]>,
 ): Promise<TargetState> {
@@ -90,7 +92,9 @@ async function probeTarget(
     await withTimeout(
       (async () => {
         await target.check();
-        state.backups = await listBackups(target);
+        const backups = await options.listBackups(target);
+        state.backups = backups;
+        if (options.listDrills) state.drills = await options.listDrills(target, backups);
         const space = target.capabilities.space;
         if (space) state.space = await space();
         const lockIssues = await checkLocks(state.backups);

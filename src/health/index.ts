@@ -4,7 +4,7 @@
  */
 import { applyAlertChanges, isActive, loadAlerts, type AlertSettings } from '../state/alerts.js';
 import type { Target } from '../targets/types.js';
-import { evaluateHealth, HEALTH_ISSUE_TYPES, type HealthConfig, type HealthReport } from './evaluate.js';
+import { evaluateHealth, HEALTH_ISSUE_TYPES, type HealthBackup, type HealthConfig, type HealthReport } from './evaluate.js';
 import { gatherHealthInputs, type GatherOptions } from './gather.js';
 import { writePrometheusFile } from './prometheus.js';
 
@@ -13,7 +13,7 @@ export { gatherHealthInputs, withTimeout, DEFAULT_TARGET_TIMEOUT_MS } from './ga
 export { computeRunMetrics, type RunMetrics } from './metrics.js';
 export { renderPrometheus, writePrometheusFile } from './prometheus.js';
 
-export interface HealthRunOptions extends GatherOptions {
+export interface HealthRunOptions<B extends HealthBackup = HealthBackup> extends GatherOptions<B> {
   /** Raise and auto-resolve alerts for the checks (health does; metrics does not). */
   syncAlerts: boolean;
   prometheusFile?: string;
@@ -27,10 +27,10 @@ export interface HealthRun {
   prometheusError?: string;
 }
 
-export async function runHealthCheck(
+export async function runHealthCheck<B extends HealthBackup>(
   config: AlertSettings & { health?: HealthConfig },
   targets: Target[],
-  options: HealthRunOptions,
+  options: HealthRunOptions<B>,
 ): Promise<HealthRun> {
   const warn = options.warn ?? (() => {});
   const inputs = await gatherHealthInputs(config, targets, config.stateDir, options);

@@ -69,6 +69,11 @@ export function renderPrometheus(report: HealthReport, activeAlerts: number): st
     'Seconds of time the point-in-time chains on the target can restore (the union of their windows).',
     m.targets.filter((t) => t.reachable && t.restorableSeconds !== undefined).map((t) => ({ labels: { target: t.name }, value: t.restorableSeconds! })),
   );
+  const drills = m.drills;
+  gauge('mongo_backup_last_drill_timestamp_seconds', 'Unix time of the newest restore drill on the reachable targets, passed or not.', drills.last ? [{ value: Date.parse(drills.last.time) / 1000 }] : []);
+  gauge('mongo_backup_last_drill_success', 'Outcome of the newest restore drill: 1 passed (and its record is trusted), 0 failed or not trusted.', drills.last ? [{ value: drills.last.passed && drills.last.trusted ? 1 : 0 }] : []);
+  gauge('mongo_backup_last_passed_drill_timestamp_seconds', 'Unix time of the newest passed restore drill whose record is trusted.', drills.lastPassed ? [{ value: Date.parse(drills.lastPassed.time) / 1000 }] : []);
+  gauge('mongo_backup_rto_estimate_seconds', "Estimated seconds to restore the newest backup, at the newest passed drill's throughput.", drills.rto ? [{ value: drills.rto.seconds }] : []);
   gauge('mongo_backup_active_alerts', 'Unresolved alerts.', [{ value: activeAlerts }]);
   gauge('mongo_backup_health_status', 'Health status: 0 healthy, 1 warning, 2 critical.', [{ value: healthExitCode(report.status) }]);
   gauge('mongo_backup_health_check_timestamp_seconds', 'Unix time of the health check that wrote this file.', [{ value: Date.parse(report.timestamp) / 1000 }]);

@@ -43,6 +43,8 @@ export interface ScheduleRequest {
   workdir?: string;
   /** Absolute path of the configuration file the scheduled run should use. */
   configFile?: string;
+  /** `--type drill`: where the drill restores (`drill --prefix P` or `--uri SCRATCH`). */
+  drill?: { prefix?: string; uri?: string };
 }
 
 export interface ScheduleEnvironment {
@@ -126,16 +128,13 @@ function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined
 }
 
 /** The command the schedule runs: absolute node and CLI script, so PATH at run time does not matter. */
-export function backupCommand(request: Pick<ScheduleRequest, 'type' | 'configFile'>): string[] {
-  return [
-    process.execPath,
-    cliScriptPath(),
-    ...(request.configFile ? ['--config', request.configFile] : []),
-    'create',
-    '--type',
-    request.type,
-    '--no-progress',
-  ];
+export function backupCommand(request: Pick<ScheduleRequest, 'type' | 'configFile' | 'drill'>): string[] {
+  const drill = request.drill ?? {};
+  const work =
+    request.type === 'drill'
+      ? ['drill', 'latest', ...(drill.prefix !== undefined ? ['--prefix', drill.prefix] : []), ...(drill.uri !== undefined ? ['--uri', drill.uri] : [])]
+      : ['create', '--type', request.type];
+  return [process.execPath, cliScriptPath(), ...(request.configFile ? ['--config', request.configFile] : []), ...work, '--no-progress'];
 }
 
 /** bin/mongo-backup of this installation (two levels up from src/schedule or dist/schedule). */

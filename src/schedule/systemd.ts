@@ -45,7 +45,7 @@ function renderService(spec: UnitSpec): string {
   const lines = [
     UNIT_MARKER,
     '[Unit]',
-    `Description=MongoDB ${spec.type} backup (mongo-backup)`,
+    `Description=${spec.type === 'drill' ? 'MongoDB restore drill' : `MongoDB ${spec.type} backup`} (mongo-backup)`,
     ...(spec.userUnit ? [] : ['Wants=network-online.target', 'After=network-online.target']),
     '',
     '[Service]',

@@ -1,7 +1,8 @@
 /** Shared shapes of the schedule module. */
 
-export type BackupType = 'full' | 'incremental';
-export const BACKUP_TYPES: readonly BackupType[] = ['full', 'incremental'];
+/** What a schedule runs: a full or incremental `create`, or a restore `drill` (docs/REFERENCE.md#schedule). */
+export type BackupType = 'full' | 'incremental' | 'drill';
+export const BACKUP_TYPES: readonly BackupType[] = ['full', 'incremental', 'drill'];
 
 export type ScheduleKind = 'systemd' | 'cron';
 

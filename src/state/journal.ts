@@ -19,9 +19,9 @@ export const KEEP_AFTER_COMPACTION = 8_000;
 /** Below this size the journal cannot hold MAX_RECORDS lines worth counting, so appends skip the count. */
 const COMPACTION_CHECK_BYTES = 1_000_000;
 
-export type RunCommand = 'create' | 'restore' | 'verify' | 'replicate' | 'prune' | 'delete';
+export type RunCommand = 'create' | 'restore' | 'drill' | 'verify' | 'replicate' | 'prune' | 'delete';
 export type RunStatus = 'SUCCESS' | 'PARTIAL' | 'FAILED' | 'INTERRUPTED';
-export const RUN_COMMANDS: readonly RunCommand[] = ['create', 'restore', 'verify', 'replicate', 'prune', 'delete'];
+export const RUN_COMMANDS: readonly RunCommand[] = ['create', 'restore', 'drill', 'verify', 'replicate', 'prune', 'delete'];
 export const RUN_STATUSES: readonly RunStatus[] = ['SUCCESS', 'PARTIAL', 'FAILED', 'INTERRUPTED'];
 
 export interface RunTargetResult {

@@ -136,6 +136,18 @@ describe('schedule --cron with --crontab-file', () => {
     await expect(stat(crontab)).rejects.toThrow(/ENOENT/);
   });
 
+  it('schedules a monthly drill with its destination, and refuses one without', async () => {
+    const crontab = join(workDir, 'drill-crontab');
+    const result = await cli(['schedule', 'print', '--crontab-file', crontab, '--type', 'drill', '--drill-prefix', 'drill_']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^0 4 1 \* \* cd .* drill latest --prefix drill_ --no-progress >> .* 2>&1 # mongo-backup:drill\n$/);
+    const bare = await cli(['schedule', 'print', '--crontab-file', crontab, '--type', 'drill']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('--drill-prefix P or --drill-uri SCRATCH');
+    const secret = await cli(['schedule', 'print', '--crontab-file', crontab, '--type', 'drill', '--drill-uri', 'mongodb://u:pw@scratch:27017']);
+    expect(secret.code).toBe(2);
+  });
+
   it('refuses --randomized-delay for cron (exit 2)', async () => {
     const result = await cli(['schedule', 'print', '--cron', '--randomized-delay', '10m']);
     expect(result.code).toBe(2);

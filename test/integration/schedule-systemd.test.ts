@@ -186,6 +186,16 @@ describe('schedule install / remove with --dir', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it('a drill gets units of its own, monthly, running drill latest with its destination', async () => {
+    const dir = join(workDir, 'drill-units');
+    const result = await cli(['schedule', 'print', '--dir', dir, '--type', 'drill', '--drill-uri', 'mongodb://scratch:27017']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`# ${join(dir, 'mongo-backup-drill.timer')}\n`);
+    expect(result.stdout).toContain('OnCalendar=*-*-01 04:00:00');
+    expect(result.stdout).toMatch(/ExecStart=.* drill latest --uri mongodb:\/\/scratch:27017 --no-progress/);
+    expect(result.stdout).toContain('Description=MongoDB restore drill (mongo-backup)');
+  });
+
   it('install refuses with exit 2 when ENABLE_AUTO_BACKUP=false', async () => {
     const dir = join(workDir, 'disabled');
     const result = await cli(['schedule', 'install', '--dir', dir], { ENABLE_AUTO_BACKUP: 'false' });

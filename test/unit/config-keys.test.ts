@@ -126,7 +126,7 @@ describe('declared configuration keys', () => {
   it('lists the known keys, without a guess, for a key like none of them', async () => {
     const error = await refusal('health: { colour: blue }\n');
     expect(error.message).toBe('configuration: health.colour is not a known key');
-    expect(error.hint).toBe('known keys of health: maxAgeHours, minSuccessRate, minFreeDiskPercent, minFreeDiskBytes, rpoMinutes, incrementalInterval');
+    expect(error.hint).toBe('known keys of health: maxAgeHours, minSuccessRate, minFreeDiskPercent, minFreeDiskBytes, rpoMinutes, incrementalInterval, maxDrillAgeDays, rtoHours');
   });
 
   it.each([
@@ -221,7 +221,7 @@ describe('declared configuration keys', () => {
 
   it('fills each default from its one definition', async () => {
     const config = await load('{}\n');
-    expect(config.health).toEqual({ maxAgeHours: 26, minSuccessRate: 0.9, minFreeDiskPercent: 10, rpoMinutes: 60, incrementalIntervalMs: 3_600_000 });
+    expect(config.health).toEqual({ maxAgeHours: 26, minSuccessRate: 0.9, minFreeDiskPercent: 10, rpoMinutes: 60, incrementalIntervalMs: 3_600_000, maxDrillAgeDays: 35, rtoHours: 4 });
     expect([config.incompleteGraceMs, config.lockStaleAfterMs]).toEqual([24 * 3600_000, 24 * 3600_000]);
   });
 });
