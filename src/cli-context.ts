@@ -98,11 +98,11 @@ export function reportError(output: Output, error: unknown, globals: Pick<Global
     output.stdout.write(`${JSON.stringify(toJsonError(e), null, 2)}\n`);
   } else {
     output.error(e.message);
-    if (e.hint) output.stderr.write(`  ${output.ce.dim('hint:')} ${e.hint}\n`);
+    if (e.hint) output.hint(e.hint);
   }
   if (globals.verbose) {
     const stack = e.cause instanceof Error ? e.cause.stack : e.stack;
-    if (stack) output.stderr.write(`${stack}\n`);
+    if (stack) output.detail(stack);
   }
   return e.exitCode;
 }

@@ -4,7 +4,7 @@ import { defineAction, type CommandContext } from '../cli-context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { buildCatalog, chainPosition, closeTargets, openTargets, resolveInCatalog } from '../engine/catalog.js';
 import { backupView, renderBackupDetail } from '../output/render.js';
-import { collect } from './shared.js';
+import { backupIdArgument, collect } from './shared.js';
 
 export function registerShowCommand(program: Command): void {
   program
@@ -17,6 +17,7 @@ export function registerShowCommand(program: Command): void {
 }
 
 async function runShow(ctx: CommandContext, ref: string, flags: { target?: string[] }): Promise<ExitCodeValue> {
+  backupIdArgument(ref, { latest: true });
   const config = await ctx.config();
   const targets = openTargets(config, flags.target ?? []);
   try {
