@@ -12,7 +12,7 @@ export function buildProgram(): Command {
   const program = new Command('mongo-backup')
     .description('Back up MongoDB to local disk and cloud storage, and get the data back.')
     .version(TOOL_VERSION, '-V, --version')
-    .option('-c, --config <file>', 'configuration file (default: .backuprc* found by cosmiconfig, else /etc/mongo-backup/backuprc.yaml)')
+    .option('-c, --config <file>', 'configuration file (default: .backuprc* in the working directory, else /etc/mongo-backup/backuprc.yaml; a .js/.ts one only when named here)')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'print details, and stack traces on errors')

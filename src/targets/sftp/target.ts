@@ -420,7 +420,7 @@ export class SftpTarget implements Target {
 export const sftpTargetFactory: TargetFactory = {
   type: 'sftp',
   create(config: TargetConfigBase): Target {
-    const privateKey = fileFromConfig(config, 'privateKey');
+    const privateKey = fileFromConfig(config, 'privateKey', { secret: true });
     const password = secretFromFile(config, 'passwordFile');
     if (privateKey === undefined && password === undefined) {
       throw configError('privateKey', 'or passwordFile is required for an sftp target', config.name);
