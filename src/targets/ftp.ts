@@ -363,7 +363,8 @@ export class FtpTarget implements Target {
 
   /**
    * Every regular file under `folderKey`, temporary names included (callers filter), entering only
-   * the sub-folders `enter` accepts.
+   * the sub-folders `enter` accepts. `onEmptyFolder` hears of each entered sub-folder that holds
+   * nothing (`self`: the folder's own entry, from its parent's listing).
    */
   private async *walkFiles(folderKey: string, enter: (key: string) => boolean, onEmptyFolder?: (folder: WalkedFile) => void, self?: FileInfo): AsyncIterable<WalkedFile> {
     const folder = folderKey === '' ? this.settings.root : posix.join(this.settings.root, folderKey);

@@ -306,7 +306,8 @@ export class SftpTarget implements Target {
   /**
    * Every regular file under `folderKey`, temporary names included (callers filter), entering only
    * the sub-folders `enter` accepts. Each folder is read completely before its files are yielded,
-   * so a caller may remove what it is given while iterating.
+   * so a caller may remove what it is given while iterating. `onEmptyFolder` hears of each entered
+   * sub-folder that holds nothing (`attrs`: the folder's own, from its parent's listing).
    */
   private async *walkFiles(session: Session, folderKey: string, enter: (key: string) => boolean, onEmptyFolder?: (folder: WalkedFile) => void, attrs?: Stats): AsyncIterable<WalkedFile> {
     const folder = folderKey === '' ? this.settings.root : posix.join(this.settings.root, folderKey);
