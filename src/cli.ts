@@ -7,6 +7,7 @@ import { takeExitCode } from './cli-context.js';
 import { ExitCode, toJsonError, usageError } from './errors.js';
 import { registerCommands } from './commands/index.js';
 import { TOOL_VERSION } from './version.js';
+import { escapeControls } from './output/escape.js';
 
 export function buildProgram(): Command {
   const program = new Command('mongo-backup')
@@ -47,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK);
   });
   const program = buildProgram();
-  applyRecursively(program, (command) => command.exitOverride());
+  applyRecursively(program, (command) => command.exitOverride().configureOutput({ outputError: writeUsageError }));
   try {
     await program.parseAsync(argv);
   } catch (error) {
@@ -62,6 +63,15 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
   return takeExitCode();
+}
+
+/**
+ * Commander's own usage errors quote the argument they refuse (`unknown option '--x…'`): shown
+ * escaped like every message (docs/REFERENCE.md#output), keeping only its own "(Did you mean …?)" line.
+ */
+function writeUsageError(text: string, write: (text: string) => void): void {
+  const [, message = text, suggestion = ''] = /^(.*?)(\n\(Did you mean [^\n]*\?\))?\n?$/s.exec(text) ?? [];
+  write(`${escapeControls(message)}${suggestion}\n`);
 }
 
 function applyRecursively(command: Command, apply: (command: Command) => void): void {

@@ -70,6 +70,15 @@ describe('backup id arguments', () => {
     expect(lines.filter((line) => line.startsWith('error:'))).toHaveLength(1);
   });
 
+  it('shows an option or command that commander refuses escaped too, keeping its "Did you mean" line', async () => {
+    const cwd = await folder('commander');
+    const option = await run(cwd, ['show', `--x\nerror: forged${ESC}[2J`]);
+    expect(option.code, describeRun(option)).toBe(2);
+    expect(option.stderr.split('\n').filter((line) => line.startsWith('error:'))).toEqual([`error: unknown option '--x\\nerror: forged\\x1b[2J'`]);
+    const typo = await run(cwd, ['list', '--jsn']);
+    expect(typo.stderr).toContain("error: unknown option '--jsn'\n(Did you mean --json?)\n");
+  });
+
   it('shows a description read from storage escaped: no forged line, no escape sequence', async () => {
     const cwd = await folder('stored-text');
     const config = await localConfig(cwd);
