@@ -7,8 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { defaultLoaders } from 'cosmiconfig';
 import { parse as parseYaml } from 'yaml';
+import { BackupError } from '../errors.js';
 import { configError } from '../settings/schema.js';
-import { checkFileTrust, warnIfReadableByOthers, warnOnce } from '../settings/secret-file.js';
+import { checkFileTrust, readTrustedFile, warnIfReadableByOthers, warnOnce } from '../settings/secret-file.js';
 import { TARGET_KEYS } from '../targets/keys.js';
 import { ENCRYPTION_KEYS } from './keys.js';
 
@@ -42,7 +43,6 @@ export async function readConfigFile(configFile: string | undefined, cwd: string
   if (configFile) {
     const file = path.resolve(cwd, configFile);
     if (!existsSync(file)) throw configError('file', `${file} does not exist`, 'check the --config path');
-    checkFileTrust(file, 'file');
     const raw = CODE_EXTENSIONS.has(path.extname(file)) ? await loadCode(file) : parseConfigText(file);
     return trusted(raw, file);
   }
@@ -50,7 +50,6 @@ export async function readConfigFile(configFile: string | undefined, cwd: string
   if (found) return found;
   warnAboutIgnoredCode(cwd);
   if (existsSync(SYSTEM_CONFIG_FILE)) {
-    checkFileTrust(SYSTEM_CONFIG_FILE, 'file');
     return trusted(parseConfigText(SYSTEM_CONFIG_FILE), SYSTEM_CONFIG_FILE);
   }
   return { raw: {} };
@@ -68,12 +67,13 @@ function searchWorkingDirectory(cwd: string): { raw: unknown; file: string } | u
     const file = path.join(cwd, name);
     if (!existsSync(file)) continue;
     if (name === 'package.json') {
-      const section = (parseConfigText(file) as Record<string, unknown> | null)?.['backup'];
+      // Any project's package.json may lie here: only one with a `backup` key is the configuration,
+      // and only that one must pass the permission check.
+      const section = (parseConfigText(file, { checked: false }) as Record<string, unknown> | null)?.['backup'];
       if (section === undefined || section === null) continue;
       checkFileTrust(file, 'file');
       return trusted(section, file);
     }
-    checkFileTrust(file, 'file');
     const raw = parseConfigText(file);
     // An empty file is no configuration: the search goes on, as cosmiconfig's did.
     if (raw === null || (typeof raw === 'object' && Object.keys(raw as object).length === 0)) continue;
@@ -113,11 +113,13 @@ function holdsInlineSecret(raw: unknown): boolean {
   });
 }
 
-function parseConfigText(file: string): unknown {
+/** The file's YAML/JSON content, read after the permission check (docs/REFERENCE.md#file-permissions). */
+function parseConfigText(file: string, options: { checked: boolean } = { checked: true }): unknown {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = (options.checked ? readTrustedFile(file, 'file') : readFileSync(file)).toString('utf8');
   } catch (error) {
+    if (error instanceof BackupError) throw error;
     throw configError('file', `${file} could not be read: ${(error as Error).message}`);
   }
   try {
@@ -129,6 +131,8 @@ function parseConfigText(file: string): unknown {
 
 /** Runs a JavaScript/TypeScript configuration named with --config and takes what it exports. */
 async function loadCode(file: string): Promise<unknown> {
+  // Node's loader reads the file by name itself: the check runs just before.
+  checkFileTrust(file, 'file');
   const load = defaultLoaders[path.extname(file) as keyof typeof defaultLoaders] ?? defaultLoaders['.js'];
   try {
     const exported: unknown = await load(file, readFileSync(file, 'utf8'));

@@ -8,7 +8,8 @@
  * decides what root runs and where root sends the data); a file holding a secret that every user
  * can read is used, with a warning, once per file.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { BackupError } from '../errors.js';
 import { configError } from './schema.js';
 
 /** Where permission warnings go; the default is stderr, in the tool's `warning:` form. */
@@ -42,13 +43,33 @@ function runningAsRoot(): boolean {
  */
 export function checkFileTrust(file: string, key: string): void {
   if (!runningAsRoot()) return;
-  let uid: number;
-  let mode: number;
+  let stats: Stats;
   try {
-    ({ uid, mode } = statSync(file));
+    stats = statSync(file);
   } catch {
     return; // reading it will report the problem
   }
+  checkTrust(stats, file, key);
+}
+
+/**
+ * The bytes of `file` after checkFileTrust(), both on the one open file: what is checked is what is
+ * read, even if the name is switched to another file in between.
+ */
+export function readTrustedFile(file: string, key: string): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    if (runningAsRoot()) checkTrust(fstatSync(fd), file, key);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function checkTrust(stats: Stats, file: string, key: string): void {
+  // Device nodes (/dev/null is 0666 by design) are made by root alone; what they read is not a writer's to choose.
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return;
+  const { uid, mode } = stats;
   const permissions = `mode ${(mode & 0o777).toString(8).padStart(4, '0')}`;
   if ((mode & 0o022) !== 0) {
     throw configError(key, `${file} can be written by users other than its owner (${permissions}): running as root, mongo-backup does not use it`, `chmod go-w ${file}`);
@@ -77,11 +98,11 @@ export function warnIfReadableByOthers(file: string, key: string): void {
  * when the file holds one (a private key), for the readable-by-others warning.
  */
 export function readConfiguredFile(file: string, key: string, options: { secret?: boolean } = {}): Buffer {
-  checkFileTrust(file, key);
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    bytes = readTrustedFile(file, key);
   } catch (error) {
+    if (error instanceof BackupError) throw error;
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw configError(key, `names a file that cannot be read (${reason}): ${file}`);
   }

@@ -184,6 +184,12 @@ describe.runIf(asRoot)('file permissions, running as root', () => {
     expect(owned.code, describeRun(owned)).toBe(2);
     expect(owned.stderr).toContain(`configuration: encryption.keyFile ${keyFile} is owned by user id 65534, not root`);
 
+    // Another user's project folder: its package.json is no configuration and stops nothing.
+    await writeFile(join(cwd, 'package.json'), '{ "name": "someone-elses-project" }\n');
+    await chown(join(cwd, 'package.json'), 65534, 65534);
+    const project = await run(cwd, ['list']);
+    expect(project.code, describeRun(project)).toBe(0);
+
     await chown(keyFile, 0, 0);
     await chmod(keyFile, 0o622);
     const writable = await run(cwd, ['--config', config, 'list']);
