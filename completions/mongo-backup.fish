@@ -131,7 +131,7 @@ complete -c mongo-backup -e
 # No file names unless an option asks for them.
 complete -c mongo-backup -f
 complete -c mongo-backup -s V -l version -d 'output the version number'
-complete -c mongo-backup -s c -l config -r -F -d 'configuration file (default: .backuprc* found by cosmiconfig, else /etc/mongo-backup/backuprc.yaml)'
+complete -c mongo-backup -s c -l config -r -F -d 'configuration file (default: .backuprc* in the working directory, else /etc/mongo-backup/backuprc.yaml; a .js/.ts one only when named here)'
 complete -c mongo-backup -l json -d 'print exactly one JSON document on stdout'
 complete -c mongo-backup -s q -l quiet -d 'print only errors'
 complete -c mongo-backup -s v -l verbose -d 'print details, and stack traces on errors'

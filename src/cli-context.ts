@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { BackupError, ErrorCodes, ExitCode, toBackupError, toJsonError, type ExitCodeValue } from './errors.js';
 import { Output } from './output/output.js';
 import { loadConfig, type ResolvedConfig } from './config/load.js';
+import { setPermissionWarningSink } from './settings/secret-file.js';
 import type { RunBooking } from './engine/runs.js';
 
 export interface GlobalOptions {
@@ -60,6 +61,8 @@ export function defineAction<H extends Handler>(handler: H): (...args: unknown[]
     const command = args[args.length - 1] as Command;
     const globals = globalsOf(command);
     const output = new Output(globals);
+    // Warnings about the configuration's files (docs/REFERENCE.md#file-permissions) print like every other.
+    setPermissionWarningSink((message) => output.warn(message));
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals): void => {
       if (controller.signal.aborted) return;
@@ -98,11 +101,11 @@ export function reportError(output: Output, error: unknown, globals: Pick<Global
     output.stdout.write(`${JSON.stringify(toJsonError(e), null, 2)}\n`);
   } else {
     output.error(e.message);
-    if (e.hint) output.stderr.write(`  ${output.ce.dim('hint:')} ${e.hint}\n`);
+    if (e.hint) output.hint(e.hint);
   }
   if (globals.verbose) {
     const stack = e.cause instanceof Error ? e.cause.stack : e.stack;
-    if (stack) output.stderr.write(`${stack}\n`);
+    if (stack) output.detail(stack);
   }
   return e.exitCode;
 }

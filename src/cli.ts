@@ -7,12 +7,13 @@ import { takeExitCode } from './cli-context.js';
 import { ExitCode, toJsonError, usageError } from './errors.js';
 import { registerCommands } from './commands/index.js';
 import { TOOL_VERSION } from './version.js';
+import { escapeControls } from './output/escape.js';
 
 export function buildProgram(): Command {
   const program = new Command('mongo-backup')
     .description('Back up MongoDB to local disk and cloud storage, and get the data back.')
     .version(TOOL_VERSION, '-V, --version')
-    .option('-c, --config <file>', 'configuration file (default: .backuprc* found by cosmiconfig, else /etc/mongo-backup/backuprc.yaml)')
+    .option('-c, --config <file>', 'configuration file (default: .backuprc* in the working directory, else /etc/mongo-backup/backuprc.yaml; a .js/.ts one only when named here)')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'print details, and stack traces on errors')
@@ -47,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK);
   });
   const program = buildProgram();
-  applyRecursively(program, (command) => command.exitOverride());
+  applyRecursively(program, (command) => command.exitOverride().configureOutput({ outputError: writeUsageError }));
   try {
     await program.parseAsync(argv);
   } catch (error) {
@@ -62,6 +63,15 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
   return takeExitCode();
+}
+
+/**
+ * Commander's own usage errors quote the argument they refuse (`unknown option '--x…'`): shown
+ * escaped like every message (docs/REFERENCE.md#output), keeping only its own "(Did you mean …?)" line.
+ */
+function writeUsageError(text: string, write: (text: string) => void): void {
+  const [, message = text, suggestion = ''] = /^(.*?)(\n\(Did you mean [^\n]*\?\))?\n?$/s.exec(text) ?? [];
+  write(`${escapeControls(message)}${suggestion}\n`);
 }
 
 function applyRecursively(command: Command, apply: (command: Command) => void): void {

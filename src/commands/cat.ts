@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { catBackup } from '../engine/restore.js';
 import { BackupError, ErrorCodes, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
+import { backupIdArgument } from './shared.js';
 
 export function registerCatCommand(program: Command): void {
   program
@@ -16,6 +17,7 @@ export function registerCatCommand(program: Command): void {
 }
 
 async function runCat(ctx: CommandContext, ref: string, flags: { from?: string; verify: boolean }): Promise<ExitCodeValue> {
+  backupIdArgument(ref, { latest: true });
   if (ctx.output.json) throw usageError('cat writes the archive to stdout; --json is not available');
   if (process.stdout.isTTY) throw usageError('refusing to write a binary archive to a terminal', 'pipe it: mongo-backup cat latest | mongorestore --archive');
   const config = await ctx.config();

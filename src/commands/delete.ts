@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { deleteRun } from '../engine/operations.js';
 import { BackupError, ErrorCodes, ExitCode, type ExitCodeValue } from '../errors.js';
-import { collect } from './shared.js';
+import { backupIdArgument, collect } from './shared.js';
 
 export function registerDeleteCommand(program: Command): void {
   program
@@ -19,6 +19,7 @@ export function registerDeleteCommand(program: Command): void {
 
 async function runDelete(ctx: CommandContext, id: string, flags: { target?: string[]; yes?: boolean }): Promise<ExitCodeValue> {
   if (id === 'latest') throw new BackupError(ErrorCodes.USAGE, 'delete takes an explicit backup id, not "latest"');
+  backupIdArgument(id, { latest: false });
   const config = await ctx.config();
   const outcomes = await deleteRun(
     config,

@@ -8,7 +8,7 @@ import { registerSecret, usageError, ExitCode, type ExitCodeValue } from '../err
 import { formatBytes, formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
 import { formatDurationMs } from '../output/render.js';
-import { positiveInt } from './shared.js';
+import { backupIdArgument, positiveInt } from './shared.js';
 
 interface DrillFlags {
   toTime?: string;
@@ -44,6 +44,7 @@ Examples:
 }
 
 async function runDrill(ctx: CommandContext, ref: string | undefined, flags: DrillFlags): Promise<ExitCodeValue> {
+  if (ref !== undefined) backupIdArgument(ref, { latest: true });
   if (flags.toTime !== undefined && ref !== undefined) throw usageError('give a backup id or --to-time, not both');
   if (flags.uri === undefined && flags.prefix === undefined) {
     throw usageError('drill needs somewhere harmless to restore: --uri SCRATCH or --prefix P', 'e.g. drill latest --uri mongodb://scratch:27017, or drill latest --prefix drill_');

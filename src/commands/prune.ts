@@ -72,7 +72,7 @@ export function renderPruneReport(output: Output, report: PruneReport): string[]
     if (t.error) lines.push(`  ${output.c.red('✘')} ${t.error.message}`);
     else lines.push(decisionTable(output, t, report.dryRun));
     // Leftover lines come whatever retention did: the cleanup runs and fails on its own.
-    for (const leftover of t.leftovers) lines.push(report.dryRun ? `  would remove leftover ${leftover}` : `  removed leftover temporary file ${leftover}`);
+    for (const leftover of t.leftovers) lines.push(report.dryRun ? `  would remove leftover ${leftover}` : `  removed leftover ${leftover.endsWith('/') ? 'empty folder' : 'temporary file'} ${leftover}`);
     if (t.leftoversError) lines.push(`  ${output.c.red('✘')} leftover cleanup failed: ${t.leftoversError.message}`);
     const locked = t.locked > 0 ? ` (${t.locked} only because of their Object Lock)` : '';
     if (!t.error) lines.push(`  ${t.kept} kept${locked}, ${t.deleted} ${report.dryRun ? 'to delete (dry run: nothing deleted)' : 'deleted'}`);

@@ -5,6 +5,7 @@ import { replicateRun } from '../engine/operations.js';
 import { usageError, ExitCode, exitCodeFor, type ExitCodeValue } from '../errors.js';
 import { formatBytes } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
+import { backupIdArgument } from './shared.js';
 
 export function registerReplicateCommand(program: Command): void {
   program
@@ -30,6 +31,7 @@ Examples:
 async function runReplicate(ctx: CommandContext, ref: string | undefined, flags: { allMissing?: boolean; to: string; from?: string }): Promise<ExitCodeValue> {
   if (!ref && !flags.allMissing) throw usageError('give a backup id, "latest", or --all-missing');
   if (ref && flags.allMissing) throw usageError('give either a backup id or --all-missing, not both');
+  if (ref !== undefined) backupIdArgument(ref, { latest: true });
   const config = await ctx.config();
   const outcomes = await replicateRun(
     config,

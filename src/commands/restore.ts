@@ -8,7 +8,7 @@ import { formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
 import * as readline from 'node:readline/promises';
 import { BackupError, ErrorCodes, registerSecret, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
-import { collect, positiveInt } from './shared.js';
+import { backupIdArgument, collect, positiveInt } from './shared.js';
 
 interface RestoreFlags {
   from?: string;
@@ -62,6 +62,7 @@ Examples:
 }
 
 async function runRestore(ctx: CommandContext, ref: string | undefined, flags: RestoreFlags): Promise<ExitCodeValue> {
+  if (ref !== undefined) backupIdArgument(ref, { latest: true });
   if ((flags.nsFrom === undefined) !== (flags.nsTo === undefined)) throw usageError('--ns-from and --ns-to go together');
   if ((ref === undefined) === (flags.toTime === undefined)) throw usageError('give a backup id (or "latest") or --to-time, not both', 'e.g. restore latest, or restore --to-time 2026-12-06T03:14:15Z');
   const toTime = flags.toTime === undefined ? undefined : parseMoment(flags.toTime);

@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import { usageError } from '../errors.js';
 import { parseDuration } from '../duration.js';
+import { isBackupRef } from '../engine/ids.js';
 
 /** Collects a repeatable option (`--target a --target b`). */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -44,4 +45,18 @@ export function durationFlag(flag: string): (value: string) => string {
     }
     return value;
   };
+}
+
+/**
+ * The one check of a backup id argument, run by every command that takes one before it reads the
+ * configuration or touches storage: an id (docs/REFERENCE.md#backup-ids), or `latest` where the
+ * command accepts it. Anything else is a usage error (exit 2); the output layer shows the refused
+ * text escaped, so it cannot forge lines or reach the terminal as control sequences.
+ */
+export function backupIdArgument(value: string, options: { latest: boolean }): string {
+  if (isBackupRef(value, options.latest)) return value;
+  throw usageError(
+    `"${value}" is not a backup id`,
+    `ids look like backup-2026-02-18-103000-a1b2c3${options.latest ? ' (or "latest")' : ''}; "mongo-backup list" shows them`,
+  );
 }

@@ -8,7 +8,7 @@ import { describeLock } from '../targets/lock-policy.js';
 import { drillsOfBackup, type DrillSummary } from '../engine/drills.js';
 import { formatBytes } from '../output/output.js';
 import { backupView, formatDurationMs, renderBackupDetail } from '../output/render.js';
-import { collect } from './shared.js';
+import { backupIdArgument, collect } from './shared.js';
 
 /** Each copy's Object Lock (docs/TARGETS.md#object-lock); copies without one are not named. */
 function lockLines(locks: CopyLock[]): string[] {
@@ -28,6 +28,7 @@ export function registerShowCommand(program: Command): void {
 }
 
 async function runShow(ctx: CommandContext, ref: string, flags: { target?: string[] }): Promise<ExitCodeValue> {
+  backupIdArgument(ref, { latest: true });
   const config = await ctx.config();
   const targets = openTargets(config, flags.target ?? []);
   try {

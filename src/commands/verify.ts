@@ -5,7 +5,7 @@ import { defineAction, type CommandContext } from '../cli-context.js';
 import { verifyRun } from '../engine/operations.js';
 import { ErrorCodes, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { ProgressReporter } from '../output/progress.js';
-import { collect } from './shared.js';
+import { backupIdArgument, collect } from './shared.js';
 
 interface VerifyFlags {
   all?: boolean;
@@ -34,6 +34,7 @@ function chainNote(chain: string[] | undefined, deep: boolean): string {
 async function runVerify(ctx: CommandContext, ref: string | undefined, flags: VerifyFlags): Promise<ExitCodeValue> {
   if (!ref && !flags.all) throw usageError('give a backup id, "latest", or --all');
   if (ref && flags.all) throw usageError('give either a backup id or --all, not both');
+  if (ref !== undefined) backupIdArgument(ref, { latest: true });
   const config = await ctx.config();
   const results = await verifyRun(
     config,

@@ -21,3 +21,15 @@ export function timeOfBackupId(id: string): Date | undefined {
   const [, y, mo, d, h, mi, s] = m;
   return new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
 }
+
+/** The one word that stands for the newest completed backup where a command takes an id. */
+export const LATEST = 'latest';
+
+/**
+ * Whether `value` can name a backup: an id of the grammar above, or `latest` where the command
+ * accepts it. Anything else (control characters, path separators, other names) cannot exist on
+ * any target, since the catalog lists only folders whose names match the grammar.
+ */
+export function isBackupRef(value: string, allowLatest: boolean): boolean {
+  return isBackupId(value) || (allowLatest && value === LATEST);
+}

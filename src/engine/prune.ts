@@ -20,6 +20,7 @@ import type { ObjectLockState, Target } from '../targets/types.js';
 import { closeTargets, listBackups, openTargets, type BackupEntry } from './catalog.js';
 import { removeBackup } from './delete.js';
 import { activeLockOf, lockOfError } from './object-lock.js';
+import { isBackupId } from './ids.js';
 
 /** Retention flags of one `prune` run; any of them replaces the target's configured policy. */
 export type PruneOverrides = Omit<RetentionConfig, 'minAge'>;
@@ -92,7 +93,8 @@ export async function pruneTargets(config: ResolvedConfig, options: PruneOptions
   }
 }
 
-async function pruneOne(target: Target, policy: RetentionPolicy, config: ResolvedConfig, options: PruneOptions): Promise<TargetPruneReport> {
+/** Prunes one open target (exported for the target conformance suite, which runs it on every type). */
+export async function pruneOne(target: Target, policy: RetentionPolicy, config: Pick<ResolvedConfig, 'incompleteGraceMs'>, options: PruneOptions): Promise<TargetPruneReport> {
   const report: TargetPruneReport = { target: target.name, policy: describePolicy(policy), decisions: [], leftovers: [], kept: 0, deleted: 0, locked: 0 };
   const lockPolicy = target.capabilities.objectLock;
   const lockWarnings = lockPolicy ? lockRetentionConflicts(lockPolicy, policy) : [];
@@ -164,11 +166,12 @@ function retentionCandidate(entry: BackupEntry): RetentionCandidate {
  * being thrown: the cleanup needs rights retention does not (S3's ListBucketMultipartUploads and
  * AbortMultipartUpload), and lacking them must not stop old backups from being deleted.
  */
-async function removeLeftovers(target: Target, config: ResolvedConfig, options: PruneOptions, report: TargetPruneReport): Promise<void> {
+async function removeLeftovers(target: Target, config: Pick<ResolvedConfig, 'incompleteGraceMs'>, options: PruneOptions, report: TargetPruneReport): Promise<void> {
   const removeStaleTemporaries = target.capabilities.removeStaleTemporaries;
   if (!removeStaleTemporaries) return;
   try {
-    report.leftovers = await removeStaleTemporaries(config.incompleteGraceMs, { dryRun: options.dryRun });
+    // Empty backup folders go too: a run killed before its first upload leaves no object to list.
+    report.leftovers = await removeStaleTemporaries(config.incompleteGraceMs, { dryRun: options.dryRun, emptyFolders: isBackupId });
   } catch (error) {
     const e = toBackupError(error);
     report.leftoversError = { code: e.code, message: e.message };

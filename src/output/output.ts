@@ -3,10 +3,13 @@
  * - with --json, stdout holds exactly one JSON document; everything else goes to stderr;
  * - colour only on a TTY, never with --no-color or NO_COLOR;
  * - --quiet prints only errors (and the result document with --json);
- * - secrets never appear: every line passes redactSecrets().
+ * - secrets never appear: every line passes redactSecrets();
+ * - text from outside (ids, names and manifests from storage, server errors) cannot forge a line or
+ *   send a terminal escape sequence: every text-mode line passes escapeControls() (escape.ts).
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { redactSecrets } from '../errors.js';
+import { escapeControls } from './escape.js';
 
 export interface OutputOptions {
   json: boolean;
@@ -52,7 +55,7 @@ export class Output {
     if (this.quiet) return;
     const text = human();
     const lines = Array.isArray(text) ? text.join('\n') : text;
-    if (lines !== '') this.stdout.write(`${redactSecrets(lines)}\n`);
+    if (lines !== '') this.stdout.write(`${escapeControls(redactSecrets(lines), { keepNewlines: true, keepColour: this.c.level > 0 })}\n`);
   }
 
   /** Raw bytes to stdout (used by `cat`). */
@@ -63,23 +66,38 @@ export class Output {
   /** A progress/log line for people: stderr, suppressed by --quiet. */
   info(message: string): void {
     if (this.quiet) return;
-    this.stderr.write(`${redactSecrets(message)}\n`);
+    this.stderr.write(`${this.line(message)}\n`);
   }
 
   /** Detail shown only with --verbose. */
   debug(message: string): void {
     if (!this.verbose) return;
-    this.stderr.write(`${this.ce.dim(redactSecrets(message))}\n`);
+    this.stderr.write(`${this.ce.dim(this.line(message))}\n`);
   }
 
   warn(message: string): void {
     if (this.quiet) return;
-    this.stderr.write(`${this.ce.yellow('warning:')} ${redactSecrets(message)}\n`);
+    this.stderr.write(`${this.ce.yellow('warning:')} ${this.line(message)}\n`);
+  }
+
+  /** A multi-line detail (a stack trace with --verbose): secrets redacted, control characters but line breaks escaped. */
+  detail(text: string): void {
+    this.stderr.write(`${escapeControls(redactSecrets(text), { keepNewlines: true })}\n`);
   }
 
   /** Errors always print (even with --quiet); with --json the error document goes to stdout instead. */
   error(message: string): void {
-    this.stderr.write(`${this.ce.red('error:')} ${redactSecrets(message)}\n`);
+    this.stderr.write(`${this.ce.red('error:')} ${this.line(message)}\n`);
+  }
+
+  /** What to do about the error just printed, on the line below it. */
+  hint(message: string): void {
+    this.stderr.write(`  ${this.ce.dim('hint:')} ${this.line(message)}\n`);
+  }
+
+  /** A message for stderr as one line: secrets redacted, control characters (line breaks too) escaped. */
+  private line(message: string): string {
+    return escapeControls(redactSecrets(message), { keepColour: this.ce.level > 0 });
   }
 }
 
@@ -101,8 +119,10 @@ export function formatTable(headers: string[], rows: string[][]): string {
   // Widths are measured without ANSI colour codes.
   // eslint-disable-next-line no-control-regex
   const visible = (s: string): number => s.replace(/\u001b\[[0-9;]*m/g, '').length;
-  const widths = headers.map((h, i) => Math.max(visible(h), ...rows.map((r) => visible(r[i] ?? ''))));
+  // A cell is one line: a line break in a value (a description read from storage) is shown, not obeyed.
+  const cells = rows.map((row) => row.map((cell) => escapeControls(cell, { keepColour: true })));
+  const widths = headers.map((h, i) => Math.max(visible(h), ...cells.map((r) => visible(r[i] ?? ''))));
   const line = (cells: string[]): string =>
     cells.map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visible(cell)))).join('  ');
-  return [line(headers), ...rows.map(line)].join('\n');
+  return [line(headers), ...cells.map(line)].join('\n');
 }

@@ -1,6 +1,7 @@
 /** Shared renderings of backups for people and for --json (docs/REFERENCE.md#json-output: a backup = manifest fields + targets + verified). */
 import type { ChainPosition, TargetChains } from '../engine/catalog.js';
 import type { Manifest } from '../engine/manifest.js';
+import { escapeControls } from './escape.js';
 import { formatBytes, formatTable, type Output } from './output.js';
 
 export interface BackupView extends Manifest {
@@ -11,6 +12,11 @@ export interface BackupView extends Manifest {
 /** A backup for output: its manifest, the targets holding it, and whether its copy was verified when written. */
 export function backupView(manifest: Manifest, targets: string[]): BackupView {
   return { ...manifest, targets, verified: manifest.verified === true };
+}
+
+/** Free text read from a manifest, kept to its line of the rendering (escape.ts). */
+function oneLine(text: string): string {
+  return escapeControls(text, { keepColour: false });
 }
 
 export function formatDurationMs(ms: number): string {
@@ -76,7 +82,7 @@ function pointInTimeLines(output: Output, m: Manifest, chains: Array<{ target: s
   const lines: string[] = [];
   if (m.type === 'INCREMENTAL') lines.push(`Parent      ${m.parent ?? '-'}`, `Base        ${m.base ?? '-'}`);
   if (m.pointInTime === true) lines.push(`Point-in-time yes: restore point ${m.oplog ? formatTime(m.oplog.toTime) : '-'}`);
-  else if (m.pointInTime === false) lines.push(`Point-in-time no: ${m.pointInTimeReason ?? 'no reason recorded'}`);
+  else if (m.pointInTime === false) lines.push(`Point-in-time no: ${oneLine(m.pointInTimeReason ?? 'no reason recorded')}`);
   if (m.oplog) {
     const o = m.oplog;
     const bound = m.type === 'FULL' ? 'from' : 'after';
@@ -104,14 +110,14 @@ export function renderBackupDetail(
     `Type        ${m.type}`,
     ...pointInTimeLines(output, m, chains),
     `Status      ${m.status === 'COMPLETED' ? c.green(m.status) : c.red(m.status)}`,
-    `Description ${m.description || '-'}`,
-    `Started     ${formatTime(m.startTime)}   took ${formatDurationMs(m.duration)}   triggered by ${m.triggeredBy}`,
-    `Source      ${m.source.host}${m.source.serverVersion ? ` (server ${m.source.serverVersion})` : ''}${m.source.database ? `, database ${m.source.database}` : ''}${m.source.collection ? `, collection ${m.source.collection}` : ''}`,
+    `Description ${oneLine(m.description || '-')}`,
+    `Started     ${formatTime(m.startTime)}   took ${formatDurationMs(m.duration)}   triggered by ${oneLine(m.triggeredBy)}`,
+    `Source      ${oneLine(`${m.source.host}${m.source.serverVersion ? ` (server ${m.source.serverVersion})` : ''}${m.source.database ? `, database ${m.source.database}` : ''}${m.source.collection ? `, collection ${m.source.collection}` : ''}`)}`,
     `Size        ${formatBytes(m.size)} archive, ${formatBytes(m.storedSize)} stored (${m.size > 0 ? ((m.storedSize / m.size) * 100).toFixed(1) : '0'}%)`,
     `Compression ${m.compression.algorithm}${m.compression.level !== undefined ? ` level ${m.compression.level}` : ''}`,
     `Encryption  ${m.encrypted && m.encryption ? `${m.encryption.algorithm} (${m.encryption.mode}${m.encryption.keyFingerprint ? `, key ${m.encryption.keyFingerprint}` : ''}${m.encryption.recipients ? `, recipients ${m.encryption.recipients.join(', ')}` : ''})` : 'none'}`,
     `Checksum    ${m.checksum}`,
-    `Tools       mongo-backup ${m.tool.version}${m.tool.mongodump ? `, mongodump ${m.tool.mongodump}` : ''}`,
+    `Tools       ${oneLine(`mongo-backup ${m.tool.version}${m.tool.mongodump ? `, mongodump ${m.tool.mongodump}` : ''}`)}`,
     `Copies      ${view.targets.length === 0 ? c.red('none') : ''}`,
   ];
   for (const t of view.targets) lines.push(`  ${t.padEnd(12)} ${locations[t] ?? ''}/${m.id}/${m.object}`);

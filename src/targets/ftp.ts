@@ -55,7 +55,7 @@ export interface FtpTargetSettings {
   timeoutMs: number;
 }
 
-/** A regular file found by walkFiles(). */
+/** A regular file found by walkFiles() (or, for the leftover cleanup, an empty folder). */
 interface WalkedFile {
   /** Key relative to the target's root. */
   key: string;
@@ -363,9 +363,10 @@ export class FtpTarget implements Target {
 
   /**
    * Every regular file under `folderKey`, temporary names included (callers filter), entering only
-   * the sub-folders `enter` accepts.
+   * the sub-folders `enter` accepts. `onEmptyFolder` hears of each entered sub-folder that holds
+   * nothing (`self`: the folder's own entry, from its parent's listing).
    */
-  private async *walkFiles(folderKey: string, enter: (key: string) => boolean): AsyncIterable<WalkedFile> {
+  private async *walkFiles(folderKey: string, enter: (key: string) => boolean, onEmptyFolder?: (folder: WalkedFile) => void, self?: FileInfo): AsyncIterable<WalkedFile> {
     const folder = folderKey === '' ? this.settings.root : posix.join(this.settings.root, folderKey);
     // Fetch the whole listing, then give the client back before yielding: the consumer may run
     // other operations (remove, say) while it iterates.
@@ -376,11 +377,12 @@ export class FtpTarget implements Target {
       if (error instanceof FTPError && error.code === FILE_UNAVAILABLE) return;
       throw this.toTargetError(error, `list ${folderKey || 'the target folder'}`);
     }
+    entries = entries.filter((entry) => entry.name !== '.' && entry.name !== '..');
+    if (entries.length === 0 && self && onEmptyFolder) onEmptyFolder({ key: folderKey, path: folder, entry: self });
     for (const entry of entries) {
-      if (entry.name === '.' || entry.name === '..') continue;
       const key = folderKey === '' ? entry.name : `${folderKey}/${entry.name}`;
       if (entry.isDirectory) {
-        if (!entry.name.startsWith(TEMP_MARKER) && enter(key)) yield* this.walkFiles(key, enter);
+        if (!entry.name.startsWith(TEMP_MARKER) && enter(key)) yield* this.walkFiles(key, enter, onEmptyFolder, entry);
       } else if (entry.isFile) {
         yield { key, path: posix.join(folder, entry.name), entry };
       }
@@ -393,24 +395,36 @@ export class FtpTarget implements Target {
    * A file whose age the server cannot tell is kept.
    */
   private async removeStale(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
-    const stale = await this.staleTemporaries(olderThanMs);
+    const stale = await this.staleLeftovers(olderThanMs, options.emptyFolders);
     return removeStaleLeftovers(stale, (file) => file.key, (file) => this.removeLeftover(file), options);
   }
 
-  /** The temporary files under the root older than `olderThanMs`. */
-  private async staleTemporaries(olderThanMs: number): Promise<WalkedFile[]> {
+  /** The temporary files (and accepted empty folders, keyed `folder/`) under the root older than `olderThanMs`. */
+  private async staleLeftovers(olderThanMs: number, emptyFolders: TemporaryCleanupOptions['emptyFolders']): Promise<WalkedFile[]> {
+    const candidates: WalkedFile[] = [];
+    const onEmptyFolder = (folder: WalkedFile): void => {
+      if (emptyFolders?.(folder.key)) candidates.push({ ...folder, key: `${folder.key}/` });
+    };
+    for await (const file of this.walkFiles('', () => true, onEmptyFolder)) {
+      if (file.entry.name.startsWith(TEMP_MARKER)) candidates.push(file);
+    }
     const stale: WalkedFile[] = [];
-    for await (const file of this.walkFiles('', () => true)) {
-      if (!file.entry.name.startsWith(TEMP_MARKER)) continue;
-      const modified = await this.withClient((client) => this.modificationTime(client, file));
-      if (modified !== undefined && Date.now() - modified.getTime() > olderThanMs) stale.push(file);
+    for (const candidate of candidates) {
+      const modified = await this.withClient((client) => this.modificationTime(client, candidate));
+      if (modified !== undefined && Date.now() - modified.getTime() > olderThanMs) stale.push(candidate);
     }
     return stale;
   }
 
-  /** Removes one leftover and the folder it leaves empty; false when it was gone already. */
+  /** Removes one leftover (a `folder/` key: an empty folder) and the folder it leaves empty; false when it was gone already. */
   private async removeLeftover(file: WalkedFile): Promise<boolean> {
     return this.withClient(async (client) => {
+      // RMD refuses a folder that is no longer empty (a save started in it meanwhile): then it stays.
+      if (file.key.endsWith('/')) {
+        const removed = await this.removeEmptyFolder(client, file.path);
+        if (removed) await this.removeEmptyFolder(client, posix.dirname(file.path));
+        return removed;
+      }
       try {
         await client.remove(file.path);
       } catch (error) {
@@ -432,7 +446,8 @@ export class FtpTarget implements Target {
     return client.lastMod(file.path).then(
       (date) => (Number.isNaN(date.getTime()) ? undefined : date),
       (error: unknown) => {
-        if (connectionStillUsable(error)) return undefined;
+        // Many servers (vsftpd) answer MDTM for files only: a folder's time comes from its LIST line.
+        if (connectionStillUsable(error)) return file.entry.isDirectory ? listedTime(file.entry.rawModifiedAt, new Date()) : undefined;
         throw error;
       },
     );
@@ -506,6 +521,26 @@ export class FtpTarget implements Target {
     if (networkErrorCode(error) || /Timeout|socket|closed/i.test(message)) return unreachable(this, message, error);
     return targetFailed(this, action, message, error);
   }
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/**
+ * The time in a Unix LIST line (`Dec 06 08:01` within the last half year, else `Jan 01 2001`),
+ * read as UTC (vsftpd's default) and rounded up — to the end of the minute, or of the day when
+ * only the date is given — so an age computed from it is never too large. Undefined when the
+ * text has another form.
+ */
+export function listedTime(raw: string, now: Date): Date | undefined {
+  const m = /^([A-Za-z]{3})\s+(\d{1,2})\s+(?:(\d{1,2}):(\d{2})|(\d{4}))$/.exec(raw.trim());
+  const month = m ? MONTHS.indexOf(m[1]!.toLowerCase()) : -1;
+  if (!m || month < 0) return undefined;
+  const day = Number(m[2]);
+  if (m[5] !== undefined) return new Date(Date.UTC(Number(m[5]), month, day, 23, 59, 59));
+  const at = (year: number) => new Date(Date.UTC(year, month, day, Number(m[3]), Number(m[4]), 59));
+  const thisYear = at(now.getUTCFullYear());
+  // No year is shown for the last six months: a date ahead of now is last year's.
+  return thisYear.getTime() > now.getTime() + 86_400_000 ? at(now.getUTCFullYear() - 1) : thisYear;
 }
 
 export const ftpTargetFactory: TargetFactory = {

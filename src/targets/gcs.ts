@@ -18,6 +18,7 @@ import { BackupError } from '../errors.js';
 import { authFailed, destroyOnAbort, honourLateAbort, messageOf, networkErrorCode, notFound, readHead, saveFailure, targetFailed, trackBody, unreachable, type TrackedBody } from './remote.js';
 import type { LoadOptions, ObjectInfo, SaveOptions, SaveResult, Target, TargetCapabilities, TargetConfigBase, TargetFactory } from './types.js';
 import { assertValidKey, configError, normalizePrefix, optionalString, requireString } from './util.js';
+import { checkFileTrust, warnIfReadableByOthers } from '../settings/secret-file.js';
 
 /** Objects up to this size go up in one request; larger ones as a resumable upload. */
 const SIMPLE_UPLOAD_LIMIT = 8 * 1024 * 1024;
@@ -181,6 +182,11 @@ export const gcsTargetFactory: TargetFactory = {
     if (apiEndpoint !== undefined && !/^https?:\/\/[^/]/.test(apiEndpoint)) throw configError('apiEndpoint', 'must be an http:// or https:// URL', config.name);
     const projectId = optionalString(config, 'projectId');
     const keyFilename = optionalString(config, 'keyFilename');
+    // The client library reads the key file itself; its permissions are checked like every secret file's.
+    if (keyFilename) {
+      checkFileTrust(keyFilename, `targets.${config.name}.keyFilename`);
+      warnIfReadableByOthers(keyFilename, `targets.${config.name}.keyFilename`);
+    }
     return new GcsTarget(config.name, {
       bucket: requireString(config, 'bucket'),
       prefix: normalizePrefix(config.prefix),

@@ -142,32 +142,41 @@ export class LocalTarget implements Target {
     }
   }
 
-  /** Removes leftover temporary files (from a killed process) older than `olderThanMs`, and folders they leave empty. */
+  /**
+   * Removes what killed runs left (docs/TARGETS.md#optional-capabilities) older than `olderThanMs`:
+   * temporary files, the folders they leave empty, and the empty folders `emptyFolders` accepts
+   * (a run killed between creating its backup folder and its first upload).
+   */
   private async removeStale(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
-    const stale = (await this.staleTemporaries(olderThanMs)).map((file) => path.relative(this.root, file));
+    const stale = (await this.staleLeftovers(olderThanMs, options.emptyFolders)).map((leftover) => `${path.relative(this.root, leftover.path)}${leftover.folder ? '/' : ''}`);
     return removeStaleLeftovers(stale, (key) => key, (key) => this.removeLeftover(key), options);
   }
 
-  /** Paths of the temporary files under the root older than `olderThanMs`. */
-  private async staleTemporaries(olderThanMs: number): Promise<string[]> {
-    const stale: string[] = [];
+  /** The temporary files and accepted empty folders under the root older than `olderThanMs`. */
+  private async staleLeftovers(olderThanMs: number, emptyFolders: TemporaryCleanupOptions['emptyFolders']): Promise<Array<{ path: string; folder: boolean }>> {
+    const stale: Array<{ path: string; folder: boolean }> = [];
+    const isStale = async (full: string): Promise<boolean> => {
+      const st = await fs.stat(full).catch(() => undefined);
+      return st !== undefined && Date.now() - st.mtimeMs > olderThanMs;
+    };
     const walk = async (dir: string): Promise<void> => {
-      const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+      const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => undefined);
+      if (entries === undefined) return;
+      const folderKey = path.relative(this.root, dir).split(path.sep).join('/');
+      if (entries.length === 0 && dir !== this.root && emptyFolders?.(folderKey) && (await isStale(dir))) stale.push({ path: dir, folder: true });
       for (const entry of entries) {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) await walk(full);
-        else if (entry.name.startsWith(TEMP_MARKER)) {
-          const st = await fs.stat(full).catch(() => undefined);
-          if (st && Date.now() - st.mtimeMs > olderThanMs) stale.push(full);
-        }
+        else if (entry.name.startsWith(TEMP_MARKER) && (await isStale(full))) stale.push({ path: full, folder: false });
       }
     };
     await walk(this.root);
     return stale;
   }
 
-  /** Removes one leftover and the folder it leaves empty; false when it was gone already. */
+  /** Removes one leftover (a `folder/` key: an empty folder) and the folder it leaves empty; false when it was gone already. */
   private async removeLeftover(key: string): Promise<boolean> {
+    if (key.endsWith('/')) return this.removeStaleFolder(path.join(this.root, key));
     const file = path.join(this.root, key);
     try {
       // unlink, not rm: it names the failing call (rm of an undeletable file reports a scandir error).
@@ -177,6 +186,19 @@ export class LocalTarget implements Target {
       throw wrapFsError(error, `remove leftover ${key} in ${this.root}`);
     }
     await this.removeEmptyFolder(path.dirname(file));
+    return true;
+  }
+
+  /** Removes an empty folder found stale; false when it is gone or no longer empty (a save started in it meanwhile). */
+  private async removeStaleFolder(dir: string): Promise<boolean> {
+    try {
+      await fs.rmdir(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+      throw wrapFsError(error, `remove empty folder ${path.relative(this.root, dir)} in ${this.root}`);
+    }
+    await this.removeEmptyFolder(path.dirname(dir));
     return true;
   }
 

@@ -100,10 +100,10 @@ export function secretFromFile(config: TargetConfigBase, key: string): string | 
   return secret;
 }
 
-/** The bytes of the file named by config[key] (a private key, a CA certificate). */
-export function fileFromConfig(config: TargetConfigBase, key: string): Buffer | undefined {
+/** The bytes of the file named by config[key] (a private key: `secret`, a CA certificate). */
+export function fileFromConfig(config: TargetConfigBase, key: string, options: { secret?: boolean } = {}): Buffer | undefined {
   const file = optionalString(config, key);
-  return file === undefined ? undefined : readConfiguredFile(file, `targets.${config.name}.${key}`);
+  return file === undefined ? undefined : readConfiguredFile(file, `targets.${config.name}.${key}`, options);
 }
 
 

@@ -53,8 +53,9 @@ export interface TargetCapabilities {
   /** Free space of the file system the target lives on (local targets; health's disk check). */
   readonly space?: () => Promise<SpaceInfo>;
   /**
-   * Removes upload leftovers of killed runs (temporary names, pending S3 multipart uploads) older
-   * than `olderThanMs`; returns what went (dry run: what would go), as keys.
+   * Removes upload leftovers of killed runs (temporary names, pending S3 multipart uploads, and on
+   * types with folders the empty folders `options.emptyFolders` accepts) older than `olderThanMs`;
+   * returns what went (dry run: what would go), as keys (a folder's with a trailing `/`).
    */
   readonly removeStaleTemporaries?: (olderThanMs: number, options?: TemporaryCleanupOptions) => Promise<string[]>;
   /**
@@ -152,6 +153,13 @@ export interface SpaceInfo {
 export interface TemporaryCleanupOptions {
   /** Only name the stale leftovers, remove none (`prune --dry-run`). */
   dryRun?: boolean;
+  /**
+   * Empty folders whose key this accepts (prune: backup folders) are leftovers too, once older
+   * than the grace period: a run killed between creating its folder and its first upload leaves
+   * one. Named with a trailing `/`. Without it, no folder is removed for being empty, so a
+   * target's root shared with other folders keeps them.
+   */
+  emptyFolders?: (folderKey: string) => boolean;
 }
 
 /**

@@ -9,9 +9,11 @@ import { peerOrSkip } from '../setup/testbed.js';
 import { ftpConfig } from './ftp-config.js';
 import { secretFile } from './helpers.js';
 import { readBuffer } from './streams.js';
+import { ftpFolders } from './folders.js';
 import { runTargetConformance } from './target-suite.js';
 
 runTargetConformance('ftps', (context) => createTarget(ftpConfig(peerOrSkip('ftps', context))), {
+  folders: (context) => ftpFolders(peerOrSkip('ftps', context), String(ftpConfig(peerOrSkip('ftps', context)).prefix)),
   wrongCredentials: async (context) => {
     const secret = 'wrong-ftp-password-for-the-conformance-test';
     return { target: createTarget(ftpConfig(peerOrSkip('ftps', context), { passwordFile: await secretFile(secret) })), secret };

@@ -2,6 +2,7 @@ import { createTarget } from '../../src/targets/registry.js';
 import { freePort } from '../setup/process.js';
 import { peerOrSkip, type SftpPeer } from '../setup/testbed.js';
 import { randomFingerprint, secretFile } from './helpers.js';
+import { sftpFolders } from './folders.js';
 import { runTargetConformance } from './target-suite.js';
 
 function sftpConfig(sftp: SftpPeer, overrides: Record<string, unknown> = {}) {
@@ -10,6 +11,7 @@ function sftpConfig(sftp: SftpPeer, overrides: Record<string, unknown> = {}) {
 }
 
 runTargetConformance('sftp', (context) => createTarget(sftpConfig(peerOrSkip('sftp', context))), {
+  folders: (context) => sftpFolders(peerOrSkip('sftp', context), sftpConfig(peerOrSkip('sftp', context)).prefix),
   wrongCredentials: async (context) => {
     const sftp = peerOrSkip('sftp', context);
     const secret = 'wrong-sftp-password-for-the-conformance-test';

@@ -4,10 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it, type TestContext } from 'vitest';
+import { newBackupId } from '../../src/engine/ids.js';
+import { pruneOne, type TargetPruneReport } from '../../src/engine/prune.js';
 import { BackupError, ErrorCodes, isNotFound } from '../../src/errors.js';
+import { policyFromConfig } from '../../src/retention/policy.js';
 import { withRetry } from '../../src/targets/retry.js';
 import { CAPABILITY_OPERATIONS, type LoadOptions, type ObjectInfo, type Target } from '../../src/targets/types.js';
+import { plantBackup } from '../integration/plant.js';
 import { CLEANUP_PROVEN_FOR, OBJECT_LOCK_PROVEN_FOR } from './capabilities.js';
+import type { FolderAccess } from './folders.js';
 import { endlessStream, failingStream, hashStream, mapLimit, pseudoRandomBytes, pseudoRandomStream, readBuffer } from './streams.js';
 
 type Make<T> = (context: TestContext) => Promise<T> | T;
@@ -28,9 +33,12 @@ export interface ConformanceOptions {
   unreachable?: Make<Target>;
   /** SFTP: targets with no / a wrong host fingerprint configured, and the server's real fingerprint. */
   unknownHostKey?: Make<{ targets: Target[]; serverFingerprint: string }>;
+  /** Types with folders (local, sftp, ftp): direct access to the target's folders (folders.ts). */
+  folders?: Make<FolderAccess>;
 }
 
 const MIB = 1024 * 1024;
+const HOUR = 60 * 60 * 1000;
 
 function envNumber(name: string): number | undefined {
   const value = process.env[name];
@@ -316,6 +324,58 @@ export function runTargetConformance(name: string, makeTarget: Make<Target>, opt
       const touched = [...(await cleanup(0, { dryRun: true })), ...(await cleanup(0))];
       expect(touched.filter((key) => key.startsWith(`${folder}/`))).toEqual([]);
       expect((await listAll(target, `${folder}/`)).map((info) => info.key)).toEqual([`${folder}/dump.archive`, `${folder}/manifest.json`]);
+    });
+
+    it('prune removes incomplete backups older than the grace period (data without a manifest, an empty folder) and keeps young ones and complete ones', async (context) => {
+      const target = await open(context);
+      const folders = options.folders ? await options.folders(context) : undefined;
+      if (folders) context.onTestFinished(() => folders.close());
+      const longAgo = new Date(Date.now() - 3 * HOUR);
+      // A run killed after its first upload (data, no manifest), one killed right after creating
+      // its folder, the same two still running, and a backup that completed long ago.
+      const oldPartial = newBackupId(longAgo);
+      const oldEmpty = newBackupId(longAgo);
+      const youngPartial = newBackupId(new Date());
+      const youngEmpty = newBackupId(new Date());
+      await save(target, `${oldPartial}/dump.archive.zst`, 'the start of a dump whose run was killed');
+      await save(target, `${youngPartial}/dump.archive.zst`, 'a dump still being written');
+      const { id: complete } = await plantBackup(target, new Date(longAgo.getTime() - HOUR), { description: 'conformance', durationMs: 1000, bodyLines: 2 });
+      await folders?.plantEmpty(oldEmpty, 2 * HOUR);
+      await folders?.plantEmpty(youngEmpty, 0);
+      context.onTestFinished(async () => {
+        for (const key of [...(await listAll(target, `${youngPartial}/`)), ...(await listAll(target, `${complete}/`))]) await target.remove(key.key).catch(() => undefined);
+      });
+      // No retention rule: only incomplete backups past the grace period may go.
+      const prune = (dryRun: boolean): Promise<TargetPruneReport> =>
+        pruneOne(withRetry(target), policyFromConfig(undefined, {}), { incompleteGraceMs: HOUR }, { targets: [], dryRun, signal: new AbortController().signal });
+      const ours = (report: TargetPruneReport) => ({
+        delete: report.decisions.filter((d) => d.action === 'delete' && [oldPartial, youngPartial, complete].includes(d.id)).map((d) => d.id),
+        keep: report.decisions.filter((d) => d.action === 'keep' && [oldPartial, youngPartial, complete].includes(d.id)).map((d) => d.id).sort(),
+        leftovers: report.leftovers.filter((key) => [oldEmpty, youngEmpty, oldPartial, youngPartial, complete].some((id) => key.startsWith(`${id}/`))),
+      });
+      const expected = { delete: [oldPartial], keep: [complete, youngPartial].sort(), leftovers: folders ? [`${oldEmpty}/`] : [] };
+
+      const dryRun = await prune(true);
+      expect(dryRun.error).toBeUndefined();
+      expect(ours(dryRun)).toEqual(expected);
+      expect(await listAll(target, `${oldPartial}/`)).toHaveLength(1);
+      if (folders) expect(await folders.exists(oldEmpty)).toBe(true);
+
+      const real = await prune(false);
+      expect(real.error).toBeUndefined();
+      expect(real.leftoversError).toBeUndefined();
+      expect(ours(real)).toEqual(expected);
+      expect(real.decisions.find((d) => d.id === oldPartial)?.deleted).toBe(true);
+      expect(await listAll(target, `${oldPartial}/`)).toEqual([]);
+      expect((await listAll(target, `${youngPartial}/`)).map((info) => info.key)).toEqual([`${youngPartial}/dump.archive.zst`]);
+      expect((await listAll(target, `${complete}/`)).map((info) => info.key).sort()).toEqual([`${complete}/dump.archive`, `${complete}/manifest.json`]);
+      if (folders) {
+        // Neither the emptied folder of the deleted backup nor the empty one is left; the young one stays.
+        expect(await folders.exists(oldPartial)).toBe(false);
+        expect(await folders.exists(oldEmpty)).toBe(false);
+        expect(await folders.exists(youngEmpty)).toBe(true);
+      }
+      expect(ours(await prune(false))).toEqual({ delete: [], keep: [complete, youngPartial].sort(), leftovers: [] });
     });
 
     it('reports plausible free space when it declares space, through the retry wrapper too', async (context) => {

@@ -48,7 +48,7 @@ interface Session {
   folders: Set<string>;
 }
 
-/** A regular file found by walkFiles(). */
+/** A regular file found by walkFiles() (or, for the leftover cleanup, an empty folder). */
 interface WalkedFile {
   /** Key relative to the target's root. */
   key: string;
@@ -306,22 +306,23 @@ export class SftpTarget implements Target {
   /**
    * Every regular file under `folderKey`, temporary names included (callers filter), entering only
    * the sub-folders `enter` accepts. Each folder is read completely before its files are yielded,
-   * so a caller may remove what it is given while iterating.
+   * so a caller may remove what it is given while iterating. `onEmptyFolder` hears of each entered
+   * sub-folder that holds nothing (`attrs`: the folder's own, from its parent's listing).
    */
-  private async *walkFiles(session: Session, folderKey: string, enter: (key: string) => boolean): AsyncIterable<WalkedFile> {
+  private async *walkFiles(session: Session, folderKey: string, enter: (key: string) => boolean, onEmptyFolder?: (folder: WalkedFile) => void, attrs?: Stats): AsyncIterable<WalkedFile> {
     const folder = folderKey === '' ? this.settings.root : posix.join(this.settings.root, folderKey);
     let entries: FileEntryWithStats[];
     try {
-      entries = await call<FileEntryWithStats[]>((done) => session.sftp.readdir(folder, done));
+      entries = (await call<FileEntryWithStats[]>((done) => session.sftp.readdir(folder, done))).filter((entry) => entry.filename !== '.' && entry.filename !== '..');
     } catch (error) {
       if (statusCode(error) === NO_SUCH_FILE) return;
       throw this.toTargetError(error, `list ${folderKey || 'the target folder'}`);
     }
+    if (entries.length === 0 && attrs && onEmptyFolder) onEmptyFolder({ key: folderKey, name: posix.basename(folder), path: folder, attrs });
     for (const entry of entries) {
-      if (entry.filename === '.' || entry.filename === '..') continue;
       const key = folderKey === '' ? entry.filename : `${folderKey}/${entry.filename}`;
       if (entry.attrs.isDirectory()) {
-        if (!entry.filename.startsWith(TEMP_MARKER) && enter(key)) yield* this.walkFiles(session, key, enter);
+        if (!entry.filename.startsWith(TEMP_MARKER) && enter(key)) yield* this.walkFiles(session, key, enter, onEmptyFolder, entry.attrs);
       } else if (entry.attrs.isFile()) {
         yield { key, name: entry.filename, path: posix.join(folder, entry.filename), attrs: entry.attrs };
       }
@@ -330,25 +331,37 @@ export class SftpTarget implements Target {
 
   /**
    * Removes temporary upload files older than `olderThanMs` that a killed run left behind (a
-   * finished or failed save removes its own), and backup folders they leave empty. Returns their keys.
+   * finished or failed save removes its own), and backup folders they leave empty; and the empty
+   * folders `options.emptyFolders` accepts (a run killed right after creating its folder). Returns
+   * their keys (a folder's with a trailing `/`).
    */
   private async removeStale(olderThanMs: number, options: TemporaryCleanupOptions = {}): Promise<string[]> {
     const session = await this.connect();
-    const stale = await this.staleTemporaries(session, olderThanMs);
-    return removeStaleLeftovers(stale, (file) => file.key, (file) => this.removeLeftover(session, file), options);
+    const stale = await this.staleLeftovers(session, olderThanMs, options.emptyFolders);
+    return removeStaleLeftovers(stale, (leftover) => leftover.key, (leftover) => this.removeLeftover(session, leftover), options);
   }
 
-  /** The temporary files under the root older than `olderThanMs`. */
-  private async staleTemporaries(session: Session, olderThanMs: number): Promise<WalkedFile[]> {
+  /** The temporary files (and accepted empty folders, keyed `folder/`) under the root older than `olderThanMs`. */
+  private async staleLeftovers(session: Session, olderThanMs: number, emptyFolders: TemporaryCleanupOptions['emptyFolders']): Promise<WalkedFile[]> {
     const stale: WalkedFile[] = [];
-    for await (const file of this.walkFiles(session, '', () => true)) {
-      if (file.name.startsWith(TEMP_MARKER) && Date.now() - file.attrs.mtime * 1000 > olderThanMs) stale.push(file);
+    const isStale = (entry: WalkedFile): boolean => Date.now() - entry.attrs.mtime * 1000 > olderThanMs;
+    const onEmptyFolder = (folder: WalkedFile): void => {
+      if (emptyFolders?.(folder.key) && isStale(folder)) stale.push({ ...folder, key: `${folder.key}/` });
+    };
+    for await (const file of this.walkFiles(session, '', () => true, onEmptyFolder)) {
+      if (file.name.startsWith(TEMP_MARKER) && isStale(file)) stale.push(file);
     }
     return stale;
   }
 
-  /** Removes one leftover and the folder it leaves empty; false when it was gone already. */
+  /** Removes one leftover (a `folder/` key: an empty folder) and the folder it leaves empty; false when it was gone already. */
   private async removeLeftover(session: Session, file: WalkedFile): Promise<boolean> {
+    // rmdir refuses a folder that is no longer empty (a save started in it meanwhile): then it stays.
+    if (file.key.endsWith('/')) {
+      const removed = await this.removeEmptyFolder(session, file.path);
+      if (removed) await this.removeEmptyFolder(session, posix.dirname(file.path));
+      return removed;
+    }
     try {
       await call((done) => session.sftp.unlink(file.path, done));
     } catch (error) {
@@ -420,7 +433,7 @@ export class SftpTarget implements Target {
 export const sftpTargetFactory: TargetFactory = {
   type: 'sftp',
   create(config: TargetConfigBase): Target {
-    const privateKey = fileFromConfig(config, 'privateKey');
+    const privateKey = fileFromConfig(config, 'privateKey', { secret: true });
     const password = secretFromFile(config, 'passwordFile');
     if (privateKey === undefined && password === undefined) {
       throw configError('privateKey', 'or passwordFile is required for an sftp target', config.name);
