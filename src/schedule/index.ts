@@ -7,6 +7,7 @@ import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:
 import { mkdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import { BackupError, ErrorCodes, usageError } from '../errors.js';
 import { cronToOnCalendar } from './calendar.js';
@@ -128,14 +129,18 @@ function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined
 /** The command the schedule runs: absolute node and CLI script, so PATH at run time does not matter. */
 export function backupCommand(request: Pick<ScheduleRequest, 'type' | 'configFile'>): string[] {
   return [
-    process.execPath,
-    cliScriptPath(),
+    ...cliInvocation(),
     ...(request.configFile ? ['--config', request.configFile] : []),
     'create',
     '--type',
     request.type,
     '--no-progress',
   ];
+}
+
+/** The single executable (and the .deb, docs/PACKAGING.md) is its own CLI: no script to pass to it. */
+function cliInvocation(): string[] {
+  return isSea() ? [process.execPath] : [process.execPath, cliScriptPath()];
 }
 
 /** bin/mongo-backup of this installation (two levels up from src/schedule or dist/schedule). */
