@@ -4,7 +4,8 @@
 // writes (shipped disabled), the example configuration under /usr/share/doc, /etc/mongo-backup/ 0750.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { dirname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from './paths.mjs';
@@ -133,21 +134,32 @@ async function systemdUnits(distDir) {
     `# Another schedule: systemctl edit ${PACKAGE}.timer, or \`${PACKAGE} schedule install --systemd\``,
     '# (its units in /etc/systemd/system take precedence over these).',
   ].join('\n');
-  return files.map((file) => ({ path: file.path, content: file.content.replace(UNIT_MARKER, note) }));
+  const documentation = `Documentation=man:${PACKAGE}(1) man:${PACKAGE}-schedule-install(1)`;
+  return files.map((file) => ({
+    path: file.path,
+    content: file.content.replace(UNIT_MARKER, note).replace(/^(Description=.*)$/m, `$1\n${documentation}`),
+  }));
+}
+
+/** The package's files (DEBIAN/ left out), relative to `root`, sorted. */
+function packageFiles(root) {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(root, join(entry.parentPath, entry.name)))
+    .filter((path) => !path.startsWith('DEBIAN/'))
+    .sort();
 }
 
 function installedSizeKib(root) {
-  let bytes = 0;
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.name === 'DEBIAN' && dir === root) continue;
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else bytes += statSync(path).size;
-    }
-  };
-  walk(root);
+  const bytes = packageFiles(root).reduce((sum, path) => sum + statSync(join(root, path)).size, 0);
   return Math.ceil(bytes / 1024);
+}
+
+/** DEBIAN/md5sums: what `dpkg --verify` checks installed files against. */
+function md5sums(root) {
+  return packageFiles(root)
+    .map((path) => `${createHash('md5').update(readFileSync(join(root, path))).digest('hex')}  ${path}\n`)
+    .join('');
 }
 
 /**
@@ -185,6 +197,7 @@ export async function buildDeb({ output, executable, stageDir, manDir, version: 
   // The service's working directory; the tool keeps its state here when run as root.
   folder(root, `var/lib/${PACKAGE}`, 0o750);
 
+  place(root, 'DEBIAN/md5sums', md5sums(root));
   place(root, 'DEBIAN/control', control(version, installedSizeKib(root)));
   rmSync(output, { force: true });
   // xz for releases (smallest); gzip for test builds (6 s instead of 75 s, docs/PACKAGING.md).

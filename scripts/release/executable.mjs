@@ -42,8 +42,9 @@ export async function buildExecutable(output, flavour, scratch) {
   rmSync(output, { force: true });
   copyFileSync(node, output);
   chmodSync(output, 0o755);
-  // The npm `node` binary carries 18 MB of debug symbols nobody running backups needs.
-  execFileSync('strip', ['--strip-all', output]);
+  // The npm `node` binary carries 18 MB of debug symbols nobody running backups needs (and a
+  // .comment section lintian flags).
+  execFileSync('strip', ['--strip-all', '--remove-section=.comment', output]);
   // postject's LIEF prints "Can't find string offset for section name '.note…'" for this binary;
   // harmless, so its output is shown only when it fails (execFileSync's error carries it).
   execFileSync(node, [join(repoRoot, 'node_modules/postject/dist/cli.js'), output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], {
