@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run release`: builds every artefact into release/ (ignored by git) with SHA256SUMS and
+// `npm run release`: builds every artefact into releases/ (ignored by git) with SHA256SUMS and
 // build-info.json (sizes, build times, the input hash). docs/PACKAGING.md describes each step.
 //   node scripts/release/build.mjs             build everything
 //   node scripts/release/build.mjs --if-stale  build only when the inputs changed since the last

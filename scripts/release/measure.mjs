@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Measures what docs/PACKAGING.md reports for the artefacts in release/ (run `npm run release`
+// Measures what docs/PACKAGING.md reports for the artefacts in releases/ (run `npm run release`
 // first): each artefact's size, and the median wall time of `--help` and of `list` (against an
 // empty local target) for the npm install, the single executable and the .deb. Installing the
 // .deb needs root (it is installed, measured and purged again); without root it is left out.
