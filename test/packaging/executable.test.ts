@@ -1,8 +1,8 @@
 // The single executable (docs/PACKAGING.md) on a host without Node.js: no `node` on PATH, only the
 // mongo tools' folder and the system's programs. Every target type's SDK must be inside it: one
 // backup fans out to a local folder, S3, GCS, Azure, SFTP and FTP, and each copy is restored.
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe as suite, expect, it } from 'vitest';
 import { countDocuments, peerOrSkip, seedDatabase, testbed } from '../setup/testbed.js';
 import { targetConfig, uniquePrefix, type TargetKind } from '../integration/target-configs.js';
@@ -63,6 +63,16 @@ suite('single executable', () => {
     } finally {
       await ws.cleanup();
     }
+  });
+
+  it('is listed with the other artefacts in a SHA256SUMS that sha256sum -c accepts', async () => {
+    const releases = dirname(executable);
+    const sums = await readFile(join(releases, 'SHA256SUMS'), 'utf8');
+    expect(sums.trim().split('\n').map((line) => line.split('  ')[1]).sort()).toEqual(
+      Object.values(release.artefacts).map((artefact) => basename(artefact.file)).sort(),
+    );
+    const checked = await run('sha256sum', ['-c', 'SHA256SUMS'], { cwd: releases, env: { PATH: '/usr/bin:/bin' } });
+    expect(checked.code, describe(checked)).toBe(0);
   });
 
   it('lists an empty local target', async () => {
