@@ -63,10 +63,14 @@ function subcommandsSection(help, command, path) {
     .join('\n');
 }
 
-function seeAlso(path, root) {
-  const pages = path.length > 1 ? [pageName(path.slice(0, -1))] : [];
-  if (path.length > 1 && path.length !== 2) pages.push(pageName([root]));
-  return [...new Set(pages)].map((page) => `.BR ${page} (1)`).join(',\n');
+/** The pages of the commands above this one, nearest first. */
+function seeAlso(path) {
+  return path
+    .slice(0, -1)
+    .map((_, index) => pageName(path.slice(0, index + 1)))
+    .reverse()
+    .map((page) => `.BR ${page} (1)`)
+    .join(',\n');
 }
 
 /** One man page for the command at the end of `path` (the root program first). */
@@ -86,7 +90,7 @@ export function renderManPage(path, { version, date }) {
     section('OPTIONS', optionsSection(help, command)),
     section('COMMANDS', subcommandsSection(help, command, path)),
     section('NOTES', notes(command)),
-    section('SEE ALSO', seeAlso(path, path[0])),
+    section('SEE ALSO', seeAlso(path)),
   ]
     .filter(Boolean)
     .join('\n')

@@ -192,7 +192,11 @@ export async function buildDeb({ output, executable, stageDir, manDir, version: 
 
   for (const unit of await systemdUnits(join(stageDir, 'dist'))) place(root, unit.path.slice(1), unit.content);
 
-  // Configuration and secrets (env) live here: readable by root and the admin group only.
+  // Folders get 0755 whatever the build's umask; then the two private ones get 0750.
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (entry.isDirectory()) chmodSync(join(entry.parentPath, entry.name), 0o755);
+  }
+  // Configuration and secrets (env) live here: root only (dpkg-deb --root-owner-group: group root).
   folder(root, `etc/${PACKAGE}`, 0o750);
   // The service's working directory; the tool keeps its state here when run as root.
   folder(root, `var/lib/${PACKAGE}`, 0o750);
