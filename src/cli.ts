@@ -6,13 +6,13 @@ import { Command, CommanderError } from 'commander';
 import { takeExitCode } from './cli-context.js';
 import { ExitCode, toJsonError, usageError } from './errors.js';
 import { registerCommands } from './commands/index.js';
-import { TOOL_VERSION } from './version.js';
+import { TOOL_VERSION_LINE } from './version.js';
 import { escapeControls } from './output/escape.js';
 
 export function buildProgram(): Command {
   const program = new Command('mongo-backup')
     .description('Back up MongoDB to local disk and cloud storage, and get the data back.')
-    .version(TOOL_VERSION, '-V, --version')
+    .version(TOOL_VERSION_LINE, '-V, --version')
     .option('-c, --config <file>', 'configuration file (default: .backuprc* in the working directory, else /etc/mongo-backup/backuprc.yaml; a .js/.ts one only when named here)')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('-q, --quiet', 'print only errors')

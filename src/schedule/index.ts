@@ -7,6 +7,7 @@ import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:
 import { mkdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import { BackupError, ErrorCodes, usageError } from '../errors.js';
 import { cronToOnCalendar } from './calendar.js';
@@ -134,7 +135,12 @@ export function backupCommand(request: Pick<ScheduleRequest, 'type' | 'configFil
     request.type === 'drill'
       ? ['drill', 'latest', ...(drill.prefix !== undefined ? ['--prefix', drill.prefix] : []), ...(drill.uri !== undefined ? ['--uri', drill.uri] : [])]
       : ['create', '--type', request.type];
-  return [process.execPath, cliScriptPath(), ...(request.configFile ? ['--config', request.configFile] : []), ...work, '--no-progress'];
+  return [...cliInvocation(), ...(request.configFile ? ['--config', request.configFile] : []), ...work, '--no-progress'];
+}
+
+/** The single executable (and the .deb, docs/PACKAGING.md) is its own CLI: no script to pass to it. */
+function cliInvocation(): string[] {
+  return isSea() ? [process.execPath] : [process.execPath, cliScriptPath()];
 }
 
 /** bin/mongo-backup of this installation (two levels up from src/schedule or dist/schedule). */
