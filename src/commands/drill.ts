@@ -1,14 +1,13 @@
 /** `drill`: restore a backup somewhere harmless, count it, drop it, and leave a record beside it (docs/REFERENCE.md#drill). */
 import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
-import { validateMongoUri } from '../config/load.js';
 import { drillRun } from '../engine/operations.js';
 import type { DrillOutcome } from '../engine/drill.js';
-import { registerSecret, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
+import { usageError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { formatBytes, formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
 import { formatDurationMs } from '../output/render.js';
-import { backupIdArgument, positiveInt } from './shared.js';
+import { acceptUriFlag, backupIdArgument, parseToTime, positiveInt } from './shared.js';
 
 interface DrillFlags {
   toTime?: string;
@@ -50,10 +49,11 @@ async function runDrill(ctx: CommandContext, ref: string | undefined, flags: Dri
     throw usageError('drill needs somewhere harmless to restore: --uri SCRATCH or --prefix P', 'e.g. drill latest --uri mongodb://scratch:27017, or drill latest --prefix drill_');
   }
   if (flags.uri) {
-    validateMongoUri(flags.uri, '--uri');
-    if (/^[a-z+]+:\/\/[^:@/]*:[^@/]+@/i.test(flags.uri)) registerSecret(flags.uri.replace(/^[a-z+]+:\/\/[^:@/]*:([^@/]+)@.*$/i, '$1'));
+    if (acceptUriFlag(flags.uri).hasPassword) {
+      ctx.output.warn('the password in --uri is visible in the process list and shell history; prefer a scratch server without one, or a config file (mongodb.uri / uriFile)');
+    }
   }
-  const toTime = flags.toTime === undefined ? undefined : parseMoment(flags.toTime);
+  const toTime = flags.toTime === undefined ? undefined : parseToTime(flags.toTime);
   const config = await ctx.config();
   const outcome = await drillRun(
     config,
@@ -91,12 +91,3 @@ function render(ctx: CommandContext, outcome: DrillOutcome): void {
   ]);
 }
 
-/** `--to-time`: an ISO 8601 moment with a zone, or "latest" (as restore takes it). */
-function parseMoment(text: string): number | 'latest' {
-  if (text === 'latest') return 'latest';
-  const ms = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(text) || Number.isNaN(ms)) {
-    throw usageError(`--to-time "${text}" is not an ISO 8601 time with a zone`, 'e.g. --to-time 2026-12-06T03:14:15Z, or --to-time latest');
-  }
-  return ms;
-}

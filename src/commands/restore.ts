@@ -3,12 +3,11 @@ import type { Command } from 'commander';
 import { defineAction, type CommandContext } from '../cli-context.js';
 import { restoreRun } from '../engine/operations.js';
 import type { ReplaySummary } from '../engine/restore-pitr.js';
-import { validateMongoUri } from '../config/load.js';
 import { formatTable } from '../output/output.js';
 import { ProgressReporter } from '../output/progress.js';
 import * as readline from 'node:readline/promises';
-import { BackupError, ErrorCodes, registerSecret, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
-import { backupIdArgument, collect, positiveInt } from './shared.js';
+import { BackupError, ErrorCodes, usageError, ExitCode, type ExitCodeValue } from '../errors.js';
+import { acceptUriFlag, backupIdArgument, collect, parseToTime, positiveInt } from './shared.js';
 
 interface RestoreFlags {
   from?: string;
@@ -65,11 +64,9 @@ async function runRestore(ctx: CommandContext, ref: string | undefined, flags: R
   if (ref !== undefined) backupIdArgument(ref, { latest: true });
   if ((flags.nsFrom === undefined) !== (flags.nsTo === undefined)) throw usageError('--ns-from and --ns-to go together');
   if ((ref === undefined) === (flags.toTime === undefined)) throw usageError('give a backup id (or "latest") or --to-time, not both', 'e.g. restore latest, or restore --to-time 2026-12-06T03:14:15Z');
-  const toTime = flags.toTime === undefined ? undefined : parseMoment(flags.toTime);
+  const toTime = flags.toTime === undefined ? undefined : parseToTime(flags.toTime);
   if (flags.uri) {
-    validateMongoUri(flags.uri, '--uri');
-    if (/^[a-z+]+:\/\/[^:@/]*:[^@/]+@/i.test(flags.uri)) {
-      registerSecret(flags.uri.replace(/^[a-z+]+:\/\/[^:@/]*:([^@/]+)@.*$/i, '$1'));
+    if (acceptUriFlag(flags.uri).hasPassword) {
       ctx.output.warn('the password in --uri is visible in the process list and shell history; prefer MONGODB_URI or a config file (mongodb.uri / uriFile)');
     }
   }
@@ -112,15 +109,6 @@ async function runRestore(ctx: CommandContext, ref: string | undefined, flags: R
   return ExitCode.OK;
 }
 
-/** `--to-time`: an ISO 8601 moment (with a zone, so 2 AM means the same on every host) or "latest". */
-function parseMoment(text: string): number | 'latest' {
-  if (text === 'latest') return 'latest';
-  const ms = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(text) || Number.isNaN(ms)) {
-    throw usageError(`--to-time "${text}" is not an ISO 8601 time with a zone`, 'e.g. --to-time 2026-12-06T03:14:15Z or 2026-12-06T04:14:15+01:00, or --to-time latest');
-  }
-  return ms;
-}
 
 function describeReplay(replay: ReplaySummary, dryRun: boolean): string[] {
   const verb = dryRun ? 'would replay' : 'replayed';

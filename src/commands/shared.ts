@@ -1,6 +1,7 @@
 /** Small pieces of flag handling shared by several commands. */
 import { InvalidArgumentError } from 'commander';
-import { usageError } from '../errors.js';
+import { registerSecret, usageError } from '../errors.js';
+import { validateMongoUri } from '../config/load.js';
 import { parseDuration } from '../duration.js';
 import { isBackupRef } from '../engine/ids.js';
 
@@ -59,4 +60,25 @@ export function backupIdArgument(value: string, options: { latest: boolean }): s
     `"${value}" is not a backup id`,
     `ids look like backup-2026-02-18-103000-a1b2c3${options.latest ? ' (or "latest")' : ''}; "mongo-backup list" shows them`,
   );
+}
+
+/** `--to-time`: an ISO 8601 moment (with a zone, so 2 AM means the same on every host) or "latest". */
+export function parseToTime(text: string): number | 'latest' {
+  if (text === 'latest') return 'latest';
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(text) || Number.isNaN(ms)) {
+    throw usageError(`--to-time "${text}" is not an ISO 8601 time with a zone`, 'e.g. --to-time 2026-12-06T03:14:15Z or 2026-12-06T04:14:15+01:00, or --to-time latest');
+  }
+  return ms;
+}
+
+/**
+ * Checks a `--uri` flag and keeps its password out of every message; returns whether it held one
+ * (visible in the process list and shell history, which the caller may warn about).
+ */
+export function acceptUriFlag(uri: string): { hasPassword: boolean } {
+  validateMongoUri(uri, '--uri');
+  const password = /^[a-z+]+:\/\/[^:@/]*:([^@/]+)@/i.exec(uri)?.[1];
+  if (password !== undefined) registerSecret(password);
+  return { hasPassword: password !== undefined };
 }
