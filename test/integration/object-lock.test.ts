@@ -5,7 +5,7 @@
 // to a locked target locks the copy there; list,
 // show, verify and health report the locks. Retention's clock is faked by planting backups with old
 // start times; the server's lock is real and a few seconds long, waited for by polling prune.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   CreateBucketCommand,
@@ -18,10 +18,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newBackupId } from '../../src/engine/ids.js';
-import { archiveObjectName, MANIFEST_FILE, MANIFEST_FORMAT, serializeManifest, type Manifest } from '../../src/engine/manifest.js';
+import { archiveObjectName, MANIFEST_FILE, serializeManifest, type Manifest } from '../../src/engine/manifest.js';
 import { createTarget } from '../../src/targets/registry.js';
 import type { TargetConfigBase } from '../../src/targets/types.js';
 import { peerDataDir, peerMissingReason, peerOrSkip, removePeerDataDir, startS3, testbed, type MongoPeer, type PeerHandle, type S3Peer } from '../setup/testbed.js';
+import { plantedManifest } from './plant.js';
+import { s3Target } from './target-configs.js';
 import { DAY, makeSandbox, mongoConfig, pollUntil, runCli, seededDatabase, uniquePrefix, type Sandbox } from './run-fixtures.js';
 
 let s3: PeerHandle<S3Peer> | undefined;
@@ -65,20 +67,7 @@ beforeEach(async ({ skip, onTestFinished }) => {
 
 /** A target on the private, versioned versitygw, locked unless `objectLock` is null. */
 function lockedTarget(name: string, prefix: string, extra: Record<string, unknown> = {}): TargetConfigBase {
-  const peer = s3!.details;
-  return {
-    name,
-    type: 's3',
-    bucket: peer.bucket,
-    prefix,
-    region: peer.region,
-    endpoint: peer.endpoint,
-    forcePathStyle: true,
-    accessKeyId: peer.accessKeyId,
-    secretAccessKey: peer.secretAccessKey,
-    objectLock: { mode: 'COMPLIANCE', days: 1 },
-    ...extra,
-  };
+  return s3Target(name, s3!.details, prefix, { objectLock: { mode: 'COMPLIANCE', days: 1 }, ...extra });
 }
 
 async function configure(targets: TargetConfigBase[], extra: Record<string, unknown> = {}): Promise<void> {
@@ -114,32 +103,11 @@ async function createBackup(): Promise<{ id: string; lock: { mode: string; retai
 async function plantLocked(prefix: string, startTime: Date, lock: { mode: ObjectLockMode; retainUntil: Date } | undefined, recorded = lock): Promise<string> {
   const id = newBackupId(startTime);
   const body = Buffer.from(`planted locked archive ${id}\n`.repeat(8));
-  const object = archiveObjectName('none', false);
-  const checksum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
   const lockParams = lock ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: lock.retainUntil, ChecksumAlgorithm: 'CRC32' as const } : {};
   const put = (key: string, data: Buffer | string) => client.send(new PutObjectCommand({ Bucket: s3!.details.bucket, Key: `${prefix}${id}/${key}`, Body: data, ...lockParams }));
-  await put(object, body);
+  await put(archiveObjectName('none', false), body);
   const manifest: Manifest = {
-    manifestFormat: MANIFEST_FORMAT,
-    id,
-    type: 'FULL',
-    status: 'COMPLETED',
-    size: body.length,
-    storedSize: body.length,
-    object,
-    compression: { algorithm: 'none' },
-    encrypted: false,
-    encryption: null,
-    checksum,
-    archiveChecksum: checksum,
-    startTime: startTime.toISOString(),
-    endTime: new Date(startTime.getTime() + 1000).toISOString(),
-    duration: 1000,
-    description: 'planted by the object lock test',
-    triggeredBy: 'test',
-    source: { host: '127.0.0.1:27017' },
-    tool: { name: 'mongo-backup', version: '0.0.0' },
-    namespaces: { 'app.users': 3 },
+    ...plantedManifest(id, body, startTime, { description: 'planted by the object lock test', durationMs: 1000 }),
     ...(recorded ? { objectLock: { mode: recorded.mode as 'COMPLIANCE', retainUntil: recorded.retainUntil.toISOString() } } : {}),
   };
   await put(MANIFEST_FILE, serializeManifest(manifest));

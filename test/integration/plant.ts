@@ -19,17 +19,23 @@ export interface PlantOptions {
 export async function plantBackup(target: Target, startTime: Date, options: PlantOptions): Promise<{ id: string; storedSize: number }> {
   const id = options.id ?? newBackupId(startTime);
   const body = Buffer.from(`planted archive of ${id}\n`.repeat(options.bodyLines));
-  const object = archiveObjectName('none', false);
-  await target.save(`${id}/${object}`, Readable.from([body]));
+  await target.save(`${id}/${archiveObjectName('none', false)}`, Readable.from([body]));
+  const manifest = plantedManifest(id, body, startTime, options);
+  await target.save(`${id}/${MANIFEST_FILE}`, Readable.from([serializeManifest(manifest)]));
+  return { id, storedSize: body.length };
+}
+
+/** The manifest `create` would write for an uncompressed, unencrypted archive `body`. */
+export function plantedManifest(id: string, body: Buffer, startTime: Date, options: Pick<PlantOptions, 'description' | 'durationMs'>): Manifest {
   const checksum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-  const manifest: Manifest = {
+  return {
     manifestFormat: MANIFEST_FORMAT,
     id,
     type: 'FULL',
     status: 'COMPLETED',
     size: body.length,
     storedSize: body.length,
-    object,
+    object: archiveObjectName('none', false),
     compression: { algorithm: 'none' },
     encrypted: false,
     encryption: null,
@@ -44,6 +50,4 @@ export async function plantBackup(target: Target, startTime: Date, options: Plan
     tool: { name: 'mongo-backup', version: '0.0.0' },
     namespaces: { 'app.users': 3 },
   };
-  await target.save(`${id}/${MANIFEST_FILE}`, Readable.from([serializeManifest(manifest)]));
-  return { id, storedSize: body.length };
 }
