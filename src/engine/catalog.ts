@@ -66,6 +66,16 @@ export async function readManifest(target: Target, id: string): Promise<Manifest
   return manifest;
 }
 
+/**
+ * Newest first by the manifest's start time (millisecond precision), then by id: ids carry only
+ * the second, so two backups started in the same second (a full and an incremental from two
+ * timers, say) would otherwise order by their random suffix and `latest` could name the older.
+ */
+function newestFirst(aTime: number, aId: string, bTime: number, bId: string): number {
+  if (aTime !== bTime) return bTime - aTime;
+  return aId < bId ? 1 : aId > bId ? -1 : 0;
+}
+
 /** Every backup folder on one target, newest first, with manifests read. */
 export async function listBackups(target: Target): Promise<BackupEntry[]> {
   const folders = new Map<string, ObjectInfo[]>();
@@ -79,7 +89,7 @@ export async function listBackups(target: Target): Promise<BackupEntry[]> {
     objects.push(object);
   }
   const entries = await mapLimit([...folders.entries()], 8, async ([id, objects]) => entryFor(target, id, objects));
-  return entries.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return entries.sort((a, b) => newestFirst(a.time.getTime(), a.id, b.time.getTime(), b.id));
 }
 
 async function entryFor(target: Target, id: string, objects: ObjectInfo[]): Promise<BackupEntry> {
@@ -144,7 +154,7 @@ export async function buildCatalog(targets: Target[]): Promise<Catalog> {
       else byId.set(entry.id, { id: entry.id, manifest: entry.manifest, targets: [listing.target.name] });
     }
   }
-  catalog.backups = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  catalog.backups = [...byId.values()].sort((a, b) => newestFirst(Date.parse(a.manifest.startTime), a.id, Date.parse(b.manifest.startTime), b.id));
   return catalog;
 }
 
