@@ -40,6 +40,16 @@ export interface ToolPipelineOptions {
   onFailure?: () => Promise<void>;
 }
 
+/** How long a tool whose end of the pipe closed may take to exit on its own before it is stopped. */
+const OWN_EXIT_WAIT_MS = 2_000;
+
+/** Waits for `promise` to settle, at most `ms`; never throws. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Runs the tool and its pipeline to the end; throws the failure's cause (see chooseFailure). */
 export async function runToolPipeline(options: ToolPipelineOptions): Promise<void> {
   const abort = new AbortController();
@@ -47,6 +57,7 @@ export async function runToolPipeline(options: ToolPipelineOptions): Promise<voi
   options.signal.addEventListener('abort', onRunAbort, { once: true });
   let toolDone: Promise<void> | undefined;
   let toolLog: () => string[] = () => [];
+  let toolSideClosed = false;
   try {
     const streams = await options.streams(abort.signal);
     const tool = await spawnTool({ ...options.tool, signal: abort.signal }).catch((error: unknown) => {
@@ -56,9 +67,14 @@ export async function runToolPipeline(options: ToolPipelineOptions): Promise<voi
     });
     toolDone = tool.done;
     toolLog = tool.log;
+    // The tool's own end of the pipe closing first (its output ended, its input broke) means it is
+    // exiting, or crashed: its exit status, not what the streams made of the cut, is the cause.
+    if (options.role === 'source') tool.child.stdout!.once('end', () => (toolSideClosed = true));
+    else tool.child.stdin!.once('error', () => (toolSideClosed = true));
     const ends: PipelineStream[] = options.role === 'source' ? [tool.child.stdout!, ...streams] : [...streams, tool.child.stdin!];
     await Promise.all([pipeline(ends, { signal: abort.signal }), tool.done]);
   } catch (error) {
+    if (toolSideClosed && toolDone && !options.signal.aborted) await settledWithin(toolDone, OWN_EXIT_WAIT_MS);
     abort.abort(error);
     await options.onFailure?.();
     const toolFailure = toolDone ? await toolDone.then(() => undefined, (failure: unknown) => failure) : undefined;
@@ -75,8 +91,11 @@ export async function runToolPipeline(options: ToolPipelineOptions): Promise<voi
  *   failing tool breaks the pipe on its side and the streams only see that; except
  *   - a source tool that only complains of the broken pipe: a later stage broke it;
  *   - a sink tool whose input failed an integrity check: the damaged data is the cause;
- * - a source tool whose failure was not seen (it was stopped once the pipe broke) but which
- *   logged something, when the pipeline only saw a premature end: the tool's own lines.
+ * - a source tool whose output is not a whole archive (it ended early, or is empty) while the
+ *   tool's own failure was not seen (it exited 0, or hung and was stopped): the tool is still the
+ *   cause, not damaged data; exit 3 is for stored bytes that are damaged (docs/REFERENCE.md#exit-codes);
+ * - a source tool whose failure was not seen but which logged something, when the pipeline only
+ *   saw a premature end: the tool's own lines.
  */
 function chooseFailure(error: unknown, toolFailure: unknown, log: string[], options: ToolPipelineOptions): BackupError {
   if (options.signal.aborted) return new BackupError(ErrorCodes.INTERRUPTED, options.interrupted);
@@ -84,10 +103,32 @@ function chooseFailure(error: unknown, toolFailure: unknown, log: string[], opti
     toolFailure instanceof BackupError &&
     toolFailure.code !== ErrorCodes.INTERRUPTED &&
     !(options.role === 'source' && /broken pipe/i.test(toolFailure.message));
-  if (ownFailure && !(options.role === 'sink' && isIntegrityFailure(error))) return toolFailure;
+  if (ownFailure && !(options.role === 'sink' && isIntegrityFailure(error))) return outputCutBy(toolFailure, error, options);
   const e = toBackupError(error);
+  if (options.role === 'source' && e.code === ErrorCodes.ARCHIVE_CORRUPT) {
+    const how = toolFailure === undefined ? 'exited normally' : 'did not exit after its output ended and was stopped';
+    return new BackupError(toolErrorCode(options.tool.tool), `${options.tool.tool} ${how}, but its output is not a whole archive: ${e.message}${lastLines(log)}`, {
+      hint: `run again with --verbose to see all of ${options.tool.tool}'s output`,
+      details: { log: log.slice(-10) },
+      cause: e,
+    });
+  }
   if (options.role === 'source' && e.code === ErrorCodes.FAILED && log.length > 0 && /premature|EPIPE|aborted/i.test(e.message)) {
     return new BackupError(toolErrorCode(options.tool.tool), `${options.tool.tool} failed: ${log.slice(-3).join(' | ')}`);
   }
   return e;
+}
+
+/** The tool's own failure; for a source whose archive it cut short, with what that left (so nobody hunts for damaged data). */
+function outputCutBy(toolFailure: BackupError, error: unknown, options: ToolPipelineOptions): BackupError {
+  if (options.role !== 'source' || !(error instanceof BackupError) || error.code !== ErrorCodes.ARCHIVE_CORRUPT) return toolFailure;
+  return new BackupError(toolFailure.code, `${toolFailure.message} (the archive it was writing ends early: ${error.message}; nothing was stored)`, {
+    ...(toolFailure.hint ? { hint: toolFailure.hint } : {}),
+    ...(toolFailure.details ? { details: toolFailure.details } : {}),
+    cause: toolFailure,
+  });
+}
+
+function lastLines(log: string[]): string {
+  return log.length > 0 ? `; its last lines: ${log.slice(-3).join(' | ')}` : '';
 }
