@@ -103,7 +103,7 @@ function chooseFailure(error: unknown, toolFailure: unknown, log: string[], opti
     toolFailure instanceof BackupError &&
     toolFailure.code !== ErrorCodes.INTERRUPTED &&
     !(options.role === 'source' && /broken pipe/i.test(toolFailure.message));
-  if (ownFailure && !(options.role === 'sink' && isIntegrityFailure(error))) return outputCutBy(toolFailure, error, options);
+  if (ownFailure && !(options.role === 'sink' && isIntegrityFailure(error))) return toolFailure;
   const e = toBackupError(error);
   if (options.role === 'source' && e.code === ErrorCodes.ARCHIVE_CORRUPT) {
     const how = toolFailure === undefined ? 'exited normally' : 'did not exit after its output ended and was stopped';
@@ -117,16 +117,6 @@ function chooseFailure(error: unknown, toolFailure: unknown, log: string[], opti
     return new BackupError(toolErrorCode(options.tool.tool), `${options.tool.tool} failed: ${log.slice(-3).join(' | ')}`);
   }
   return e;
-}
-
-/** The tool's own failure; for a source whose archive it cut short, with what that left (so nobody hunts for damaged data). */
-function outputCutBy(toolFailure: BackupError, error: unknown, options: ToolPipelineOptions): BackupError {
-  if (options.role !== 'source' || !(error instanceof BackupError) || error.code !== ErrorCodes.ARCHIVE_CORRUPT) return toolFailure;
-  return new BackupError(toolFailure.code, `${toolFailure.message} (the archive it was writing ends early: ${error.message}; nothing was stored)`, {
-    ...(toolFailure.hint ? { hint: toolFailure.hint } : {}),
-    ...(toolFailure.details ? { details: toolFailure.details } : {}),
-    cause: toolFailure,
-  });
 }
 
 function lastLines(log: string[]): string {
