@@ -78,7 +78,7 @@ export async function runToolPipeline(options: ToolPipelineOptions): Promise<voi
     abort.abort(error);
     await options.onFailure?.();
     const toolFailure = toolDone ? await toolDone.then(() => undefined, (failure: unknown) => failure) : undefined;
-    throw chooseFailure(error, toolFailure, toolLog(), options);
+    throw chooseFailure(error, toolFailure, toolLog(), toolSideClosed, options);
   } finally {
     options.signal.removeEventListener('abort', onRunAbort);
   }
@@ -97,12 +97,14 @@ export async function runToolPipeline(options: ToolPipelineOptions): Promise<voi
  * - a source tool whose failure was not seen but which logged something, when the pipeline only
  *   saw a premature end: the tool's own lines.
  */
-function chooseFailure(error: unknown, toolFailure: unknown, log: string[], options: ToolPipelineOptions): BackupError {
+function chooseFailure(error: unknown, toolFailure: unknown, log: string[], toolSideClosed: boolean, options: ToolPipelineOptions): BackupError {
   if (options.signal.aborted) return new BackupError(ErrorCodes.INTERRUPTED, options.interrupted);
+  // Its output ended before anything on our side failed: a broken pipe it reports is its own.
+  const pipeBrokenByUs = options.role === 'source' && !toolSideClosed;
   const ownFailure =
     toolFailure instanceof BackupError &&
     toolFailure.code !== ErrorCodes.INTERRUPTED &&
-    !(options.role === 'source' && /broken pipe/i.test(toolFailure.message));
+    !(pipeBrokenByUs && /broken pipe/i.test(toolFailure.message));
   if (ownFailure && !(options.role === 'sink' && isIntegrityFailure(error))) return toolFailure;
   const e = toBackupError(error);
   if (options.role === 'source' && e.code === ErrorCodes.ARCHIVE_CORRUPT) {

@@ -227,8 +227,20 @@ describe('a mongodump that dies is named, not taken for a damaged archive', () =
     db = await seededDatabase(mongo, 'fxdump', { blobs: Array.from({ length: 200 }, (_, i) => ({ _id: i, payload: randomBytes(7500).toString('base64') })) });
   });
 
+  it('SIGKILL mid-stream while the run is reading its output: exit 1, MONGODUMP_FAILED naming the signal and its last line, nothing stored', async () => {
+    // The process dies after 300 kB: its end of the pipe closes the moment it dies, as a real
+    // mongodump's does under kill -9 (the run sees the archive end and the death at once).
+    const dump = await wrapper('mongodump', `"$REAL" "$@" | head -c 300000\necho 'writing fxdump.blobs to archive on stdout' >&2\nkill -9 $$`);
+    await writeConfig({ mongodump: dump });
+    const result = await runCli(sandbox, ['--json', 'create', '--db', db]);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.json.error).toMatchObject({ code: 'MONGODUMP_FAILED', message: expect.stringMatching(/^mongodump was killed by SIGKILL: /) });
+    expect(result.json.error.details.log).toContain('writing fxdump.blobs to archive on stdout');
+    expect(await filesUnder(sandbox.localDir)).toEqual([]);
+  });
+
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
-    it(`${signal} to mongodump mid-stream: exit 1, MONGODUMP_FAILED naming the signal, nothing stored`, async () => {
+    it(`${signal} to mongodump held mid-stream: exit 1, MONGODUMP_FAILED naming the signal, nothing stored`, async () => {
       const dump = await wrapper('mongodump', `echo $$ > "$DIR/dump.pid"\nexec "$REAL" "$@"`);
       await writeConfig({ mongodump: dump });
       const run = spawnCli(sandbox, ['--json', 'create', '--db', db], CHECKPOINT_ENV('dump-started'));
