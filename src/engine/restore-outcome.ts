@@ -91,8 +91,8 @@ export function describeOutcomes(outcomes: NamespaceOutcome[]): string {
   const groups: Array<[string, string[]]> = [
     ['dropped again (they did not exist before)', named('dropped', (o) => o.namespace)],
     ['NOT dropped (dropping failed), may hold part of the backup', named('not-dropped', (o) => o.namespace)],
-    ['partly restored', named('partial', (o) => `${o.namespace} (${o.documents} documents; ${o.expected !== undefined ? `${o.expected} when complete, ` : ''}${o.before} before)`)],
-    ['changed, possibly not completely restored', named('changed', (o) => `${o.namespace} (${o.documents} documents; ${o.before} before)`)],
+    ['partly restored', named('partial', (o) => `${o.namespace} (${o.documents} documents, ${o.expected !== undefined ? `${o.expected} when complete, ` : ''}${o.before} before)`)],
+    ['changed, possibly not completely restored', named('changed', (o) => `${o.namespace} (${o.documents} documents, ${o.before} before)`)],
     ['restored completely', named('restored', (o) => `${o.namespace} (${o.documents} documents)`)],
     ['unchanged', named('unchanged', (o) => `${o.namespace} (${o.documents} documents, as before)`)],
     ['state unknown (counting failed)', named('unknown', (o) => o.namespace)],
