@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { peerMissingReason, peerOrSkip, seedDatabase, testbed, type MongoPeer } from '../setup/testbed.js';
 import {
   journal,
@@ -30,6 +30,7 @@ import {
   type RunningCli,
   type Sandbox,
 } from './run-fixtures.js';
+import { PrivateServers, ferretdbOrSkip } from './pitr-fixtures.js';
 
 let mongo: MongoPeer;
 let sandbox: Sandbox;
@@ -200,6 +201,38 @@ describe('an interrupted restore undoes itself', () => {
     expect(body.code, body.stderr).toBe(130);
     expect(body.json).toMatchObject({ success: false, error: { code: 'INTERRUPTED', details: { namespaces: [{ namespace: `${target}.orders`, state: 'dropped' }] } } });
     expect(await collectionsOf(target)).toEqual({ extra: 1, users: 307 });
+  });
+});
+
+describe('an interrupted point-in-time restore undoes itself', () => {
+  const servers = new PrivateServers();
+  afterAll(() => servers.stopAll());
+
+  it('SIGTERM once mongorestore replays: the new namespaces are dropped again, exit 130', async (ctx) => {
+    ferretdbOrSkip(ctx);
+    // A private replica set: its oplog holds only this test's writes, so the chain is small.
+    const rs = await servers.replicaSet('faults-pitr');
+    await writeConfig({ uri: rs.uri });
+    await seedDatabase(rs.uri, 'fxpitr', { c: 50, d: 20 });
+    const full = await runCli(sandbox, ['--json', 'create']);
+    expect(full.code, full.stderr).toBe(0);
+    await seedDatabase(rs.uri, 'fxpitr', { c: Array.from({ length: 10 }, (_, i) => ({ _id: 1000 + i })) });
+    const incremental = await runCli(sandbox, ['--json', 'create', '--type', 'incremental']);
+    expect(incremental.code, incremental.stderr).toBe(0);
+
+    const run = spawnCli(sandbox, ['restore', '--to-time', 'latest', '--ns-from', 'fxpitr.$c$', '--ns-to', 'fxpitrto.$c$', '--uri', rs.uri], CHECKPOINT_ENV('restore-started'));
+    await reached(run, 'restore-started');
+    const client = new MongoClient(rs.uri);
+    try {
+      await pollUntil('mongorestore to create a destination collection', async () => (await client.db('fxpitrto').listCollections().toArray()).length > 0);
+      process.kill(run.pid, 'SIGTERM');
+      const result = await run.result;
+      expect(result.code, result.stderr).toBe(130);
+      expect(result.stderr).toMatch(/restore interrupted; the destination is as it was: the namespaces it had created were dropped again \((fxpitrto\.c, fxpitrto\.d|fxpitrto\.d, fxpitrto\.c)\)/);
+      expect(await client.db('fxpitrto').listCollections().toArray()).toEqual([]);
+    } finally {
+      await client.close();
+    }
   });
 });
 
