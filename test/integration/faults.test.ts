@@ -202,6 +202,25 @@ describe('an interrupted restore undoes itself', () => {
     expect(body.json).toMatchObject({ success: false, error: { code: 'INTERRUPTED', details: { namespaces: [{ namespace: `${target}.orders`, state: 'dropped' }] } } });
     expect(await collectionsOf(target)).toEqual({ extra: 1, users: 307 });
   });
+
+  it('--drop over existing collections, stopped mid-way: --json names every namespace once, and its counts are what the destination holds', async () => {
+    const target = freshName('fxdrop');
+    await seedDatabase(mongo.uri, target, { users: Array.from({ length: 7 }, (_, i) => ({ _id: `mine-${i}` })) });
+    const run = spawnCli(sandbox, ['--json', 'restore', backupId, '--drop', '--ns-from', `${source}.$c$`, '--ns-to', `${target}.$c$`], CHECKPOINT_ENV('restore-started'));
+    await reached(run, 'restore-started');
+    process.kill(run.pid, 'SIGTERM');
+    const result = await run.result;
+    expect(result.code, result.stderr).toBe(130);
+    const outcomes = result.json.error.details.namespaces as Array<{ namespace: string; state: string; documents?: number; expected?: number; before?: number }>;
+    expect(outcomes.map((o) => o.namespace).sort()).toEqual([`${target}.orders`, `${target}.users`]);
+    expect(outcomes.find((o) => o.namespace === `${target}.orders`)).toEqual({ namespace: `${target}.orders`, state: 'dropped' });
+    const users = outcomes.find((o) => o.namespace === `${target}.users`)!;
+    const held = await collectionsOf(target);
+    expect(users).toMatchObject({ documents: held.users, expected: 300, before: 7 });
+    expect(users.state).toBe(held.users === 300 ? 'restored' : held.users === 7 ? 'unchanged' : 'partial');
+    expect(result.json.error.message).toContain(`dropped again (they did not exist before): ${target}.orders`);
+    expect(held.orders).toBeUndefined();
+  });
 });
 
 describe('an interrupted point-in-time restore undoes itself', () => {
