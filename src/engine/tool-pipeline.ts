@@ -108,9 +108,15 @@ function chooseFailure(error: unknown, toolFailure: unknown, log: string[], tool
   if (ownFailure && !(options.role === 'sink' && isIntegrityFailure(error))) return toolFailure;
   const e = toBackupError(error);
   if (options.role === 'source' && e.code === ErrorCodes.ARCHIVE_CORRUPT) {
-    const how = toolFailure === undefined ? 'exited normally' : 'did not exit after its output ended and was stopped';
-    return new BackupError(toolErrorCode(options.tool.tool), `${options.tool.tool} ${how}, but its output is not a whole archive: ${e.message}${lastLines(log)}`, {
-      hint: `run again with --verbose to see all of ${options.tool.tool}'s output`,
+    const tool = options.tool.tool;
+    const what =
+      toolFailure === undefined
+        ? `${tool} exited normally, but its output is not a whole archive`
+        : toolSideClosed
+          ? `${tool}'s output ended early and it did not exit (it was stopped)`
+          : `${tool}'s output is not a valid archive (it was stopped)`;
+    return new BackupError(toolErrorCode(tool), `${what}: ${e.message}${lastLines(log)}`, {
+      hint: `run again with --verbose to see all of ${tool}'s output`,
       details: { log: log.slice(-10) },
       cause: e,
     });

@@ -367,7 +367,7 @@ describe('a tool behind a wrapper script is stopped with everything it started',
     const result = await run.result;
     expect(result.code, result.stderr).toBe(130);
     expect(Date.now() - started).toBeLessThan(8_000);
-    expect(result.stderr).toContain('restore interrupted');
+    expect(result.stderr).toContain('restore interrupted; the destination is as it was');
     await pollUntil('the stalled child to be gone', () => !isAlive(held), 5_000);
     expect(await collectionsOf(target)).toEqual({});
   });
