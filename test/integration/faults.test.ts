@@ -223,6 +223,28 @@ describe('an interrupted restore undoes itself', () => {
   });
 });
 
+describe('Ctrl-C in the middle of a real restore (no test checkpoint)', () => {
+  it('SIGINT to the process group once documents arrive: exit 130, the new namespaces are gone', async () => {
+    // About 20 MB in two collections, as in the report this reproduces: the restore takes long
+    // enough to be caught with documents half-way in.
+    const blobs = (first: number): Array<{ _id: number; payload: string }> =>
+      Array.from({ length: 200 }, (_, i) => ({ _id: first + i, payload: randomBytes(36_000).toString('base64') }));
+    const source = await seededDatabase(mongo, 'fxbig', { blobsa: blobs(0), blobsb: blobs(1000) });
+    const backupId = await backupOf(source, ['--compression', 'none']);
+    const target = freshName('fxsigint');
+    const run = spawnInOwnGroup(['restore', backupId, '--ns-include', `${source}.*`, '--ns-from', `${source}.$c$`, '--ns-to', `${target}.$c$`], {});
+    await pollUntil('the first restored documents at the destination', async () => {
+      if (run.exited()) throw new Error(`the restore ended before it could be interrupted:\n${(await run.result).stderr}`);
+      return Object.values(await collectionsOf(target)).some((count) => count > 0);
+    });
+    process.kill(-run.pid, 'SIGINT');
+    const result = await run.result;
+    expect(result.code, result.stderr).toBe(130);
+    expect(result.stderr).toMatch(/restore interrupted; the destination is as it was: the namespaces it had created were dropped again/);
+    expect(await collectionsOf(target)).toEqual({});
+  });
+});
+
 describe('an interrupted point-in-time restore undoes itself', () => {
   const servers = new PrivateServers();
   afterAll(() => servers.stopAll());
@@ -264,6 +286,12 @@ async function wrapper(name: string, body: string): Promise<string> {
   return file;
 }
 
+/** Bytes a process has read so far, its server connection included (Linux /proc/PID/io; 0 when it cannot be read). */
+async function bytesRead(pid: number): Promise<number> {
+  const io = await readFile(`/proc/${pid}/io`, 'utf8').catch(() => '');
+  return Number(/^rchar: (\d+)$/m.exec(io)?.[1] ?? 0);
+}
+
 async function pidIn(file: string): Promise<number> {
   await pollUntil(`${file} to name a process`, async () => existsSync(file) && (await readFile(file, 'utf8')).trim() !== '');
   return Number((await readFile(file, 'utf8')).trim());
@@ -274,9 +302,9 @@ describe('a mongodump that dies is named, not taken for a damaged archive', () =
 
   beforeAll(async () => {
     if (peerMissingReason('mongo') !== undefined) return;
-    // About 2 MB of archive: far more than the pipe and the held stage buffer, so mongodump is
+    // About 6 MB of archive: far more than the pipe and the held stage buffer, so mongodump is
     // still writing (blocked on the pipe) when it is killed.
-    db = await seededDatabase(mongo, 'fxdump', { blobs: Array.from({ length: 200 }, (_, i) => ({ _id: i, payload: randomBytes(7500).toString('base64') })) });
+    db = await seededDatabase(mongo, 'fxdump', { blobs: Array.from({ length: 600 }, (_, i) => ({ _id: i, payload: randomBytes(7500).toString('base64') })) });
   });
 
   it('SIGKILL mid-stream while the run is reading its output: exit 1, MONGODUMP_FAILED naming the signal and its last line, nothing stored', async () => {
@@ -298,14 +326,20 @@ describe('a mongodump that dies is named, not taken for a damaged archive', () =
       const run = spawnCli(sandbox, ['--json', 'create', '--db', db], CHECKPOINT_ENV('dump-started'));
       await reached(run, 'dump-started');
       const pid = await pidIn(join(sandbox.dir, 'dump.pid'));
+      // The run holds the archive's first bytes: mongodump, having read the documents from the
+      // server, blocks mid-stream on the full pipe. Its own count of bytes read says it is there
+      // (its blocked write is not counted until it returns).
+      await pollUntil('mongodump to have read 1 MB from the server', async () => (await bytesRead(pid)) >= 1_000_000);
       process.kill(pid, signal);
-      await pollUntil('mongodump to end', () => !isAlive(pid));
-      await rm(sandbox.checkpointFile); // let the run go on: it reads what mongodump left
+      // SIGKILL ends it at once; a SIGTERM it catches takes effect when its blocked write returns.
+      if (signal === 'SIGKILL') await pollUntil('mongodump to end', () => !isAlive(pid));
+      await rm(sandbox.checkpointFile); // let the run go on: it reads what mongodump wrote
       const result = await run.result;
       expect(result.code, result.stderr).toBe(1);
       const error = result.json.error;
       expect(error.code).toBe('MONGODUMP_FAILED');
-      expect(error.message).toMatch(signal === 'SIGKILL' ? /^mongodump was killed by SIGKILL/ : /^mongodump exited with code \d+ after receiving a signal that mongo-backup did not send/);
+      // mongodump catches SIGTERM once it runs (it logs it and exits 1); either way the signal is named.
+      expect(error.message).toMatch(signal === 'SIGKILL' ? /^mongodump was killed by SIGKILL/ : /^mongodump (was killed by SIGTERM|exited with code \d+ after receiving a signal that mongo-backup did not send)/);
       expect(error.message).not.toMatch(/^truncated|^the archive/);
       expect(await filesUnder(sandbox.localDir)).toEqual([]);
       expect((await journal(sandbox)).at(-1)).toMatchObject({ status: 'FAILED', error: { code: 'MONGODUMP_FAILED' } });
