@@ -1,6 +1,6 @@
 /**
  * Test-only fault injection (in the spirit of pgBackRest's test points): named places in `create`
- * where a test can stop the process on purpose — SIGTERM to check the cleanup of an interrupted
+ * (and `restore`) where a test can stop the process on purpose — SIGTERM to check the cleanup of an interrupted
  * run, SIGKILL to check what a crash leaves behind and that the next run copes with it.
  *
  * Off unless the test-only switch `MONGO_BACKUP_TEST_CHECKPOINTS=1` is set (the integration tests
@@ -21,7 +21,13 @@ import { rename, writeFile } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BackupError, ErrorCodes } from '../errors.js';
 
-export type CheckpointName = 'dump-started' | 'upload-started' | 'before-manifest';
+export type CheckpointName =
+  | 'dump-started'
+  | 'upload-started'
+  | 'before-manifest'
+  // restore: the first bytes have reached mongorestore; the data is in, the counts come next
+  | 'restore-started'
+  | 'before-count-check';
 
 export const CHECKPOINTS_SWITCH = 'MONGO_BACKUP_TEST_CHECKPOINTS';
 const DEFAULT_TIMEOUT_MS = 60_000;

@@ -103,8 +103,10 @@ export async function createBackup(config: ResolvedConfig, options: CreateOption
       // Every target lacks part of its configuration on this host: that is the error (exit 2).
       const configProblems = [...unusable.values()].filter((e) => e.code === ErrorCodes.CONFIG_INVALID);
       if (configProblems.length === unusable.size && configProblems[0]) throw configProblems[0];
-      throw new BackupError(ErrorCodes.TARGET_FAILED, 'no target is usable; nothing was dumped', {
-        hint: 'see the errors above for each target',
+      const causes = [...unusable].map(([name, e]) => ({ name, ok: false, error: { code: e.code, message: e.message } }));
+      throw new BackupError(ErrorCodes.TARGET_FAILED, `no target is usable; nothing was dumped: ${causes.map((c) => `${c.name}: ${c.error.message}`).join('; ')}`, {
+        ...(unusable.size === 1 && [...unusable.values()][0]!.hint ? { hint: [...unusable.values()][0]!.hint! } : {}),
+        details: { outcomes: causes },
       });
     }
     if (options.requireAllTargets && usable.length < targets.length) {

@@ -22,6 +22,8 @@ interface Branch {
   bytes: number;
   controller: AbortController;
   failed: boolean;
+  /** Why its save failed: each target's own cause goes into the error when every branch is gone. */
+  error?: BackupError;
   done: Promise<BranchResult>;
 }
 
@@ -61,8 +63,9 @@ export class FanOut extends Writable {
       .then(
         (result): BranchResult => ({ target, ok: true, result }),
         (error: unknown): BranchResult => {
+          branch.error = toBackupError(error);
           this.cutOff(branch);
-          return { target, ok: false, error: toBackupError(error) };
+          return { target, ok: false, error: branch.error };
         },
       )
       .finally(() => signal.removeEventListener('abort', onAbort));
@@ -84,7 +87,7 @@ export class FanOut extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     const live = this.live();
     if (live.length === 0) {
-      callback(new BackupError(ErrorCodes.TARGET_FAILED, 'every target failed; stopping the dump'));
+      callback(this.everyTargetFailed());
       return;
     }
     const pending: Promise<void>[] = [];
@@ -95,6 +98,19 @@ export class FanOut extends Writable {
     }
     if (pending.length === 0) callback();
     else Promise.all(pending).then(() => callback(), callback);
+  }
+
+  /** The dump stops: every target failed, each for its own reason, and each reason is named. */
+  private everyTargetFailed(): BackupError {
+    const causes = this.branches.map((b) => `${b.target.name}: ${b.error?.message ?? 'failed'}`);
+    // `outcomes`, shaped like create's per-target outcomes: --json shows them and the journal records them per target.
+    const outcomes = this.branches.map((b) => ({ name: b.target.name, ok: false, error: { code: b.error?.code ?? ErrorCodes.TARGET_FAILED, message: b.error?.message ?? 'failed' } }));
+    const only = this.branches.length === 1 ? this.branches[0]!.error : undefined;
+    return new BackupError(ErrorCodes.TARGET_FAILED, `${this.branches.length === 1 ? 'the target failed' : 'every target failed'}; stopping the dump: ${causes.join('; ')}`, {
+      ...(only?.hint ? { hint: only.hint } : {}),
+      details: { outcomes },
+      ...(only ? { cause: only } : {}),
+    });
   }
 
   private drained(branch: Branch): Promise<void> {

@@ -11,12 +11,34 @@ import * as path from 'node:path';
 import { BackupError, ErrorCodes, redactSecrets, type ErrorCode } from '../errors.js';
 
 const secretDirs = new Set<string>();
+/**
+ * Process groups of tools still running. Each tool runs in a group of its own (a wrapper script,
+ * `docker exec` or ssh and everything they start), so stopping it reaches every process holding its
+ * pipes; a run that ends for any reason takes its tools' groups with it.
+ */
+const liveGroups = new Set<number>();
 process.on('exit', () => {
   for (const dir of secretDirs) fs.rmSync(dir, { recursive: true, force: true });
+  for (const group of liveGroups) signalGroup(group, 'SIGKILL');
 });
+
+/** Signals a whole process group; a group that is already gone is not an error. */
+function signalGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    /* ESRCH: every process of the group has exited */
+  }
+}
 
 const TEMP_PREFIX = 'mongo-backup-';
 const KILL_GRACE_MS = 5_000;
+/**
+ * How long, once the tool itself has exited, its output pipes may stay open: a process it started
+ * (the real tool behind a wrapper) may hold them. After that they are closed and the group killed,
+ * so a run never waits on a process that is no longer its tool.
+ */
+const PIPE_DRAIN_MS = 1_000;
 
 /**
  * Removes config directories left by processes that were killed (kill -9 skips the exit handler):
@@ -77,7 +99,10 @@ export async function spawnTool(options: SpawnToolOptions): Promise<ToolProcess>
   const ownAuthSource = options.args.some((arg) => /^--authenticationDatabase\b/.test(arg));
   const config = await writeToolConfig(ownAuthSource ? options.uri : withExplicitAuthSource(options.uri));
   const args = [`--config=${config.file}`, ...options.args];
-  const child = spawn(options.binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // `detached`: a process group of its own (see liveGroups), signalled as a whole.
+  const child = spawn(options.binary, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const group = child.pid;
+  if (group !== undefined) liveGroups.add(group);
   const lines: string[] = [];
   let partial = '';
   // The tools catch SIGTERM, log "signal 'terminated' received" and exit with code 1.
@@ -99,26 +124,54 @@ export async function spawnTool(options: SpawnToolOptions): Promise<ToolProcess>
   // run was aborted, and only then was its exit noticed) failed: its message is the cause the user
   // needs, not "interrupted".
   let stoppedByUs = false;
+  let exited = false;
   const onAbort = (): void => {
+    if (exited || group === undefined) return;
     stoppedByUs = true;
-    child.kill('SIGTERM');
+    signalGroup(group, 'SIGTERM');
     // mongodump keeps waiting for server selection (up to 30 s) after SIGTERM; an interrupted run
-    // must not hang on it, so it is killed outright after a grace period.
-    const force = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    // must not hang on it, so its group is killed outright after a grace period.
+    const force = setTimeout(() => signalGroup(group, 'SIGKILL'), KILL_GRACE_MS);
     force.unref();
     child.once('close', () => clearTimeout(force));
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
   const done = new Promise<void>((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'ENOENT' ? toolNotFound(options.tool, options.binary) : error);
-    });
-    child.once('close', (code, signal) => {
+    const settle = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (partial.trim()) lines.push(redactSecrets(partial.trim()));
+      partial = '';
       if (code === 0) resolve();
       else if (stoppedByUs && (signal !== null || acknowledgedSignal)) reject(new BackupError(ErrorCodes.INTERRUPTED, `${options.tool} was stopped (interrupted)`));
-      else reject(toolFailure(options.tool, code, signal, lines));
+      else reject(toolFailure(options.tool, code, signal, lines, acknowledgedSignal));
+    };
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (group !== undefined) liveGroups.delete(group);
+      reject(error.code === 'ENOENT' ? toolNotFound(options.tool, options.binary) : error);
+    });
+    child.once('exit', (code, signal) => {
+      exited = true;
+      if (group !== undefined && code !== 0) {
+        // What is left of a tool that failed or was stopped (e.g. the real tool behind a wrapper
+        // that died) has no one to report to: it goes with it.
+        signalGroup(group, 'SIGKILL');
+      }
+      if (group !== undefined) liveGroups.delete(group);
+      // Normally the pipes close right after the exit ('close'). After a success they are always
+      // read to the end (the archive's last bytes may still be in them); after a failure or a stop
+      // a process outside our reach that still holds them must not keep the run waiting.
+      if (code === 0) {
+        child.once('close', () => settle(code, signal));
+        return;
+      }
+      const drain = setTimeout(() => {
+        for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
+        settle(code, signal);
+      }, PIPE_DRAIN_MS);
+      child.once('close', () => {
+        clearTimeout(drain);
+        settle(code, signal);
+      });
     });
   }).finally(async () => {
     options.signal?.removeEventListener('abort', onAbort);
@@ -164,10 +217,11 @@ export function toolErrorCode(tool: SpawnToolOptions['tool']): ErrorCode {
   return tool === 'mongodump' ? ErrorCodes.MONGODUMP_FAILED : ErrorCodes.MONGORESTORE_FAILED;
 }
 
-function toolFailure(tool: SpawnToolOptions['tool'], code: number | null, signal: NodeJS.Signals | null, lines: string[]): BackupError {
+function toolFailure(tool: SpawnToolOptions['tool'], code: number | null, signal: NodeJS.Signals | null, lines: string[], receivedSignal = false): BackupError {
   const text = lines.join('\n');
   const last = lines.filter((l) => /fail|error/i.test(l)).slice(-3).join(' | ') || lines.slice(-3).join(' | ');
-  const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  // A signal it caught itself (it logs "signal 'terminated' received") came from outside this run.
+  const how = signal ? `was killed by ${signal}` : `exited with code ${code}${receivedSignal ? ' after receiving a signal that mongo-backup did not send' : ''}`;
   let errorCode = toolErrorCode(tool);
   let hint = `run again with --verbose to see all of ${tool}'s output`;
   if (/server selection|connection refused|no reachable servers|i\/o timeout|context deadline exceeded/i.test(text)) {

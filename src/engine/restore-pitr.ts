@@ -14,7 +14,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ResolvedConfig } from '../config/load.js';
 import type { DecryptKeys } from '../crypto/index.js';
-import { BackupError, ErrorCodes, isIntegrityFailure } from '../errors.js';
+import { BackupError, ErrorCodes } from '../errors.js';
 import { documentsOf, rewriteArchive } from '../archive/rewrite.js';
 import { namespaceSelector, planNamespaces } from '../archive/namespaces.js';
 import { buildChains, chainWindow, planPointInTime, type Chain, type RestorePlan } from '../pitr/chain.js';
@@ -23,7 +23,8 @@ import type { Target } from '../targets/types.js';
 import { closeTargets, manifestsOn, openTargets } from './catalog.js';
 import type { Manifest } from './manifest.js';
 import { hostsOf } from './mongo-server.js';
-import { checkDestination, decryptKeysFor, destinationUri, parallelismArgs, proveBeforeReading, undoPartialRestore, type RestoreOptions, type RestoreResult } from './restore.js';
+import { checkDestination, decryptKeysFor, destinationUri, parallelismArgs, proveBeforeReading, restoreCheckpointStages, type RestoreOptions, type RestoreResult } from './restore.js';
+import { afterFailedRestore, throwIfInterrupted } from './restore-outcome.js';
 import { runToolPipeline } from './tool-pipeline.js';
 import { decodeStages } from './verify.js';
 
@@ -77,9 +78,10 @@ export async function restorePointInTime(config: ResolvedConfig, options: Restor
     events?.phase?.('restore', `restoring ${plan.base.id} and replaying ${summary.baseEntries + summary.sliceEntries} oplog entries with mongorestore`);
     try {
       await replayIntoMongorestore(config, uri, plan, keys, options, decide, selector.identity ? undefined : (ns) => selector.map(ns));
+      throwIfInterrupted(options.signal);
     } catch (error) {
-      if (destination.undoable && isIntegrityFailure(error)) throw await undoPartialRestore(uri, destination.destinations, error);
-      throw error;
+      // No expected counts: a namespace at the moment holds what the replay made of it.
+      throw await afterFailedRestore(uri, destination, undefined, error, options.signal);
     }
     // Counts after a replay are the moment's, not the full backup's: there is nothing to compare them with.
     result.restoredAt = new Date().toISOString();
@@ -217,7 +219,7 @@ async function replayIntoMongorestore(
         oplogEntry: decide,
         ...(plan.increments.length > 0 ? { appendOplog: sliceEntries(plan, keys, signal) } : {}),
       });
-      return [Readable.from(rewritten.chunks)];
+      return [Readable.from(rewritten.chunks), ...restoreCheckpointStages(signal)];
     },
     signal: options.signal,
     interrupted: 'restore interrupted; the destination may be partially restored',

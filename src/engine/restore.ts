@@ -12,18 +12,20 @@
  * decode checks: verify.ts (DecodeChecks).
  */
 import { pipeline } from 'node:stream/promises';
-import type { Writable } from 'node:stream';
+import type { Transform, Writable } from 'node:stream';
 import { keyFingerprint, recipientFingerprint, recipientOf, type DecryptKeys } from '../crypto/index.js';
-import { BackupError, ErrorCodes, isIntegrityFailure } from '../errors.js';
+import { BackupError, ErrorCodes } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Target } from '../targets/types.js';
 import { closeTargets, openTargets, resolveBackup } from './catalog.js';
 import type { EngineEvents } from './events.js';
 import type { Manifest } from './manifest.js';
 import { toolVersion } from './mongo-tools.js';
+import { checkpoint, checkpointStage } from './checkpoints.js';
 import { runToolPipeline } from './tool-pipeline.js';
 import { isSystemNamespace, namespaceArgs, planNamespaces, type NamespaceOptions, type PlannedNamespace } from '../archive/namespaces.js';
-import { countRestored, destinationState, dropNamespaces, hostsOf } from './mongo-server.js';
+import { countRestored, destinationState, hostsOf } from './mongo-server.js';
+import { afterFailedRestore, interruptedRestoreError, throwIfInterrupted } from './restore-outcome.js';
 import { authenticatedWhileRead, checkStoredSize, decodeStages, verifyStoredObject } from './verify.js';
 import { restorePointInTime, type ReplaySummary } from './restore-pitr.js';
 
@@ -126,8 +128,9 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
   try {
     const keys = decryptKeysFor(config, manifest);
     const plan = planNamespaces(manifest.namespaces, options.namespaces);
-    const { destinations, before, undoable, refusal, mongorestoreVersion } = await checkDestination(config, uri, plan, options);
-    const onePass = undoable && authenticatedWhileRead(manifest);
+    const destination = await checkDestination(config, uri, plan, options);
+    const { before, refusal, mongorestoreVersion } = destination;
+    const onePass = destination.undoable && authenticatedWhileRead(manifest);
     events?.phase?.('check', `backup ${manifest.id} from ${source.name} → ${hostsOf(uri)}${mongorestoreVersion ? ` (mongorestore ${mongorestoreVersion})` : ''}`);
     if (options.verify) await proveBeforeReading(source, manifest, onePass, options.signal, events);
     const result: RestoreResult = {
@@ -142,15 +145,23 @@ export async function restoreBackup(config: ResolvedConfig, options: RestoreOpti
     if (options.dryRun) return result;
 
     events?.phase?.('restore', `restoring ${plan.length} namespaces with mongorestore`);
+    const expected = expectedCounts(plan, options, before);
     try {
       await streamIntoMongorestore(config, uri, source, manifest, keys, options);
+      await checkpoint('before-count-check', options.signal);
+      throwIfInterrupted(options.signal);
     } catch (error) {
-      if (undoable && isIntegrityFailure(error)) throw await undoPartialRestore(uri, destinations, error);
-      throw error;
+      throw await afterFailedRestore(uri, destination, expected, error, options.signal);
     }
     result.restoredAt = new Date().toISOString();
     events?.phase?.('count', `counting the documents of ${plan.length} namespaces`);
-    await checkRestoredCounts(uri, result, options, before);
+    try {
+      await checkRestoredCounts(uri, result, options, before);
+    } catch (error) {
+      if (!options.signal.aborted) throw error;
+    }
+    // A signal during the count check still ends as an interrupted restore: one outcome, undone where it can be.
+    if (options.signal.aborted) throw await afterFailedRestore(uri, destination, expected, interruptedRestoreError(), options.signal);
     return result;
   } finally {
     await closeTargets(targets);
@@ -162,6 +173,8 @@ export interface DestinationCheck {
   destinations: string[];
   /** Their document counts before the restore. */
   before: Record<string, number>;
+  /** Those that existed (even empty) before the restore; the others are new, and can be dropped again. */
+  existing: string[];
   /** Every namespace is new and none is dropped: a half-done restore can be undone exactly. */
   undoable: boolean;
   /** Why the restore must not go on (namespaces that hold documents, without --drop/--force). */
@@ -192,6 +205,7 @@ export async function checkDestination(config: ResolvedConfig, uri: string, plan
   return {
     destinations,
     before,
+    existing: destinations.filter((ns) => existing.has(ns)),
     undoable: !options.drop && existing.size === 0,
     ...(refusal ? { refusal } : {}),
     ...(mongorestoreVersion ? { mongorestoreVersion } : {}),
@@ -220,11 +234,23 @@ async function streamIntoMongorestore(
       ...(options.events?.toolLine ? { onLine: options.events.toolLine } : {}),
     },
     role: 'sink',
-    streams: async (signal) => [await source.load(`${manifest.id}/${manifest.object}`, { signal }), ...decode.stages],
+    streams: async (signal) => [await source.load(`${manifest.id}/${manifest.object}`, { signal }), ...decode.stages, ...restoreCheckpointStages(signal)],
     signal: options.signal,
     interrupted: 'restore interrupted; the destination may be partially restored',
   });
   decode.check();
+}
+
+/** Test-only fault injection (checkpoints.ts): a stage holding the restore once mongorestore has its first bytes. */
+export function restoreCheckpointStages(signal: AbortSignal): Transform[] {
+  const started = checkpointStage('restore-started', signal, 'after-first-chunk');
+  return started ? [started] : [];
+}
+
+/** What each namespace should hold once restored: the backup's documents, plus what was there with --force. */
+function expectedCounts(plan: PlannedNamespace[], options: RestoreOptions, before: Record<string, number>): Record<string, number> {
+  const appended = (ns: string): number => (options.force && !options.drop ? (before[ns] ?? 0) : 0);
+  return Object.fromEntries(plan.filter((p) => !isSystemNamespace(p.destination)).map((p) => [p.destination, p.documents + appended(p.destination)]));
 }
 
 async function checkRestoredCounts(
@@ -296,18 +322,4 @@ export async function proveBeforeReading(source: Target, manifest: Manifest, one
   }
   events?.phase?.('verify', `verifying ${manifest.object} on ${source.name} (${manifest.storedSize} bytes)`);
   await verifyStoredObject(source, key, manifest.storedSize, manifest.checksum, signal, (b) => events?.progress?.('verify', b, manifest.storedSize));
-}
-
-/** An integrity failure half-way through a restore into new namespaces: drop them again. */
-export async function undoPartialRestore(uri: string, namespaces: string[], error: BackupError): Promise<BackupError> {
-  const notDropped = await dropNamespaces(uri, namespaces).catch(() => namespaces);
-  const outcome =
-    notDropped.length === 0
-      ? 'nothing was left at the destination (the namespaces restored until then were new, and were dropped again)'
-      : `the destination may hold part of the backup in ${notDropped.join(', ')}: dropping them failed`;
-  return new BackupError(error.code, `${error.message}; ${outcome}`, {
-    ...(error.hint ? { hint: error.hint } : {}),
-    ...(error.details ? { details: error.details } : {}),
-    cause: error,
-  });
 }

@@ -40,6 +40,16 @@ export interface ToolPipelineOptions {
   onFailure?: () => Promise<void>;
 }
 
+/** How long a tool whose end of the pipe closed may take to exit on its own before it is stopped. */
+const OWN_EXIT_WAIT_MS = 2_000;
+
+/** Waits for `promise` to settle, at most `ms`; never throws. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Runs the tool and its pipeline to the end; throws the failure's cause (see chooseFailure). */
 export async function runToolPipeline(options: ToolPipelineOptions): Promise<void> {
   const abort = new AbortController();
@@ -47,6 +57,7 @@ export async function runToolPipeline(options: ToolPipelineOptions): Promise<voi
   options.signal.addEventListener('abort', onRunAbort, { once: true });
   let toolDone: Promise<void> | undefined;
   let toolLog: () => string[] = () => [];
+  let toolSideClosed = false;
   try {
     const streams = await options.streams(abort.signal);
     const tool = await spawnTool({ ...options.tool, signal: abort.signal }).catch((error: unknown) => {
@@ -56,13 +67,18 @@ export async function runToolPipeline(options: ToolPipelineOptions): Promise<voi
     });
     toolDone = tool.done;
     toolLog = tool.log;
+    // The tool's own end of the pipe closing first (its output ended, its input broke) means it is
+    // exiting, or crashed: its exit status, not what the streams made of the cut, is the cause.
+    if (options.role === 'source') tool.child.stdout!.once('end', () => (toolSideClosed = true));
+    else tool.child.stdin!.once('error', () => (toolSideClosed = true));
     const ends: PipelineStream[] = options.role === 'source' ? [tool.child.stdout!, ...streams] : [...streams, tool.child.stdin!];
     await Promise.all([pipeline(ends, { signal: abort.signal }), tool.done]);
   } catch (error) {
+    if (toolSideClosed && toolDone && !options.signal.aborted) await settledWithin(toolDone, OWN_EXIT_WAIT_MS);
     abort.abort(error);
     await options.onFailure?.();
     const toolFailure = toolDone ? await toolDone.then(() => undefined, (failure: unknown) => failure) : undefined;
-    throw chooseFailure(error, toolFailure, toolLog(), options);
+    throw chooseFailure(error, toolFailure, toolLog(), toolSideClosed, options);
   } finally {
     options.signal.removeEventListener('abort', onRunAbort);
   }
@@ -75,19 +91,42 @@ export async function runToolPipeline(options: ToolPipelineOptions): Promise<voi
  *   failing tool breaks the pipe on its side and the streams only see that; except
  *   - a source tool that only complains of the broken pipe: a later stage broke it;
  *   - a sink tool whose input failed an integrity check: the damaged data is the cause;
- * - a source tool whose failure was not seen (it was stopped once the pipe broke) but which
- *   logged something, when the pipeline only saw a premature end: the tool's own lines.
+ * - a source tool whose output is not a whole archive (it ended early, or is empty) while the
+ *   tool's own failure was not seen (it exited 0, or hung and was stopped): the tool is still the
+ *   cause, not damaged data; exit 3 is for stored bytes that are damaged (docs/REFERENCE.md#exit-codes);
+ * - a source tool whose failure was not seen but which logged something, when the pipeline only
+ *   saw a premature end: the tool's own lines.
  */
-function chooseFailure(error: unknown, toolFailure: unknown, log: string[], options: ToolPipelineOptions): BackupError {
+function chooseFailure(error: unknown, toolFailure: unknown, log: string[], toolSideClosed: boolean, options: ToolPipelineOptions): BackupError {
   if (options.signal.aborted) return new BackupError(ErrorCodes.INTERRUPTED, options.interrupted);
+  // Its output ended before anything on our side failed: a broken pipe it reports is its own.
+  const pipeBrokenByUs = options.role === 'source' && !toolSideClosed;
   const ownFailure =
     toolFailure instanceof BackupError &&
     toolFailure.code !== ErrorCodes.INTERRUPTED &&
-    !(options.role === 'source' && /broken pipe/i.test(toolFailure.message));
+    !(pipeBrokenByUs && /broken pipe/i.test(toolFailure.message));
   if (ownFailure && !(options.role === 'sink' && isIntegrityFailure(error))) return toolFailure;
   const e = toBackupError(error);
+  if (options.role === 'source' && e.code === ErrorCodes.ARCHIVE_CORRUPT) {
+    const tool = options.tool.tool;
+    const what =
+      toolFailure === undefined
+        ? `${tool} exited normally, but its output is not a whole archive`
+        : toolSideClosed
+          ? `${tool}'s output ended early and it did not exit (it was stopped)`
+          : `${tool}'s output is not a valid archive (it was stopped)`;
+    return new BackupError(toolErrorCode(tool), `${what}: ${e.message}${lastLines(log)}`, {
+      hint: `run again with --verbose to see all of ${tool}'s output`,
+      details: { log: log.slice(-10) },
+      cause: e,
+    });
+  }
   if (options.role === 'source' && e.code === ErrorCodes.FAILED && log.length > 0 && /premature|EPIPE|aborted/i.test(e.message)) {
     return new BackupError(toolErrorCode(options.tool.tool), `${options.tool.tool} failed: ${log.slice(-3).join(' | ')}`);
   }
   return e;
+}
+
+function lastLines(log: string[]): string {
+  return log.length > 0 ? `; its last lines: ${log.slice(-3).join(' | ')}` : '';
 }

@@ -88,6 +88,32 @@ describe('a tool in a stream pipeline', () => {
     });
   });
 
+  it('source: a tool killed by a signal is named with the signal and its last lines, not as a damaged archive', async () => {
+    const tool = await fakeTool('dump-killed', "printf 'part'; echo 'writing shop.orders to archive on stdout' >&2; kill -9 $$");
+    await expect(run(tool, 'source', () => [expectBytes(1000), collect([])])).rejects.toMatchObject({
+      code: ErrorCodes.MONGODUMP_FAILED,
+      message: 'mongodump was killed by SIGKILL: writing shop.orders to archive on stdout',
+    });
+  });
+
+  it('source: a tool that exits 0 after a cut-short archive is still the cause (exit 1), not stored damage (exit 3)', async () => {
+    const tool = await fakeTool('dump-short', "printf 'part'; echo 'done dumping' >&2");
+    const failure = run(tool, 'source', () => [expectBytes(1000), collect([])]);
+    await expect(failure).rejects.toMatchObject({
+      code: ErrorCodes.MONGODUMP_FAILED,
+      message: 'mongodump exited normally, but its output is not a whole archive: archive truncated after 4 bytes; its last lines: done dumping',
+    });
+    await expect(failure).rejects.toHaveProperty('exitCode', 1);
+  });
+
+  it('source: a broken pipe reported after its own output ended is its own failure (a wrapper whose pipe a child cut)', async () => {
+    const tool = await fakeTool('dump-wrapped', "printf 'part'; exec 1>&-; echo 'Failed: write /dev/stdout: broken pipe' >&2; exit 2");
+    await expect(run(tool, 'source', () => [expectBytes(1000), collect([])])).rejects.toMatchObject({
+      code: ErrorCodes.MONGODUMP_FAILED,
+      message: 'mongodump exited with code 2: Failed: write /dev/stdout: broken pipe',
+    });
+  });
+
   it('sink: a tool failing on its own is the cause, not the broken pipe it leaves behind', async () => {
     const tool = await fakeTool('restore-fails', "head -c 10 >/dev/null; echo 'Failed: restore error: E11000 duplicate key' >&2; exit 1");
     await expect(run(tool, 'sink', () => [input()])).rejects.toMatchObject({
