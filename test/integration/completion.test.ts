@@ -138,7 +138,7 @@ describe.skipIf(skipShell('bash'))('bash completion', () => {
     expect(await bashComplete(['sch'])).toEqual(['schedule']);
     expect(await bashComplete(['schedule', ''])).toEqual(['print', 'install', 'remove', 'help']);
     expect(await bashComplete(['--json', 'schedule', 'in'])).toEqual(['install']);
-    expect(await bashComplete(['schedule', 'install', '--type', ''])).toEqual(['full', 'incremental']);
+    expect(await bashComplete(['schedule', 'install', '--type', ''])).toEqual(['full', 'incremental', 'drill']);
     expect(await bashComplete(['schedule', 'install', '--type', '=', 'i'])).toEqual(['incremental']); // --type=i
     expect(await bashComplete(['completion', ''])).toEqual(['bash', 'zsh', 'fish']);
     expect(await bashComplete(['completion', 'bash', ''])).toEqual([]);
@@ -221,7 +221,7 @@ describe.skipIf(skipShell('zsh'))('zsh completion', () => {
     expect((await zshComplete('schedule ')).sort()).toEqual(['help', 'install', 'print', 'remove']);
     expect(await zshComplete('--json schedule ins')).toEqual(['install']);
     expect(await zshComplete('schedule install --ty')).toEqual(['--type']);
-    expect(await zshComplete('schedule install --type ')).toEqual(['full', 'incremental']);
+    expect(await zshComplete('schedule install --type ')).toEqual(['full', 'incremental', 'drill']);
     expect(await zshComplete('completion ')).toEqual(['bash', 'zsh', 'fish']);
     const options = await zshComplete('schedule remove --');
     expect(options).toEqual(expect.arrayContaining(['--cron', '--systemd', '--crontab-file', '--config', '--json']));
@@ -255,7 +255,7 @@ describe.skipIf(skipShell('fish'))('fish completion', () => {
     expect((await fishComplete('schedule ')).sort()).toEqual(['help', 'install', 'print', 'remove']);
     expect(await fishComplete('--json schedule ins')).toEqual(['install']);
     expect(await fishComplete('schedule install --ty')).toEqual(['--type']);
-    expect(await fishComplete('schedule install --type ')).toEqual(['full', 'incremental']);
+    expect(await fishComplete('schedule install --type ')).toEqual(['drill', 'full', 'incremental']);
     expect((await fishComplete('completion ')).sort()).toEqual(['bash', 'fish', 'zsh']);
     expect(await fishComplete('completion bash ')).toEqual([]);
     const options = await fishComplete('schedule remove --');
