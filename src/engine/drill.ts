@@ -70,13 +70,36 @@ export function drillDestination(config: Pick<ResolvedConfig, 'mongodb'>, uri: s
     if (config.mongodb.uriProblem) throw config.mongodb.uriProblem;
     throw new BackupError(ErrorCodes.USAGE, 'drill needs a server: give --uri SCRATCH, or --prefix P with mongodb.uri configured');
   }
-  const scratch = uri !== undefined && (source === undefined || hostsOf(uri) !== hostsOf(source));
+  const scratch = uri !== undefined && (source === undefined || !sharesAHost(uri, source));
   if (!scratch && prefix === undefined) {
     throw new BackupError(ErrorCodes.USAGE, `drill would restore into the configured source server (${hostsOf(chosen)}) under the backup's own names`, {
       hint: 'give --uri with a scratch server, or --prefix P to restore beside the data as P<database>',
     });
   }
   return { uri: chosen, scratch, ...(prefix !== undefined ? { prefix } : {}) };
+}
+
+/**
+ * Whether two connection strings reach a common server: any host in common, with the default port
+ * filled in and the loopback names (localhost, 127.0.0.1, ::1) taken as one — so `--uri
+ * mongodb://localhost` is not mistaken for a scratch server when the source is 127.0.0.1:27017,
+ * and a replica set named by another member is still the source.
+ */
+export function sharesAHost(a: string, b: string): boolean {
+  const hostsA = serverAddresses(a);
+  return serverAddresses(b).some((address) => hostsA.includes(address));
+}
+
+function serverAddresses(uri: string): string[] {
+  const srv = /^mongodb\+srv:/i.test(uri);
+  return hostsOf(uri)
+    .split(',')
+    .map((entry) => {
+      const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(entry.trim().toLowerCase());
+      if (!m) return entry.trim().toLowerCase();
+      const host = ['localhost', '127.0.0.1', '[::1]', '::1'].includes(m[1]!) ? 'loopback' : m[1]!;
+      return srv ? `srv:${host}` : `${host}:${m[2] ?? '27017'}`;
+    });
 }
 
 /** The restore's namespace options: server databases left out, and every database renamed with the prefix. */
