@@ -21,7 +21,6 @@ import {
   makeSandbox,
   mongoConfig,
   pollUntil,
-  repoRoot,
   runCli,
   seededDatabase,
   spawnCli,
@@ -98,33 +97,7 @@ async function reached(run: { exited(): boolean; result: Promise<CliResult> }, n
  * whole foreground group) can be sent as the terminal sends it.
  */
 function spawnInOwnGroup(args: string[], env: NodeJS.ProcessEnv): RunningCli {
-  const cli = process.env.MONGO_BACKUP_TEST_CLI ?? join(repoRoot, 'bin/mongo-backup');
-  const child = spawn(process.execPath, [cli, '--config', sandbox.configFile, ...args], {
-    cwd: sandbox.dir,
-    env: { PATH: process.env.PATH, HOME: sandbox.dir, NO_COLOR: '1', BACKUP_STATE_DIR: sandbox.stateDir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let stdout = '';
-  let stderr = '';
-  let hasExited = false;
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const result = new Promise<CliResult>((done) => {
-    child.once('close', (code, signal) => {
-      hasExited = true;
-      done({ code, signal, stdout, stderr, json: args.includes('--json') ? safeJson(stdout) : undefined });
-    });
-  });
-  return { child, pid: child.pid!, result, exited: () => hasExited };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  return spawnCli(sandbox, args, env, { ownGroup: true });
 }
 
 function isAlive(pid: number): boolean {

@@ -138,9 +138,18 @@ export interface RunningCli {
   exited(): boolean;
 }
 
-/** Starts the CLI without waiting for it (to signal it, or to race it against another run). */
-export function spawnCli(sandbox: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
-  const child = spawn(process.execPath, cliArgs(sandbox, args), { cwd: sandbox.dir, env: cliEnv(sandbox, env), stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the CLI without waiting for it (to signal it, or to race it against another run).
+ * `ownGroup`: in a process group of its own, as a shell job is, so a test can signal the whole
+ * group the way Ctrl-C in a terminal does.
+ */
+export function spawnCli(sandbox: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}, options: { ownGroup?: boolean } = {}): RunningCli {
+  const child = spawn(process.execPath, cliArgs(sandbox, args), {
+    cwd: sandbox.dir,
+    env: cliEnv(sandbox, env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownGroup ?? false,
+  });
   let stdout = '';
   let stderr = '';
   let hasExited = false;
