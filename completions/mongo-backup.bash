@@ -38,8 +38,8 @@ _mongo_backup_spec() {
             ;;
         'drill')
             _mongo_backup_commands=''
-            _mongo_backup_options='--to-time --uri --prefix --keep --target --parallel-collections --insertion-workers -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
-            _mongo_backup_value_options='--to-time --uri --prefix --target --parallel-collections --insertion-workers -c --config'
+            _mongo_backup_options='--to-time --uri --prefix --keep --from --parallel-collections --insertion-workers -h --help -V --version -c --config --json -q --quiet -v --verbose --no-color --no-progress'
+            _mongo_backup_value_options='--to-time --uri --prefix --from --parallel-collections --insertion-workers -c --config'
             _mongo_backup_arguments=''
             ;;
         'verify')
@@ -191,7 +191,7 @@ _mongo_backup_values() {
         'list|--status') _mongo_backup_words 'COMPLETED FAILED' ;;
         'show|--target') _mongo_backup_targets ;;
         'restore|--from') _mongo_backup_targets ;;
-        'drill|--target') _mongo_backup_targets ;;
+        'drill|--from') _mongo_backup_targets ;;
         'verify|--target') _mongo_backup_targets ;;
         'replicate|--to') _mongo_backup_targets ;;
         'replicate|--from') _mongo_backup_targets ;;

@@ -14,7 +14,7 @@ interface DrillFlags {
   uri?: string;
   prefix?: string;
   keep?: boolean;
-  target?: string;
+  from?: string;
   parallelCollections?: number;
   insertionWorkers?: number;
 }
@@ -28,7 +28,7 @@ export function registerDrillCommand(program: Command): void {
     .option('--uri <uri>', 'restore into this scratch server')
     .option('--prefix <prefix>', 'restore beside the data on the configured server: database x becomes <prefix>x')
     .option('--keep', 'keep what was restored (default: drop it after the counts)')
-    .option('--target <name>', 'read the backup from (and record the drill on) this target')
+    .option('--from <target>', 'read the backup from (and record the drill on) this target (default: the first that holds it)')
     .option('--parallel-collections <n>', 'collections restored in parallel (mongorestore --numParallelCollections)', positiveInt)
     .option('--insertion-workers <n>', 'insertion workers per collection (mongorestore --numInsertionWorkersPerCollection)', positiveInt)
     .addHelpText(
@@ -63,7 +63,7 @@ async function runDrill(ctx: CommandContext, ref: string | undefined, flags: Dri
       ...(flags.uri ? { uri: flags.uri } : {}),
       ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}),
       keep: Boolean(flags.keep),
-      ...(flags.target ? { target: flags.target } : {}),
+      ...(flags.from ? { target: flags.from } : {}),
       parallelCollections: flags.parallelCollections ?? config.mongodb.restoreParallelCollections,
       insertionWorkers: flags.insertionWorkers ?? config.mongodb.restoreInsertionWorkers,
       signal: ctx.signal,

@@ -86,7 +86,7 @@ describe.skipIf(missing !== undefined)('drill', () => {
   });
 
   it('restores from the local target under a prefix, counts every namespace, drops it again and records the drill there', async () => {
-    const drilled = await ws.run(['--json', 'drill', 'latest', '--prefix', 'drill', '--target', 'local']);
+    const drilled = await ws.run(['--json', 'drill', 'latest', '--prefix', 'drill', '--from', 'local']);
     expect(drilled.code, drilled.stderr).toBe(0);
     const record = drilled.json.drill;
     expect(record.result).toEqual({ passed: true });
@@ -108,7 +108,7 @@ describe.skipIf(missing !== undefined)('drill', () => {
   });
 
   it('with --keep, leaves the restored namespaces on the server; from S3 the record goes to S3', async () => {
-    const drilled = await ws.run(['--json', 'drill', backupId, '--prefix', 'kept', '--target', 's3', '--keep', '--parallel-collections', '2', '--insertion-workers', '1']);
+    const drilled = await ws.run(['--json', 'drill', backupId, '--prefix', 'kept', '--from', 's3', '--keep', '--parallel-collections', '2', '--insertion-workers', '1']);
     expect(drilled.code, drilled.stderr).toBe(0);
     expect(drilled.json.drill.target).toBe('s3');
     expect(drilled.json.drill.kept).toBe(true);
@@ -119,7 +119,7 @@ describe.skipIf(missing !== undefined)('drill', () => {
   });
 
   it('tells a person what was proven, how long each phase took and where the record is', async () => {
-    const drilled = await ws.run(['drill', 'latest', '--prefix', 'human', '--target', 'local']);
+    const drilled = await ws.run(['drill', 'latest', '--prefix', 'human', '--from', 'local']);
     expect(drilled.code, drilled.stderr).toBe(0);
     expect(drilled.stdout).toMatch(new RegExp(`✔ backup ${backupId} proven restorable from local: .+ for .+`));
     expect(drilled.stdout).toMatch(/phases: check .+, verify .+, restore .+, count .+, drop .+/);
@@ -139,7 +139,7 @@ describe.skipIf(missing !== undefined)('drill', () => {
     expect(sameServer.code).toBe(2);
     expect(sameServer.stderr).toContain('configured source server');
     await seedDatabase(uri, `busy${db}`, { people: 1 });
-    const occupied = await ws.run(['drill', 'latest', '--prefix', 'busy', '--target', 'local']);
+    const occupied = await ws.run(['drill', 'latest', '--prefix', 'busy', '--from', 'local']);
     expect(occupied.code, occupied.stderr).toBe(2);
     expect(occupied.stderr).toContain('refusing to restore into namespaces that already hold documents');
     // A refusal says nothing about the backup: it leaves no drill record.
