@@ -9,6 +9,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BackupError, ErrorCodes, redactSecrets, type ErrorCode } from '../errors.js';
+import { processExists } from '../state/lock.js';
 
 const secretDirs = new Set<string>();
 /**
@@ -49,12 +50,8 @@ async function sweepOrphanedConfigs(): Promise<void> {
   for (const name of entries) {
     const m = new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(name);
     if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') {
-        await fsp.rm(path.join(os.tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
-      }
+    if (!processExists(Number(m[1]))) {
+      await fsp.rm(path.join(os.tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
     }
   }
 }

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { BackupError, ErrorCodes, redactSecrets } from '../errors.js';
 import { deliver, type AlertEvent, type AlertLevel, type NotifyConfig } from '../notify/index.js';
 import { writeFileAtomic, type RunCommand, type RunRecord } from './journal.js';
+import { processExists } from './lock.js';
 
 export type { AlertLevel } from '../notify/index.js';
 
@@ -190,12 +191,7 @@ async function holderIsGone(lockFile: string): Promise<boolean> {
   const pid = Number(pidText);
   // Another host's PIDs mean nothing here; a file still being written names no one yet.
   if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return !processExists(pid);
 }
 
 function newAlertId(): string {

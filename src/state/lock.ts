@@ -191,7 +191,8 @@ function assess(lock: ExistingLock, staleAfterMs: number): Assessment {
   return { stale: false, holder: lock };
 }
 
-function processExists(pid: number): boolean {
+/** Whether a process with this PID runs on this host (signal 0 probes without signalling). */
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -30,6 +30,7 @@ import {
   type Sandbox,
 } from './run-fixtures.js';
 import { PrivateServers, ferretdbOrSkip } from './pitr-fixtures.js';
+import { isAlive } from '../setup/process.js';
 
 let mongo: MongoPeer;
 let sandbox: Sandbox;
@@ -100,14 +101,21 @@ function spawnInOwnGroup(args: string[], env: NodeJS.ProcessEnv): RunningCli {
   return spawnCli(sandbox, args, env, { ownGroup: true });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * SIGTERM to a run whose tool wrapper stalls with a child holding the pipe (the child's PID in
+ * held.pid): the run exits 130 within seconds and the child is gone too.
+ */
+async function sigtermStopsPromptly(run: RunningCli): Promise<CliResult> {
+  const held = await pidIn(join(sandbox.dir, 'held.pid'));
+  const started = Date.now();
+  process.kill(run.pid, 'SIGTERM');
+  const result = await run.result;
+  expect(result.code, result.stderr).toBe(130);
+  expect(Date.now() - started).toBeLessThan(8_000);
+  await pollUntil('the stalled child to be gone', () => !isAlive(held), 5_000);
+  return result;
 }
+
 
 describe('an interrupted restore undoes itself', () => {
   let source: string;
@@ -340,14 +348,7 @@ describe('a tool behind a wrapper script is stopped with everything it started',
   it('SIGTERM of create while the wrapper waits on a stalled child holding the dump pipe: exit 130 within seconds, the child is gone', async () => {
     const dump = await wrapper('mongodump', `sleep 300 &\necho $! > "$DIR/held.pid"\nwait`);
     await writeConfig({ mongodump: dump });
-    const run = spawnCli(sandbox, ['create', '--db', db]);
-    const held = await pidIn(join(sandbox.dir, 'held.pid'));
-    const started = Date.now();
-    process.kill(run.pid, 'SIGTERM');
-    const result = await run.result;
-    expect(result.code, result.stderr).toBe(130);
-    expect(Date.now() - started).toBeLessThan(8_000);
-    await pollUntil('the stalled child to be gone', () => !isAlive(held), 5_000);
+    await sigtermStopsPromptly(spawnCli(sandbox, ['create', '--db', db]));
   });
 
   it('a wrapper that fails and leaves a child holding the pipe: exit 1 at once naming mongodump and its message, the child is gone', async () => {
@@ -367,15 +368,8 @@ describe('a tool behind a wrapper script is stopped with everything it started',
     const restore = await wrapper('mongorestore', `sleep 300 &\necho $! > "$DIR/held.pid"\nwait`);
     await writeConfig({ mongorestore: restore });
     const target = freshName('fxwrapto');
-    const run = spawnCli(sandbox, ['restore', backupId, '--ns-from', `${db}.$c$`, '--ns-to', `${target}.$c$`]);
-    const held = await pidIn(join(sandbox.dir, 'held.pid'));
-    const started = Date.now();
-    process.kill(run.pid, 'SIGTERM');
-    const result = await run.result;
-    expect(result.code, result.stderr).toBe(130);
-    expect(Date.now() - started).toBeLessThan(8_000);
+    const result = await sigtermStopsPromptly(spawnCli(sandbox, ['restore', backupId, '--ns-from', `${db}.$c$`, '--ns-to', `${target}.$c$`]));
     expect(result.stderr).toContain('restore interrupted; the destination is as it was');
-    await pollUntil('the stalled child to be gone', () => !isAlive(held), 5_000);
     expect(await collectionsOf(target)).toEqual({});
   });
 });

@@ -250,7 +250,8 @@ export function claimPeerDir(dir: string): void {
   writeFileSync(join(dir, ownerFileName), String(process.pid));
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this PID runs (EPERM: it does, as another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { canConnect } from '../setup/process.js';
+import { canConnect, isAlive } from '../setup/process.js';
 import {
   peerDataDir,
   peerMissingReason,
@@ -19,14 +19,6 @@ import {
   type StartOptions,
 } from '../setup/testbed.js';
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Skips locally (fails in CI) when the shared peer of the same kind could not start either. */
 function skipIfMissing(name: PeerName, ctx: { skip(note?: string): never }): void {
