@@ -1,4 +1,4 @@
-/** Stream helpers used across the engine and targets. */
+/** Stream and concurrency helpers used across the engine and targets. */
 import { Transform, type TransformCallback } from 'node:stream';
 
 /** A pass-through that counts the bytes flowing through it. */
@@ -100,4 +100,18 @@ export class BufferPool {
     this.lent.delete(buffer);
     if (this.free.length < this.maxFree) this.free.push(buffer);
   }
+}
+
+/** Runs `fn` over items with at most `limit` in flight, preserving order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T, index);
+    }
+  });
+  await Promise.all(workers);
+  return results;
 }

@@ -8,7 +8,7 @@ import { createTarget } from '../targets/registry.js';
 import { withRetry } from '../targets/retry.js';
 import { UnavailableTarget } from '../targets/unavailable.js';
 import type { ObjectInfo, Target } from '../targets/types.js';
-import { readAll } from '../streams.js';
+import { mapLimit, readAll } from '../streams.js';
 import { isBackupId, timeOfBackupId } from './ids.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest.js';
 import { drillKeysOf } from './drills.js';
@@ -197,19 +197,6 @@ export function resolveInCatalog(catalog: Catalog, targets: Target[], ref: strin
   return { id: entry.id, manifest: entry.manifest, holders };
 }
 
-/** Runs `fn` over items with at most `limit` in flight, preserving order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
 
 // ---- point-in-time chains (docs/PITR.md) ----
 

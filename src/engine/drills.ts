@@ -7,7 +7,7 @@
 import { BackupError, ErrorCodes, toBackupError } from '../errors.js';
 import { bufferBody } from '../targets/body.js';
 import type { ObjectInfo, Target } from '../targets/types.js';
-import { readAll } from '../streams.js';
+import { mapLimit, readAll } from '../streams.js';
 import type { Manifest } from './manifest.js';
 
 export const DRILLS_FOLDER = 'drills';
@@ -239,15 +239,16 @@ export async function drillSummariesOn(
   perBackup = 3,
 ): Promise<DrillSummary[]> {
   const manifests = new Map(entries.flatMap((e) => (e.manifest ? [[e.id, e.manifest] as const] : [])));
-  const summaries: DrillSummary[] = [];
-  for (const entry of entries) {
+  const drilled = entries.flatMap((entry) => {
     const keys = drillKeysOf(entry.objects);
-    if (keys.length === 0) continue;
-    const listing = await listDrillRecords(target, entry.id, manifests, { keys, limit: perBackup });
-    summaries.push(...listing.drills.map((view) => summarizeDrill(target.name, view)));
-  }
-  return summaries;
+    return keys.length > 0 ? [{ id: entry.id, keys }] : [];
+  });
+  const listings = await mapLimit(drilled, RECORD_READS_IN_FLIGHT, ({ id, keys }) => listDrillRecords(target, id, manifests, { keys, limit: perBackup }));
+  return listings.flatMap((listing) => listing.drills.map((view) => summarizeDrill(target.name, view)));
 }
+
+/** Drill records read at once from one target (one small object each), as the catalog reads manifests. */
+const RECORD_READS_IN_FLIGHT = 8;
 
 /** One target's part of the catalog, as drills need it (structurally the catalog's byTarget entries). */
 export interface TargetListing {
@@ -281,9 +282,13 @@ export async function newestDrillPerBackup(targets: Target[], listings: TargetLi
   for (const target of targets) {
     const listing = listings.find((l) => l.target === target.name);
     if (!listing) continue;
-    for (const [id, keys] of Object.entries(listing.drillKeys)) {
-      const found = await listDrillRecords(target, id, manifestMap(listing), { keys, limit: 1 });
-      const summary = found.drills[0] ? summarizeDrill(target.name, found.drills[0]) : undefined;
+    const manifests = manifestMap(listing);
+    const found = await mapLimit(Object.entries(listing.drillKeys), RECORD_READS_IN_FLIGHT, async ([id, keys]) => ({
+      id,
+      drills: (await listDrillRecords(target, id, manifests, { keys, limit: 1 })).drills,
+    }));
+    for (const { id, drills } of found) {
+      const summary = drills[0] ? summarizeDrill(target.name, drills[0]) : undefined;
       const current = newest.get(id);
       if (summary && (!current || Date.parse(summary.time) > Date.parse(current.time))) newest.set(id, summary);
     }
